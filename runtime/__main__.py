@@ -1,0 +1,89 @@
+"""python -m runtime --bundle DIR [TEXT ...]: translate arguments, or stdin line by line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from .backends import BACKENDS
+from .backends.onnx import DEVICES
+from .cli import add_verbose, run_main
+from .errors import S2SError
+from .vocab import ON_OVERFLOW, ON_UNKNOWN
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m runtime",
+        description="Translate English to French with an exported s2s-edge bundle "
+        "(no TensorFlow needed). Without TEXT, reads stdin: one input line, one output line.",
+    )
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
+    p.add_argument("--bundle", required=True, help="bundle directory (holds manifest.json)")
+    p.add_argument("--backend", default="onnx", choices=BACKENDS, help="default: %(default)s")
+    p.add_argument("--precision", default="float32", help="default: %(default)s")
+    p.add_argument("--device", default="cpu", choices=DEVICES, help="default: %(default)s")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: onnxruntime's)")
+    p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default: %(default)s)")
+    p.add_argument(
+        "--on-unknown", default="error", choices=ON_UNKNOWN,
+        help="characters outside the vocabulary: fail, or drop them (default: %(default)s)",
+    )
+    p.add_argument(
+        "--on-overflow", default="error", choices=ON_OVERFLOW,
+        help="inputs longer than the model's maximum: fail, or cut them (default: %(default)s)",
+    )
+    add_verbose(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .translator import Translator
+
+    translator = Translator(
+        args.bundle, backend=args.backend, device=args.device, precision=args.precision,
+        threads=args.threads, max_batch_size=args.batch_size,
+        on_unknown=args.on_unknown, on_overflow=args.on_overflow,
+    )
+    if args.texts:
+        for line in translator.translate(list(args.texts)):
+            print(line)
+        return 0
+    return translate_stream(translator, sys.stdin, sys.stdout, args.batch_size)
+
+
+def translate_stream(translator, lines, out, batch_size: int) -> int:
+    """Translate `lines` in batches, writing each batch as soon as it is done."""
+    batch: list[str] = []
+    first_line = 1
+    for line in lines:
+        batch.append(line.rstrip("\r\n"))
+        if len(batch) == batch_size:
+            _flush(translator, batch, first_line, out)
+            first_line += len(batch)
+            batch = []
+    _flush(translator, batch, first_line, out)
+    return 0
+
+
+def _flush(translator, batch: list[str], first_line: int, out) -> None:
+    if not batch:
+        return
+    try:
+        results = translator.translate(batch)
+    except S2SError as exc:
+        # Name the input line: find the first one that fails on its own.
+        for offset, text in enumerate(batch):
+            try:
+                translator.translate(text)
+            except S2SError as line_exc:
+                raise type(line_exc)(f"stdin line {first_line + offset}: {line_exc}") from None
+        raise exc
+    out.write("".join(r + "\n" for r in results))
+    out.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "python -m runtime"))

@@ -1,0 +1,22 @@
+"""Backends run the two graphs of a bundle; each implements `runtime.decoding.StepModel`."""
+
+from __future__ import annotations
+
+from ..bundle import Artifact
+from ..errors import BackendUnavailableError
+
+BACKENDS = ("onnx",)
+
+
+def load_backend(
+    name: str, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None
+):
+    """A StepModel for backend `name` from the two graphs' bytes (already checked by the caller)."""
+    if name == "onnx":
+        from .onnx import OnnxStepModel
+
+        return OnnxStepModel(encoder, decoder_step, device=device, threads=threads)
+    raise BackendUnavailableError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+__all__ = ["Artifact", "BACKENDS", "load_backend"]

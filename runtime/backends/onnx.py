@@ -1,0 +1,59 @@
+"""onnxruntime backend, on CPU or CUDA."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+
+from ..bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from ..errors import BackendUnavailableError
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def providers_for(device: str) -> list[str]:
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise BackendUnavailableError(
+                "device='cuda' needs onnxruntime's CUDA execution provider, which this "
+                f"onnxruntime lacks (it has: {', '.join(available)}); install it with "
+                "pip install 's2s-edge[gpu]' (onnxruntime-gpu), or use device='cpu' or 'auto'"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "auto":
+        return (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else []) + [
+            "CPUExecutionProvider"
+        ]
+    raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+
+
+class OnnxStepModel:
+    """Runs the encoder and the single-step decoder with onnxruntime."""
+
+    def __init__(
+        self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None
+    ) -> None:
+        providers = providers_for(device)
+        options = ort.SessionOptions()
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"threads must be at least 1, got {threads}")
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self.encoder = ort.InferenceSession(encoder, options, providers=providers)
+        self.decoder = ort.InferenceSession(decoder_step, options, providers=providers)
+        self.device = "cuda" if "CUDAExecutionProvider" in self.decoder.get_providers() else "cpu"
+
+    def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h, c = self.encoder.run([STATE_H, STATE_C], {SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
+        return h, c
+
+    def step(self, token_ids: np.ndarray, h: np.ndarray, c: np.ndarray):
+        logits, h, c = self.decoder.run(
+            [LOGITS, NEXT_STATE_H, NEXT_STATE_C],
+            {TOKEN_IDS: token_ids.astype(np.int32, copy=False), STATE_H: h, STATE_C: c},
+        )
+        return logits, h, c

@@ -1,0 +1,197 @@
+"""The bundle: the contract between training and deployment.
+
+A bundle is a directory holding `manifest.json` beside the model files it names:
+
+    manifest.json         format, vocabularies, special tokens, lengths, artifacts with sha256
+    encoder.onnx          source ids [batch, time] int32 -> state_h, state_c [batch, latent]
+    decoder_step.onnx     token_ids [batch] int32, state_h, state_c -> logits [batch, vocab],
+                          next_state_h, next_state_c
+
+The graph input/output names below are part of the contract: backends map outputs by name, never
+by position (converters reorder them). `export/` writes bundles, this module reads and checks them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BundleError
+from .vocab import END, PAD, START, Vocabulary
+
+FORMAT = "s2s-edge-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+# Graph I/O names (the contract every backend implements).
+SOURCE_IDS = "source_ids"
+TOKEN_IDS = "token_ids"
+STATE_H, STATE_C = "state_h", "state_c"
+LOGITS = "logits"
+NEXT_STATE_H, NEXT_STATE_C = "next_state_h", "next_state_c"
+
+ROLES = ("encoder", "decoder_step")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    backend: str  # "onnx", ...
+    precision: str  # "float32", ...
+    role: str  # one of ROLES
+    file: str  # a plain file name inside the bundle
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    source_vocab: Vocabulary
+    target_vocab: Vocabulary
+    max_source_length: int  # the encoder reads exactly this many ids (padded with PAD)
+    max_target_length: int  # decoder steps at most; longer outputs are cut
+    latent_dim: int
+    artifacts: tuple[Artifact, ...]
+    model_id: str = ""  # sha256 of the Keras model the artifacts came from
+    producer: dict[str, str] | None = None
+    validation: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "source_vocab": "".join(self.source_vocab.chars),
+            "target_vocab": "".join(self.target_vocab.chars),
+            "start_token": START,
+            "end_token": END,
+            "pad_token": PAD,
+            "padding": "right",
+            "max_source_length": self.max_source_length,
+            "max_target_length": self.max_target_length,
+            "latent_dim": self.latent_dim,
+            "model_id": self.model_id,
+            "io": {
+                "encoder": {"inputs": [SOURCE_IDS], "outputs": [STATE_H, STATE_C]},
+                "decoder_step": {
+                    "inputs": [TOKEN_IDS, STATE_H, STATE_C],
+                    "outputs": [LOGITS, NEXT_STATE_H, NEXT_STATE_C],
+                },
+            },
+            "artifacts": [a.to_json() for a in self.artifacts],
+            "producer": self.producer or {},
+            "validation": self.validation or {},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = MANIFEST) -> "Manifest":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise BundleError(f"{where} is not an s2s-edge bundle manifest")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise BundleError(
+                f"{where} has format_version {version!r}; this runtime reads version "
+                f"{FORMAT_VERSION}: re-export the bundle or upgrade s2s-edge"
+            )
+        if (data.get("start_token"), data.get("end_token"), data.get("pad_token")) != (START, END, PAD):
+            raise BundleError(f"{where} uses special tokens this runtime does not know")
+        try:
+            artifacts = tuple(Artifact(**a) for a in data["artifacts"])
+            manifest = cls(
+                source_vocab=Vocabulary(tuple(data["source_vocab"])),
+                target_vocab=Vocabulary(tuple(data["target_vocab"])),
+                max_source_length=int(data["max_source_length"]),
+                max_target_length=int(data["max_target_length"]),
+                latent_dim=int(data["latent_dim"]),
+                artifacts=artifacts,
+                model_id=str(data.get("model_id", "")),
+                producer=data.get("producer"),
+                validation=data.get("validation"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"{where} is malformed: {exc}") from None
+        for art in artifacts:
+            _check_file_name(art.file, where)
+        for char in (START, END, PAD):
+            if char not in manifest.target_vocab:
+                raise BundleError(f"{where}: target vocabulary lacks {char!r}")
+        if PAD not in manifest.source_vocab:
+            raise BundleError(f"{where}: source vocabulary lacks the padding character")
+        if manifest.max_source_length < 1 or manifest.max_target_length < 1:
+            raise BundleError(f"{where}: maximum lengths must be positive")
+        return manifest
+
+    def select(self, backend: str, precision: str) -> dict[str, Artifact]:
+        """The encoder and decoder_step artifacts of one backend and precision."""
+        found = {a.role: a for a in self.artifacts if (a.backend, a.precision) == (backend, precision)}
+        if set(found) != set(ROLES):
+            have = sorted({f"{a.backend}/{a.precision}" for a in self.artifacts})
+            raise BundleError(
+                f"the bundle has no complete {backend}/{precision} model "
+                f"(it has: {', '.join(have) or 'nothing'})"
+            )
+        return found
+
+
+def _check_file_name(name: object, where: str) -> None:
+    # Files are plain names inside the bundle: no directories, no way out of it.
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or os.path.isabs(name)
+    ):
+        raise BundleError(f"{where} names a file outside the bundle: {name!r}")
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(bundle: str | os.PathLike[str]) -> Manifest:
+    root = Path(bundle)
+    path = root / MANIFEST
+    if not root.is_dir():
+        raise BundleError(f"bundle directory not found: {root}")
+    if not path.is_file():
+        raise BundleError(
+            f"no {MANIFEST} in {root}: not a bundle (export one with python -m export.to_onnx)"
+        )
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise BundleError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes: refusing to read it")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path} is not valid JSON: {exc}") from None
+    return Manifest.from_json(data, where=str(path))
+
+
+def read_artifact(bundle: str | os.PathLike[str], artifact: Artifact) -> bytes:
+    """The artifact's bytes, after checking they are the ones the manifest names."""
+    path = Path(bundle) / artifact.file
+    if path.is_symlink() or not path.is_file():
+        raise BundleError(f"bundle file missing or not a regular file: {path}")
+    data = path.read_bytes()
+    if len(data) != artifact.size or sha256_bytes(data) != artifact.sha256:
+        raise BundleError(
+            f"bundle file {path} does not match its sha256 in {MANIFEST}: "
+            "the bundle is corrupt or was modified; export it again"
+        )
+    return data

@@ -1,0 +1,126 @@
+"""Character vocabularies and padding: the one definition shared by training and inference.
+
+The convention is the keras.io "lstm_seq2seq" one: each side's alphabet is the sorted set of its
+characters, targets are wrapped in START ("\\t") and END ("\\n"), and every sequence is padded on the
+right with the space character up to the side's maximum length. Padding with spaces (not zeros)
+matters: the model learns that spaces follow END, and the encoder's final state is the state after
+reading the padding, so inference must pad exactly as training did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import InputTooLongError, UnknownCharacterError
+
+START = "\t"
+END = "\n"
+PAD = " "
+
+ON_UNKNOWN = ("error", "skip")
+ON_OVERFLOW = ("error", "truncate")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """An ordered alphabet; a character's id is its position."""
+
+    chars: tuple[str, ...]
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        chars = tuple(self.chars)
+        if any(not isinstance(c, str) or len(c) != 1 for c in chars):
+            raise ValueError("a vocabulary holds single characters")
+        if len(set(chars)) != len(chars):
+            raise ValueError("a vocabulary must not repeat characters")
+        object.__setattr__(self, "chars", chars)
+        object.__setattr__(self, "_index", {c: i for i, c in enumerate(chars)})
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], extra: str = PAD) -> "Vocabulary":
+        alphabet: set[str] = set(extra)
+        for text in texts:
+            alphabet.update(text)
+        return cls(tuple(sorted(alphabet)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, char: object) -> bool:
+        return char in self._index
+
+    def id(self, char: str) -> int:
+        return self._index[char]
+
+    def unknown(self, text: str) -> list[str]:
+        """Characters of `text` outside the vocabulary, in order of first appearance."""
+        return list(dict.fromkeys(c for c in text if c not in self._index))
+
+    def encode(self, texts: Sequence[str], length: int) -> np.ndarray:
+        """Ids of `texts`, right-padded with PAD to `length` (int32, shape [len(texts), length]).
+
+        Callers check characters and lengths first (see `prepare_source`); this only encodes.
+        """
+        ids = np.full((len(texts), length), self._index[PAD], dtype=np.int32)
+        for row, text in enumerate(texts):
+            if len(text) > length:
+                raise InputTooLongError(f"text of {len(text)} characters exceeds length {length}")
+            ids[row, : len(text)] = [self._index[c] for c in text]
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+
+def wrap_target(text: str) -> str:
+    """The decoder's view of a target sentence: START + text + END."""
+    return START + text + END
+
+
+def prepare_source(
+    text: object,
+    vocab: Vocabulary,
+    max_length: int,
+    on_unknown: str = "error",
+    on_overflow: str = "error",
+) -> str:
+    """Apply the input policy to one source text and return the text the encoder will read.
+
+    - a non-string is a TypeError;
+    - characters outside the vocabulary are an UnknownCharacterError naming them, or are dropped
+      with on_unknown="skip";
+    - a text longer than `max_length` is an InputTooLongError, or is cut with on_overflow="truncate".
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"expected a str to translate, got {type(text).__name__}")
+    if on_unknown not in ON_UNKNOWN:
+        raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
+    if on_overflow not in ON_OVERFLOW:
+        raise ValueError(f"on_overflow must be one of {ON_OVERFLOW}, got {on_overflow!r}")
+    unknown = vocab.unknown(text)
+    if unknown:
+        if on_unknown == "error":
+            shown = ", ".join(repr(c) for c in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            raise UnknownCharacterError(
+                f"characters not in the model's vocabulary: {shown}{more} "
+                f"(in {_preview(text)}); remove them or pass on_unknown='skip'",
+                unknown,
+            )
+        text = "".join(c for c in text if c in vocab)
+    if len(text) > max_length:
+        if on_overflow == "error":
+            raise InputTooLongError(
+                f"input of {len(text)} characters is longer than the model's maximum of "
+                f"{max_length} ({_preview(text)}); shorten it or pass on_overflow='truncate'"
+            )
+        text = text[:max_length]
+    return text
+
+
+def _preview(text: str, width: int = 40) -> str:
+    return repr(text if len(text) <= width else text[: width - 3] + "...")

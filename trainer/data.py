@@ -1,0 +1,124 @@
+"""Reading Anki/Tatoeba pair files and splitting them for training.
+
+The format is one pair a line, `English<TAB>French`, optionally followed by a third attribution
+column (newer downloads of fra.txt). Malformed lines are reported with their line numbers: skipped
+and counted by default, fatal with `strict=True`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.errors import S2SError
+from runtime.vocab import END, START
+
+# Characters that would break the vocabulary's conventions if they appeared inside a sentence.
+_RESERVED = {START: "tab", END: "newline"}
+
+Pair = tuple[str, str]
+
+
+class DataError(S2SError, ValueError):
+    """The data file is unusable (missing, empty, or malformed in strict mode)."""
+
+
+@dataclass
+class ReadReport:
+    path: str
+    lines: int = 0
+    pairs: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+
+    def summary(self, limit: int = 5) -> str:
+        text = f"{self.path}: {self.pairs} pairs from {self.lines} lines"
+        if self.skipped:
+            shown = "; ".join(f"line {n}: {why}" for n, why in self.skipped[:limit])
+            more = f"; ... {len(self.skipped) - limit} more" if len(self.skipped) > limit else ""
+            text += f", {len(self.skipped)} malformed lines skipped ({shown}{more})"
+        return text
+
+
+def parse_line(raw: bytes) -> Pair:
+    """One pair from one raw line (without its line ending); ValueError says what is wrong."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"invalid UTF-8 at byte {exc.start}") from None
+    line = line.lstrip("\ufeff")  # a byte-order mark, usually on line 1
+    if "\t" not in line:
+        raise ValueError("no tab between English and French")
+    columns = line.split("\t")
+    if len(columns) > 3:
+        raise ValueError(f"{len(columns)} tab-separated columns, expected 2 or 3")
+    english, french = columns[0].strip(), columns[1].strip()
+    if not english or not french:
+        raise ValueError("empty " + ("English" if not english else "French") + " side")
+    for text in (english, french):
+        for char, name in _RESERVED.items():
+            if char in text:
+                raise ValueError(f"a {name} character inside a sentence")
+    return english, french
+
+
+def read_pairs(
+    path: str | Path, num_samples: int | None = None, strict: bool = False
+) -> tuple[list[Pair], ReadReport]:
+    """The first `num_samples` pairs of an Anki-format file (all of them if None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    report = ReadReport(str(path))
+    pairs: list[Pair] = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if num_samples is not None and len(pairs) >= num_samples:
+                break
+            report.lines = number
+            raw = raw.rstrip(b"\r\n")
+            if not raw.strip():
+                continue  # blank lines are not data
+            try:
+                pairs.append(parse_line(raw))
+            except ValueError as exc:
+                if strict:
+                    raise DataError(f"{path}, line {number}: {exc}") from None
+                report.skipped.append((number, str(exc)))
+    report.pairs = len(pairs)
+    if not pairs:
+        raise DataError(f"{path} holds no usable English<TAB>French pairs ({report.summary()})")
+    return pairs, report
+
+
+def split_pairs(pairs: list[Pair], validation_split: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+    """A deterministic train/validation split, grouped by English sentence.
+
+    All French variants of one English sentence fall on the same side, so validation measures
+    translation of unseen English, not recall of a sibling pair. Order within each side is kept.
+    """
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation split must be in [0, 1), got {validation_split}")
+    if validation_split == 0.0:
+        return list(pairs), []
+    groups = sorted({en for en, _ in pairs})
+    random.Random(seed).shuffle(groups)
+    counts: dict[str, int] = {}
+    for en, _ in pairs:
+        counts[en] = counts.get(en, 0) + 1
+    target = validation_split * len(pairs)
+    held: set[str] = set()
+    taken = 0
+    for en in groups:
+        if taken >= target:
+            break
+        held.add(en)
+        taken += counts[en]
+    train = [p for p in pairs if p[0] not in held]
+    valid = [p for p in pairs if p[0] in held]
+    if not train or not valid:
+        raise DataError(
+            f"cannot split {len(pairs)} pairs ({len(groups)} distinct English sentences) "
+            f"with validation split {validation_split}: use more data or another split"
+        )
+    return train, valid

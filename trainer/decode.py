@@ -1,0 +1,65 @@
+"""python -m trainer.decode --run DIR [TEXT ...]: the Keras reference translation.
+
+The seed's greedy `decode_sequence`, batched: the trained Keras layers run the encoder and one
+decoder step at a time, and the runtime's own greedy loop and input policy drive them. Exported
+artifacts are judged against this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from runtime.cli import add_verbose, run_main
+from runtime.translator import Translator
+from runtime.vocab import ON_OVERFLOW, ON_UNKNOWN
+
+from .run import load_model, read_run
+
+
+def keras_translator(
+    run: str | Path, *, max_batch_size: int = 64, on_unknown: str = "error", on_overflow: str = "error"
+) -> Translator:
+    """A Translator whose steps run on the run's Keras model."""
+    from .model import InferenceFunctions
+
+    info = read_run(run)
+    functions = InferenceFunctions(load_model(run))
+    return Translator.from_step_model(
+        functions, info, max_batch_size=max_batch_size, on_unknown=on_unknown, on_overflow=on_overflow
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m trainer.decode",
+        description="Translate with a run's Keras model (the reference for exported bundles). "
+        "Without TEXT, reads stdin: one input line, one output line.",
+    )
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--run", required=True, help="run directory written by trainer.fit")
+    p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
+    p.add_argument("--on-unknown", default="error", choices=ON_UNKNOWN, help="default: %(default)s")
+    p.add_argument("--on-overflow", default="error", choices=ON_OVERFLOW, help="default: %(default)s")
+    add_verbose(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    translator = keras_translator(
+        args.run, max_batch_size=args.batch_size, on_unknown=args.on_unknown, on_overflow=args.on_overflow
+    )
+    if args.texts:
+        for line in translator.translate(list(args.texts)):
+            print(line)
+        return 0
+    from runtime.__main__ import translate_stream
+
+    return translate_stream(translator, sys.stdin, sys.stdout, args.batch_size)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "python -m trainer.decode"))

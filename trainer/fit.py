@@ -1,0 +1,177 @@
+"""python -m trainer.fit: train the seed's character-level seq2seq model.
+
+Without --data it trains on the built-in corpus (trainer.corpus) with settings that finish in a few
+minutes on 2 cores; with --data it reads an Anki-format file and defaults to the seed's settings
+(10,000 pairs, latent 256, batch 64, 100 epochs, rmsprop, 20% validation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from runtime.cli import add_verbose, run_main
+from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir
+from runtime.vocab import PAD, Vocabulary, wrap_target
+
+from .data import DataError, Pair, read_pairs, split_pairs
+from .run import HELDOUT_TSV, RUN_JSON, RunInfo
+
+
+@dataclass(frozen=True)
+class Defaults:
+    num_samples: int
+    latent_dim: int
+    batch_size: int
+    epochs: int
+
+
+SEED_DEFAULTS = Defaults(num_samples=10_000, latent_dim=256, batch_size=64, epochs=100)
+BUILTIN_DEFAULTS = Defaults(num_samples=8_000, latent_dim=256, batch_size=64, epochs=20)
+
+
+def encode_pairs(
+    pairs: Sequence[Pair], source_vocab: Vocabulary, target_vocab: Vocabulary,
+    max_source_length: int, max_target_length: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seed's three tensors, as ids: encoder input, decoder input, decoder target.
+
+    The target is the decoder input shifted one step ahead (teacher forcing), padded with PAD.
+    """
+    encoder_ids = source_vocab.encode([en for en, _ in pairs], max_source_length)
+    decoder_ids = target_vocab.encode([wrap_target(fr) for _, fr in pairs], max_target_length)
+    target_ids = np.full_like(decoder_ids, target_vocab.id(PAD))
+    target_ids[:, :-1] = decoder_ids[:, 1:]
+    return encoder_ids, decoder_ids, target_ids
+
+
+def fit(
+    out: str | Path,
+    data: str | Path | None = None,
+    *,
+    num_samples: int | None = None,
+    epochs: int | None = None,
+    latent_dim: int | None = None,
+    batch_size: int | None = None,
+    validation_split: float = 0.2,
+    seed: int = 0,
+    strict: bool = False,
+    verbose: int = 2,
+    log=print,
+) -> RunInfo:
+    """Train a model and write a complete run directory at `out`; returns its RunInfo."""
+    defaults = SEED_DEFAULTS if data is not None else BUILTIN_DEFAULTS
+    num_samples = defaults.num_samples if num_samples is None else num_samples
+    epochs = defaults.epochs if epochs is None else epochs
+    latent_dim = defaults.latent_dim if latent_dim is None else latent_dim
+    batch_size = defaults.batch_size if batch_size is None else batch_size
+    for name, value in (("num_samples", num_samples), ("epochs", epochs),
+                        ("latent_dim", latent_dim), ("batch_size", batch_size)):
+        if value < 1:
+            raise DataError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+
+    if data is None:
+        from .corpus import generate_pairs
+
+        pairs = generate_pairs(num_samples, seed=seed)
+        data_info = {"source": "builtin", "seed": seed, "pairs": len(pairs)}
+        log(f"built-in corpus: {len(pairs)} pairs (seed {seed})")
+    else:
+        pairs, report = read_pairs(data, num_samples=num_samples, strict=strict)
+        data_info = {
+            "source": os.fspath(data), "pairs": len(pairs), "lines_read": report.lines,
+            "skipped": len(report.skipped), "skipped_lines": [n for n, _ in report.skipped[:100]],
+        }
+        log(report.summary())
+    train, valid = split_pairs(pairs, validation_split, seed)
+
+    source_vocab = Vocabulary.from_texts(en for en, _ in pairs)
+    target_vocab = Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs)
+    max_source_length = max(len(en) for en, _ in pairs)
+    max_target_length = max(len(wrap_target(fr)) for _, fr in pairs)
+    log(f"{len(train)} training / {len(valid)} validation pairs; "
+        f"{len(source_vocab)} source / {len(target_vocab)} target characters; "
+        f"max lengths {max_source_length} / {max_target_length}")
+
+    import keras
+
+    from .model import build_training_model
+
+    keras.utils.set_random_seed(seed)
+    model = build_training_model(len(source_vocab), len(target_vocab), latent_dim)
+    enc, dec, tgt = encode_pairs(train, source_vocab, target_vocab, max_source_length, max_target_length)
+    validation = None
+    if valid:
+        venc, vdec, vtgt = encode_pairs(valid, source_vocab, target_vocab, max_source_length, max_target_length)
+        validation = ([venc, vdec], vtgt)
+
+    settings = {
+        "num_samples": num_samples, "epochs": epochs, "latent_dim": latent_dim,
+        "batch_size": batch_size, "validation_split": validation_split, "seed": seed,
+        "optimizer": "rmsprop", "loss": "categorical_crossentropy",
+    }
+    info = RunInfo(source_vocab, target_vocab, max_source_length, max_target_length,
+                   latent_dim, settings, data_info, best={})
+
+    out = Path(out)
+    staged = out.parent / f".{out.name}.partial"
+    if staged.exists():
+        shutil.rmtree(staged)
+    staged.mkdir(parents=True)
+    atomic_write_json(staged / RUN_JSON, info.to_json())
+    atomic_write_bytes(staged / HELDOUT_TSV, "".join(f"{en}\t{fr}\n" for en, fr in valid).encode())
+
+    from .callbacks import BestCheckpoint
+
+    checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss")
+    model.fit(
+        [enc, dec], tgt, batch_size=batch_size, epochs=epochs, validation_data=validation,
+        shuffle=True, callbacks=[checkpoint], verbose=verbose,
+    )
+    replace_dir(staged, out)
+    log(f"run written to {out} (best epoch {info.best.get('epoch')}, "
+        f"{checkpoint.monitor} {info.best.get(checkpoint.monitor, float('nan')):.4f})")
+    return info
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m trainer.fit",
+        description="Train the character-level LSTM seq2seq model (keras.io lstm_seq2seq).",
+        epilog=f"Defaults without --data (built-in corpus): {BUILTIN_DEFAULTS}. "
+        f"With --data (the seed's settings): {SEED_DEFAULTS}.",
+    )
+    p.add_argument("--data", help="Anki-format file: English<TAB>French[<TAB>attribution] per line "
+                   "(default: the built-in generated corpus)")
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--num-samples", type=int, help="use the first N pairs")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--latent-dim", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--validation-split", type=float, default=0.2, help="default: %(default)s")
+    p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    p.add_argument("--strict", action="store_true", help="fail on the first malformed line")
+    add_verbose(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    fit(
+        args.out, args.data, num_samples=args.num_samples, epochs=args.epochs,
+        latent_dim=args.latent_dim, batch_size=args.batch_size,
+        validation_split=args.validation_split, seed=args.seed, strict=args.strict,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "python -m trainer.fit"))

@@ -1,0 +1,111 @@
+"""The seed's model (keras.io lstm_seq2seq) and its inference halves.
+
+Training model: one-hot source -> encoder LSTM (final [h, c] only) -> decoder LSTM started from
+[h, c], teacher-forced on the shifted target -> dense softmax. The one-hot encoding happens inside
+the graph from integer ids: the same mathematics as the seed's one-hot arrays, without
+materialising them. Integer targets with sparse categorical cross-entropy are the seed's
+categorical cross-entropy on one-hot targets, computed without the one-hot.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+
+@keras.saving.register_keras_serializable(package="s2s_edge")
+class OneHot(layers.Layer):
+    """Integer ids [batch, time] -> one-hot float32 [batch, time, depth]."""
+
+    def __init__(self, depth: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.depth = int(depth)
+
+    def call(self, ids):
+        return keras.ops.one_hot(ids, self.depth)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.depth)
+
+    def get_config(self):
+        return {**super().get_config(), "depth": self.depth}
+
+
+def build_training_model(
+    num_source_tokens: int, num_target_tokens: int, latent_dim: int
+) -> keras.Model:
+    encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
+    x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
+    _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, name="encoder_lstm")(x)
+
+    decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
+    y = OneHot(num_target_tokens, name="decoder_onehot")(decoder_ids)
+    y = layers.LSTM(latent_dim, return_sequences=True, return_state=True, name="decoder_lstm")(
+        y, initial_state=[state_h, state_c]
+    )[0]
+    probs = layers.Dense(num_target_tokens, activation="softmax", name="decoder_dense")(y)
+
+    model = keras.Model([encoder_ids, decoder_ids], probs, name="seq2seq")
+    model.compile(
+        optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    return model
+
+
+class InferenceFunctions:
+    """The encoder and the single-step decoder of a trained model, as tf.functions.
+
+    Both reuse the trained layers' variables. The step runs the decoder LSTM's cell once (the same
+    weights and equations as the layer) and returns logits, the dense layer before its softmax:
+    argmax is unchanged, and exported graphs keep scores that survive quantization.
+    Outputs are dicts keyed by the bundle's graph names (runtime.bundle).
+    """
+
+    def __init__(self, model: keras.Model) -> None:
+        from runtime import bundle as b
+
+        self.model = model
+        encoder_lstm = model.get_layer("encoder_lstm")
+        decoder_lstm = model.get_layer("decoder_lstm")
+        dense = model.get_layer("decoder_dense")
+        self.num_source_tokens = model.get_layer("encoder_onehot").depth
+        self.num_target_tokens = model.get_layer("decoder_onehot").depth
+        self.latent_dim = encoder_lstm.units
+        latent = self.latent_dim
+
+        self.encoder_signature = [tf.TensorSpec([None, None], tf.int32, name=b.SOURCE_IDS)]
+        self.step_signature = [
+            tf.TensorSpec([None], tf.int32, name=b.TOKEN_IDS),
+            tf.TensorSpec([None, latent], tf.float32, name=b.STATE_H),
+            tf.TensorSpec([None, latent], tf.float32, name=b.STATE_C),
+        ]
+
+        @tf.function(input_signature=self.encoder_signature)
+        def encode(source_ids):
+            x = tf.one_hot(source_ids, self.num_source_tokens)
+            _, h, c = encoder_lstm(x)
+            return {b.STATE_H: h, b.STATE_C: c}
+
+        @tf.function(input_signature=self.step_signature)
+        def step(token_ids, state_h, state_c):
+            x = tf.one_hot(token_ids, self.num_target_tokens)
+            h, (_, c) = decoder_lstm.cell(x, [state_h, state_c])
+            logits = tf.matmul(h, dense.kernel) + dense.bias
+            return {b.LOGITS: logits, b.NEXT_STATE_H: h, b.NEXT_STATE_C: c}
+
+        self.encode_fn = encode
+        self.step_fn = step
+
+    # runtime.decoding.StepModel, so the runtime's greedy loop can run on Keras.
+    def encode(self, source_ids):
+        from runtime import bundle as b
+
+        out = self.encode_fn(tf.constant(source_ids, tf.int32))
+        return out[b.STATE_H].numpy(), out[b.STATE_C].numpy()
+
+    def step(self, token_ids, h, c):
+        from runtime import bundle as b
+
+        out = self.step_fn(tf.constant(token_ids, tf.int32), tf.constant(h), tf.constant(c))
+        return out[b.LOGITS].numpy(), out[b.NEXT_STATE_H].numpy(), out[b.NEXT_STATE_C].numpy()

@@ -1,0 +1,109 @@
+"""The run directory: what training leaves for decoding and export.
+
+    run.json       vocabularies, maximum lengths, padding, settings, data report, best epoch
+    model.keras    the Keras model of the best validation epoch
+    history.json   per-epoch metrics
+    heldout.tsv    the validation pairs (English<TAB>French), for export checks and evaluation
+
+Training writes into a hidden staging directory beside the run and renames it into place when
+done, so an interrupted run never leaves a directory that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import S2SError
+from runtime.vocab import PAD, Vocabulary
+
+RUN_FORMAT = "s2s-edge-run"
+RUN_FORMAT_VERSION = 1
+RUN_JSON, MODEL_FILE, HISTORY_JSON, HELDOUT_TSV = "run.json", "model.keras", "history.json", "heldout.tsv"
+
+
+class RunError(S2SError, ValueError):
+    """A run directory is missing, incomplete or of an unknown format."""
+
+
+@dataclass
+class RunInfo:
+    source_vocab: Vocabulary
+    target_vocab: Vocabulary
+    max_source_length: int  # encoder length: inputs are padded with PAD to this
+    max_target_length: int  # decoder length in training (START + French + END); decode steps at most
+    latent_dim: int
+    settings: dict[str, Any]
+    data: dict[str, Any]
+    best: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": RUN_FORMAT,
+            "format_version": RUN_FORMAT_VERSION,
+            "source_vocab": "".join(self.source_vocab.chars),
+            "target_vocab": "".join(self.target_vocab.chars),
+            "padding": {"char": PAD, "side": "right"},
+            "max_source_length": self.max_source_length,
+            "max_target_length": self.max_target_length,
+            "latent_dim": self.latent_dim,
+            "settings": self.settings,
+            "data": self.data,
+            "best": self.best,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "RunInfo":
+        return cls(
+            source_vocab=Vocabulary(tuple(data["source_vocab"])),
+            target_vocab=Vocabulary(tuple(data["target_vocab"])),
+            max_source_length=int(data["max_source_length"]),
+            max_target_length=int(data["max_target_length"]),
+            latent_dim=int(data["latent_dim"]),
+            settings=data.get("settings", {}),
+            data=data.get("data", {}),
+            best=data.get("best", {}),
+        )
+
+
+def read_run(run: str | Path) -> RunInfo:
+    run = Path(run)
+    if not run.is_dir():
+        raise RunError(f"run directory not found: {run} (train one with python -m trainer.fit)")
+    for name in (RUN_JSON, MODEL_FILE):
+        if not (run / name).is_file():
+            raise RunError(f"{run} is not a complete training run: {name} is missing")
+    try:
+        data = json.loads((run / RUN_JSON).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"{run / RUN_JSON} is not valid JSON: {exc}") from None
+    if data.get("format") != RUN_FORMAT or data.get("format_version") != RUN_FORMAT_VERSION:
+        raise RunError(f"{run / RUN_JSON} is not an s2s-edge run of version {RUN_FORMAT_VERSION}")
+    try:
+        return RunInfo.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"{run / RUN_JSON} is malformed: {exc}") from None
+
+
+def read_heldout(run: str | Path) -> list[tuple[str, str]]:
+    path = Path(run) / HELDOUT_TSV
+    if not path.is_file():
+        return []
+    pairs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        en, _, fr = line.partition("\t")
+        pairs.append((en, fr))
+    return pairs
+
+
+def load_model(run: str | Path):
+    """The run's Keras model, loaded in safe mode (no arbitrary code from the file)."""
+    import keras
+
+    from . import model as _model  # registers the custom layer
+
+    return keras.saving.load_model(
+        Path(run) / MODEL_FILE, custom_objects={"OneHot": _model.OneHot}, safe_mode=True, compile=False
+    )
