@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--on-overflow", default="error", choices=ON_OVERFLOW,
         help="inputs longer than the model's maximum: fail, or cut them (default: %(default)s)",
     )
+    p.add_argument("--echo", action="store_true", help="print SOURCE<TAB>TRANSLATION per line")
     add_verbose(p)
     return p
 
@@ -48,27 +49,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         on_unknown=args.on_unknown, on_overflow=args.on_overflow,
     )
     if args.texts:
-        for line in translator.translate(list(args.texts)):
-            print(line)
+        for source, line in zip(args.texts, translator.translate(list(args.texts))):
+            print(f"{source}\t{line}" if args.echo else line)
         return 0
-    return translate_stream(translator, sys.stdin, sys.stdout, args.batch_size)
+    return translate_stream(translator, sys.stdin, sys.stdout, args.batch_size, echo=args.echo)
 
 
-def translate_stream(translator, lines, out, batch_size: int) -> int:
+def translate_stream(translator, lines, out, batch_size: int, echo: bool = False) -> int:
     """Translate `lines` in batches, writing each batch as soon as it is done."""
     batch: list[str] = []
     first_line = 1
     for line in lines:
         batch.append(line.rstrip("\r\n"))
         if len(batch) == batch_size:
-            _flush(translator, batch, first_line, out)
+            _flush(translator, batch, first_line, out, echo)
             first_line += len(batch)
             batch = []
-    _flush(translator, batch, first_line, out)
+    _flush(translator, batch, first_line, out, echo)
     return 0
 
 
-def _flush(translator, batch: list[str], first_line: int, out) -> None:
+def _flush(translator, batch: list[str], first_line: int, out, echo: bool) -> None:
     if not batch:
         return
     try:
@@ -81,6 +82,8 @@ def _flush(translator, batch: list[str], first_line: int, out) -> None:
             except S2SError as line_exc:
                 raise type(line_exc)(f"stdin line {first_line + offset}: {line_exc}") from None
         raise exc
+    if echo:
+        results = [f"{src}\t{r}" for src, r in zip(batch, results)]
     out.write("".join(r + "\n" for r in results))
     out.flush()
 

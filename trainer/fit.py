@@ -33,6 +33,7 @@ class Defaults:
     epochs: int
 
 
+REFERENCE_SAMPLE = 1000
 SEED_DEFAULTS = Defaults(num_samples=10_000, latent_dim=256, batch_size=64, epochs=100)
 BUILTIN_DEFAULTS = Defaults(num_samples=8_000, latent_dim=256, batch_size=64, epochs=20)
 
@@ -126,7 +127,12 @@ def fit(
         shutil.rmtree(staged)
     staged.mkdir(parents=True)
     atomic_write_json(staged / RUN_JSON, info.to_json())
-    atomic_write_bytes(staged / HELDOUT_TSV, "".join(f"{en}\t{fr}\n" for en, fr in valid).encode())
+    # Export validates on these; with no validation split, a sample of training pairs stands in.
+    reference_pairs = valid or train[:REFERENCE_SAMPLE]
+    data_info["heldout_is_training_sample"] = not valid
+    atomic_write_bytes(
+        staged / HELDOUT_TSV, "".join(f"{en}\t{fr}\n" for en, fr in reference_pairs).encode()
+    )
 
     from .callbacks import BestCheckpoint
 

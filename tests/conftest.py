@@ -1,0 +1,68 @@
+"""Shared fixtures: one tiny model trained on the built-in corpus, and its ONNX bundle.
+
+Tiny on purpose (latent 48, a few epochs): parity holds for any weights, and the suite must run in
+minutes on 2 cores. The seed's full settings belong to benchmarks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fra-eng" / "fra.txt"
+TINY = dict(num_samples=2400, epochs=6, latent_dim=48, batch_size=64, seed=3)
+
+
+def quiet(*_args, **_kwargs) -> None:
+    pass
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    from trainer.fit import fit
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    fit(out, None, verbose=0, log=quiet, **TINY)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
+    from export.to_onnx import export_onnx
+
+    out = tmp_path_factory.mktemp("bundles") / "tiny"
+    export_onnx(tiny_run, out, log=quiet)
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not REAL_DATA.is_file():
+        pytest.skip(f"real data absent: {REAL_DATA} (the shared fra-eng corpus is not on this machine)")
+    return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def real_run(real_data, tmp_path_factory) -> Path:
+    from trainer.fit import fit
+
+    out = tmp_path_factory.mktemp("runs") / "real"
+    fit(out, real_data, num_samples=3000, epochs=3, latent_dim=32, verbose=0, log=quiet)
+    return out
+
+
+@pytest.fixture
+def copy_bundle(tiny_bundle, tmp_path):
+    """A private copy of the tiny bundle, for tests that tamper with it."""
+    import shutil
+
+    def make(name="bundle") -> Path:
+        dst = tmp_path / name
+        shutil.copytree(tiny_bundle, dst)
+        return dst
+
+    return make

@@ -1,0 +1,99 @@
+"""The command lines, end to end, in fresh processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainer.run import read_heldout
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+
+
+def cli(*args, stdin=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", *args], input=stdin, capture_output=True, text=True,
+        timeout=timeout, env=ENV, cwd=ROOT,
+    )
+
+
+def assert_user_error(done, *fragments):
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "error:" in last
+    for fragment in fragments:
+        assert fragment in last, last
+
+
+@pytest.mark.parametrize("module", ["runtime", "trainer.fit", "trainer.decode", "export.to_onnx"])
+def test_help(module):
+    done = cli(module, "--help")
+    assert done.returncode == 0 and "usage:" in done.stdout
+
+
+def test_runtime_arguments_and_stdin(tiny_bundle, tiny_run):
+    from runtime import Translator
+
+    texts = list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:6]
+    expected = Translator(tiny_bundle).translate(texts)
+    done = cli("runtime", "--bundle", str(tiny_bundle), *texts)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == expected
+
+    lines = texts[:3] + [""] + texts[3:]  # an empty line gives an empty line
+    done = cli("runtime", "--bundle", str(tiny_bundle), "--batch-size", "2", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:-1] == expected[:3] + [""] + expected[3:]
+
+
+def test_runtime_user_errors(tiny_bundle, tmp_path):
+    assert_user_error(cli("runtime", "--bundle", str(tmp_path / "nope"), "Hi."), "not found")
+    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "I am €."), "'€'", "skip")
+    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), stdin="I am tired.\nBad €\n"),
+                      "stdin line 2")
+    long = "I am tired. " * 20
+    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), long), "longer than")
+    done = cli("runtime", "--bundle", str(tiny_bundle), "--on-overflow", "truncate",
+               "--on-unknown", "skip", long + "€")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1
+    done = cli("runtime", "--bundle", str(tiny_bundle), "--verbose", "I am €.")
+    assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def test_train_decode_export_translate(tmp_path):
+    run, bundle = tmp_path / "run", tmp_path / "bundle"
+    done = cli("trainer.fit", "--out", str(run), "--num-samples", "600", "--epochs", "2",
+               "--latent-dim", "16")
+    assert done.returncode == 0, done.stderr
+    assert "Epoch 2/2" in done.stdout and f"run written to {run}" in done.stdout
+    assert sorted(p.name for p in run.iterdir()) == ["heldout.tsv", "history.json", "model.keras", "run.json"]
+
+    texts = [en for en, _ in read_heldout(run)][:3]
+    keras_out = cli("trainer.decode", "--run", str(run), *texts)
+    assert keras_out.returncode == 0, keras_out.stderr
+    assert len(keras_out.stdout.splitlines()) == 3
+
+    done = cli("export.to_onnx", "--run", str(run), "--out", str(bundle))
+    assert done.returncode == 0, done.stderr
+    assert "identical decodes" in done.stdout
+    onnx_out = cli("runtime", "--bundle", str(bundle), *texts)
+    assert onnx_out.returncode == 0 and onnx_out.stdout == keras_out.stdout
+
+
+def test_trainer_user_errors(tmp_path):
+    assert_user_error(cli("trainer.fit", "--data", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "r")),
+                      "not found")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Go.\tVa !\nno tab\n")
+    assert_user_error(cli("trainer.fit", "--data", str(bad), "--strict", "--out", str(tmp_path / "r")),
+                      "line 2")
+    assert_user_error(cli("trainer.decode", "--run", str(tmp_path / "nope"), "Hi."), "not found")
+    assert_user_error(cli("export.to_onnx", "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "b")),
+                      "not found")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "b").exists()

@@ -1,0 +1,152 @@
+"""Parity of the exported ONNX artifacts with the Keras model they came from."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from export.validate import (
+    ParityError,
+    check_parity,
+    keras_reference,
+    require_parity,
+    teacher_forced_probs,
+)
+from runtime import Translator
+from runtime.bundle import MANIFEST, read_manifest
+from trainer.decode import keras_translator
+from trainer.fit import encode_pairs
+from trainer.model import InferenceFunctions
+from trainer.run import load_model, read_heldout, read_run
+
+
+def sources_of(run, limit):
+    return list(dict.fromkeys(en for en, _ in read_heldout(run)))[:limit]
+
+
+def test_onnx_matches_keras_probabilities_and_states(tiny_run, tiny_bundle):
+    info, model = read_run(tiny_run), load_model(tiny_run)
+    report = check_parity(tiny_bundle, model, keras_translator(tiny_run), info,
+                          read_heldout(tiny_run), num_decodes=250)
+    assert report.max_abs_diff_state <= 1e-5
+    assert report.max_abs_diff_prob <= 1e-5
+    assert report.decodes_compared >= 200
+    assert report.decodes_identical == report.decodes_compared, report.mismatches[:3]
+
+
+def test_decodes_are_not_degenerate(tiny_run, tiny_bundle):
+    # Identical decodes prove little if every output is the same string.
+    outputs = Translator(tiny_bundle).translate(sources_of(tiny_run, 200))
+    assert len(set(outputs)) >= 20
+
+
+def test_keras_step_functions_reproduce_the_training_model(tiny_run):
+    # The reference decoder steps the decoder LSTM's cell; it must equal the teacher-forced model.
+    info, model = read_run(tiny_run), load_model(tiny_run)
+    pairs = read_heldout(tiny_run)[:32]
+    enc, dec, _ = encode_pairs(pairs, info.source_vocab, info.target_vocab,
+                               info.max_source_length, info.max_target_length)
+    (kh, kc), kprobs = keras_reference(model, enc, dec)
+    (sh, sc), sprobs = teacher_forced_probs(InferenceFunctions(model), enc, dec)
+    assert np.abs(kh - sh).max() <= 1e-5 and np.abs(kc - sc).max() <= 1e-5
+    assert np.abs(kprobs - sprobs).max() <= 1e-5
+
+
+def seed_decode_sequence(model, info, text):
+    """The keras.io decode_sequence, per sentence, on Keras models built like the seed's."""
+    import keras
+
+    encoder = keras.Model(model.inputs[0], model.get_layer("encoder_lstm").output[1:])
+    latent = info.latent_dim
+    dec_in = keras.Input((None,), dtype="int32")
+    h_in, c_in = keras.Input((latent,)), keras.Input((latent,))
+    y = model.get_layer("decoder_onehot")(dec_in)
+    y, h, c = model.get_layer("decoder_lstm")(y, initial_state=[h_in, c_in])
+    decoder = keras.Model([dec_in, h_in, c_in], [model.get_layer("decoder_dense")(y), h, c])
+
+    states = encoder(info.source_vocab.encode([text], info.max_source_length))
+    token = np.array([[info.target_vocab.id("\t")]], dtype=np.int32)
+    decoded = ""
+    while True:
+        probs, h, c = decoder([token, *states])
+        char = info.target_vocab.chars[int(np.argmax(np.asarray(probs)[0, -1]))]
+        if char == "\n" or len(decoded) >= info.max_target_length:
+            return decoded
+        decoded += char
+        token = np.array([[info.target_vocab.id(char)]], dtype=np.int32)
+        states = [h, c]
+
+
+def test_batched_reference_equals_the_seeds_loop(tiny_run):
+    info, model = read_run(tiny_run), load_model(tiny_run)
+    texts = sources_of(tiny_run, 12)
+    expected = [seed_decode_sequence(model, info, t) for t in texts]
+    assert keras_translator(tiny_run, max_batch_size=5).translate(texts) == expected
+
+
+def test_parity_on_real_sentences(real_run, tmp_path):
+    from export.to_onnx import export_onnx
+
+    _, report = export_onnx(real_run, tmp_path / "bundle", num_decodes=300, log=lambda *a: None)
+    assert report.decodes_compared >= 200
+    assert report.decodes_identical == report.decodes_compared
+    assert report.max_abs_diff_prob <= 1e-5 and report.max_abs_diff_state <= 1e-5
+
+
+def corrupt_decoder(bundle, scale=1.05):
+    """Rewrite decoder_step.onnx with one weight matrix scaled, and fix the manifest's hash."""
+    import json
+
+    from runtime.bundle import sha256_file
+
+    path = bundle / "decoder_step.onnx"
+    proto = onnx.load(path)
+    init = max(proto.graph.initializer, key=lambda t: np.prod(t.dims))  # the LSTM kernel
+    array = numpy_helper.to_array(init) * scale
+    init.CopyFrom(numpy_helper.from_array(array.astype(np.float32), init.name))
+    onnx.save(proto, path)
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    for art in manifest["artifacts"]:
+        if art["file"] == "decoder_step.onnx":
+            art["sha256"], art["size"] = sha256_file(path), path.stat().st_size
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_parity_check_catches_a_wrong_graph(tiny_run, copy_bundle):
+    bundle = copy_bundle()
+    corrupt_decoder(bundle)
+    read_manifest(bundle)  # still a well-formed bundle: only the numbers are wrong
+    report = check_parity(bundle, load_model(tiny_run), keras_translator(tiny_run),
+                          read_run(tiny_run), read_heldout(tiny_run), num_decodes=50)
+    assert report.max_abs_diff_prob > 1e-5
+    with pytest.raises(ParityError, match="probabilities differ"):
+        require_parity(report)
+
+
+def test_failed_validation_leaves_the_previous_bundle(tiny_run, copy_bundle, monkeypatch):
+    import export.to_onnx as to_onnx
+
+    bundle = copy_bundle()
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    real_convert = to_onnx.convert
+
+    def broken_convert(functions, opset=17):
+        graphs = real_convert(functions, opset)
+        proto = onnx.load_from_string(graphs["encoder"])
+        init = max(proto.graph.initializer, key=lambda t: np.prod(t.dims))
+        init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 0.9, init.name))
+        graphs["encoder"] = proto.SerializeToString()
+        return graphs
+
+    monkeypatch.setattr(to_onnx, "convert", broken_convert)
+    with pytest.raises(ParityError, match="encoder states differ"):
+        to_onnx.export_onnx(tiny_run, bundle, log=lambda *a: None)
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]
+
+    fresh = bundle.parent / "never"
+    with pytest.raises(ParityError):
+        to_onnx.export_onnx(tiny_run, fresh, log=lambda *a: None)
+    assert not fresh.exists()

@@ -1,0 +1,175 @@
+"""The runtime's API, input policy and bundle checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from runtime import (
+    BackendUnavailableError,
+    BundleError,
+    InputTooLongError,
+    Translator,
+    UnknownCharacterError,
+)
+from runtime.bundle import MANIFEST
+from trainer.run import read_heldout
+
+
+@pytest.fixture(scope="module")
+def translator(tiny_bundle):
+    return Translator(tiny_bundle)
+
+
+@pytest.fixture(scope="module")
+def sentences(tiny_run):
+    return list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:40]
+
+
+def test_str_in_str_out_and_list_in_list_out_in_order(translator, sentences):
+    batch = translator.translate(sentences)
+    assert isinstance(batch, list) and len(batch) == len(sentences)
+    assert all(isinstance(t, str) for t in batch)
+    assert translator.translate(sentences[3]) == batch[3]
+    assert translator.translate(list(reversed(sentences))) == list(reversed(batch))
+
+
+def test_batch_size_does_not_change_results(tiny_bundle, translator, sentences):
+    assert Translator(tiny_bundle, max_batch_size=3).translate(sentences) == translator.translate(sentences)
+
+
+def test_outputs_stop_at_the_end_token_and_respect_the_maximum(translator, sentences):
+    limit = translator.manifest.max_target_length
+    for out in translator.translate(sentences):
+        assert "\n" not in out and len(out) <= limit
+
+
+def test_empty_inputs(translator):
+    assert translator.translate("") == ""
+    assert translator.translate([]) == []
+    assert translator.translate(["", ""]) == ["", ""]
+
+
+def test_type_errors(translator):
+    for bad in (None, 42, b"Hello.", {"a": 1}):
+        with pytest.raises(TypeError):
+            translator.translate(bad)
+    with pytest.raises(TypeError):
+        translator.translate(["I am tired.", 3])
+
+
+def test_unknown_characters(translator, sentences):
+    text = sentences[0]
+    with pytest.raises(UnknownCharacterError, match="'€'"):
+        translator.translate(text[:-1] + "€" + text[-1])
+    assert translator.translate(text[:-1] + "€" + text[-1], on_unknown="skip") == translator.translate(text)
+    assert translator.translate("€€", on_unknown="skip") == ""
+
+
+def test_overflow(translator, sentences):
+    limit = translator.max_input_length
+    long = (sentences[0] + " ") * (limit // len(sentences[0]) + 2)
+    with pytest.raises(InputTooLongError, match=f"maximum of {limit}"):
+        translator.translate(long)
+    assert translator.translate(long, on_overflow="truncate") == translator.translate(long[:limit])
+
+
+def test_policy_defaults_are_set_per_translator(tiny_bundle):
+    t = Translator(tiny_bundle, on_unknown="skip", on_overflow="truncate")
+    assert isinstance(t.translate("€" * 500), str)
+    with pytest.raises(ValueError, match="on_unknown"):
+        Translator(tiny_bundle, on_unknown="maybe")
+
+
+def test_cuda_without_the_provider_says_how_to_get_it(tiny_bundle):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(BackendUnavailableError, match="onnxruntime-gpu"):
+        Translator(tiny_bundle, device="cuda")
+    assert Translator(tiny_bundle, device="auto").model.device == "cpu"
+
+
+def test_missing_manifest(copy_bundle):
+    bundle = copy_bundle()
+    (bundle / MANIFEST).unlink()
+    with pytest.raises(BundleError, match="no manifest.json"):
+        Translator(bundle)
+
+
+def test_tampered_model_file_is_refused_naming_the_file(copy_bundle):
+    bundle = copy_bundle()
+    path = bundle / "decoder_step.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="decoder_step.onnx.*sha256"):
+        Translator(bundle)
+
+
+def test_missing_model_file(copy_bundle):
+    bundle = copy_bundle()
+    (bundle / "encoder.onnx").unlink()
+    with pytest.raises(BundleError, match="encoder.onnx"):
+        Translator(bundle)
+
+
+def edit_manifest(bundle, change):
+    data = json.loads((bundle / MANIFEST).read_text())
+    change(data)
+    (bundle / MANIFEST).write_text(json.dumps(data))
+
+
+def test_unknown_format_version(copy_bundle):
+    bundle = copy_bundle()
+    edit_manifest(bundle, lambda m: m.update(format_version=99))
+    with pytest.raises(BundleError, match="format_version 99"):
+        Translator(bundle)
+
+
+@pytest.mark.parametrize("name", ["../encoder.onnx", "/etc/passwd", "sub/encoder.onnx", ""])
+def test_paths_outside_the_bundle_are_refused(copy_bundle, name):
+    bundle = copy_bundle()
+    edit_manifest(bundle, lambda m: m["artifacts"][0].update(file=name))
+    with pytest.raises(BundleError, match="outside the bundle"):
+        Translator(bundle)
+
+
+def test_symlinked_model_file_is_refused(copy_bundle):
+    bundle = copy_bundle()
+    real = bundle / "encoder.onnx"
+    moved = bundle.parent / "elsewhere.onnx"
+    real.rename(moved)
+    os.symlink(moved, real)
+    with pytest.raises(BundleError, match="not a regular file"):
+        Translator(bundle)
+
+
+def test_absent_precision_lists_what_the_bundle_has(tiny_bundle):
+    with pytest.raises(BundleError, match="no complete onnx/int8 model.*onnx/float32"):
+        Translator(tiny_bundle, precision="int8")
+
+
+def test_runtime_runs_without_tensorflow(tiny_bundle, sentences):
+    # A fresh interpreter where importing TensorFlow or Keras fails outright.
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'trainer', 'export'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+from runtime import Translator
+out = Translator({str(tiny_bundle)!r}).translate({sentences[:5]!r})
+assert all(isinstance(s, str) for s in out), out
+assert not any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules), 'TF imported'
+print('ok', len(out))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok 5"
