@@ -8,8 +8,8 @@ import pytest
 from onnx import numpy_helper
 
 from export.validate import (
+    Baseline,
     ParityError,
-    check_parity,
     keras_reference,
     require_parity,
     teacher_forced_probs,
@@ -26,10 +26,14 @@ def sources_of(run, limit):
     return list(dict.fromkeys(en for en, _ in read_heldout(run)))[:limit]
 
 
-def test_onnx_matches_keras_probabilities_and_states(tiny_run, tiny_bundle):
-    info, model = read_run(tiny_run), load_model(tiny_run)
-    report = check_parity(tiny_bundle, model, keras_translator(tiny_run), info,
-                          read_heldout(tiny_run), num_decodes=250)
+@pytest.fixture(scope="module")
+def baseline(tiny_run):
+    return Baseline(load_model(tiny_run), keras_translator(tiny_run), read_run(tiny_run),
+                    read_heldout(tiny_run), num_decodes=250)
+
+
+def test_onnx_matches_keras_probabilities_and_states(baseline, tiny_bundle):
+    report = baseline.compare(tiny_bundle, "onnx", "float32")
     assert report.max_abs_diff_state <= 1e-5
     assert report.max_abs_diff_prob <= 1e-5
     assert report.decodes_compared >= 200
@@ -89,7 +93,7 @@ def test_batched_reference_equals_the_seeds_loop(tiny_run):
 def test_parity_on_real_sentences(real_run, tmp_path):
     from export.to_onnx import export_onnx
 
-    _, report = export_onnx(real_run, tmp_path / "bundle", num_decodes=300, log=lambda *a: None)
+    _, (report,) = export_onnx(real_run, tmp_path / "bundle", num_decodes=300, log=lambda *a: None)
     assert report.decodes_compared >= 200
     assert report.decodes_identical == report.decodes_compared
     assert report.max_abs_diff_prob <= 1e-5 and report.max_abs_diff_state <= 1e-5
@@ -101,7 +105,7 @@ def corrupt_decoder(bundle, scale=1.05):
 
     from runtime.bundle import sha256_file
 
-    path = bundle / "decoder_step.onnx"
+    path = bundle / "decoder_step.float32.onnx"
     proto = onnx.load(path)
     init = max(proto.graph.initializer, key=lambda t: np.prod(t.dims))  # the LSTM kernel
     array = numpy_helper.to_array(init) * scale
@@ -109,17 +113,16 @@ def corrupt_decoder(bundle, scale=1.05):
     onnx.save(proto, path)
     manifest = json.loads((bundle / MANIFEST).read_text())
     for art in manifest["artifacts"]:
-        if art["file"] == "decoder_step.onnx":
+        if art["file"] == path.name:
             art["sha256"], art["size"] = sha256_file(path), path.stat().st_size
     (bundle / MANIFEST).write_text(json.dumps(manifest))
 
 
-def test_parity_check_catches_a_wrong_graph(tiny_run, copy_bundle):
+def test_parity_check_catches_a_wrong_graph(baseline, copy_bundle):
     bundle = copy_bundle()
     corrupt_decoder(bundle)
     read_manifest(bundle)  # still a well-formed bundle: only the numbers are wrong
-    report = check_parity(bundle, load_model(tiny_run), keras_translator(tiny_run),
-                          read_run(tiny_run), read_heldout(tiny_run), num_decodes=50)
+    report = baseline.compare(bundle, "onnx", "float32")
     assert report.max_abs_diff_prob > 1e-5
     with pytest.raises(ParityError, match="probabilities differ"):
         require_parity(report)
@@ -130,7 +133,7 @@ def test_failed_validation_leaves_the_previous_bundle(tiny_run, copy_bundle, mon
 
     bundle = copy_bundle()
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
-    real_convert = to_onnx.convert
+    real_convert = to_onnx.convert_float32
 
     def broken_convert(functions, opset=17):
         graphs = real_convert(functions, opset)
@@ -140,7 +143,7 @@ def test_failed_validation_leaves_the_previous_bundle(tiny_run, copy_bundle, mon
         graphs["encoder"] = proto.SerializeToString()
         return graphs
 
-    monkeypatch.setattr(to_onnx, "convert", broken_convert)
+    monkeypatch.setattr(to_onnx, "convert_float32", broken_convert)
     with pytest.raises(ParityError, match="encoder states differ"):
         to_onnx.export_onnx(tiny_run, bundle, log=lambda *a: None)
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before

@@ -104,18 +104,18 @@ def test_missing_manifest(copy_bundle):
 
 def test_tampered_model_file_is_refused_naming_the_file(copy_bundle):
     bundle = copy_bundle()
-    path = bundle / "decoder_step.onnx"
+    path = bundle / "decoder_step.float32.onnx"
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
-    with pytest.raises(BundleError, match="decoder_step.onnx.*sha256"):
+    with pytest.raises(BundleError, match="decoder_step.float32.onnx.*sha256"):
         Translator(bundle)
 
 
 def test_missing_model_file(copy_bundle):
     bundle = copy_bundle()
-    (bundle / "encoder.onnx").unlink()
-    with pytest.raises(BundleError, match="encoder.onnx"):
+    (bundle / "encoder.float32.onnx").unlink()
+    with pytest.raises(BundleError, match="encoder.float32.onnx"):
         Translator(bundle)
 
 
@@ -132,7 +132,7 @@ def test_unknown_format_version(copy_bundle):
         Translator(bundle)
 
 
-@pytest.mark.parametrize("name", ["../encoder.onnx", "/etc/passwd", "sub/encoder.onnx", ""])
+@pytest.mark.parametrize("name", ["../encoder.float32.onnx", "/etc/passwd", "sub/encoder.float32.onnx", ""])
 def test_paths_outside_the_bundle_are_refused(copy_bundle, name):
     bundle = copy_bundle()
     edit_manifest(bundle, lambda m: m["artifacts"][0].update(file=name))
@@ -142,7 +142,7 @@ def test_paths_outside_the_bundle_are_refused(copy_bundle, name):
 
 def test_symlinked_model_file_is_refused(copy_bundle):
     bundle = copy_bundle()
-    real = bundle / "encoder.onnx"
+    real = bundle / "encoder.float32.onnx"
     moved = bundle.parent / "elsewhere.onnx"
     real.rename(moved)
     os.symlink(moved, real)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import sys
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
 from .data import DataError, Pair, read_pairs, split_pairs
-from .run import HELDOUT_TSV, RUN_JSON, RunInfo
+from .run import HELDOUT_TSV, RUN_JSON, TRAIN_SAMPLE_TSV, RunInfo
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,10 @@ def fit(
     # Export validates on these; with no validation split, a sample of training pairs stands in.
     reference_pairs = valid or train[:REFERENCE_SAMPLE]
     data_info["heldout_is_training_sample"] = not valid
-    atomic_write_bytes(
-        staged / HELDOUT_TSV, "".join(f"{en}\t{fr}\n" for en, fr in reference_pairs).encode()
-    )
+    _write_tsv(staged / HELDOUT_TSV, reference_pairs)
+    # Quantized exports calibrate on training data: keep a deterministic sample of it.
+    sample = random.Random(seed).sample(train, min(len(train), REFERENCE_SAMPLE))
+    _write_tsv(staged / TRAIN_SAMPLE_TSV, sample)
 
     from .callbacks import BestCheckpoint
 
@@ -145,6 +147,10 @@ def fit(
     log(f"run written to {out} (best epoch {info.best.get('epoch')}, "
         f"{checkpoint.monitor} {info.best.get(checkpoint.monitor, float('nan')):.4f})")
     return info
+
+
+def _write_tsv(path: Path, pairs: Sequence[Pair]) -> None:
+    atomic_write_bytes(path, "".join(f"{en}\t{fr}\n" for en, fr in pairs).encode("utf-8"))
 
 
 def build_parser() -> argparse.ArgumentParser:

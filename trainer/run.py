@@ -4,6 +4,7 @@
     model.keras    the Keras model of the best validation epoch
     history.json   per-epoch metrics
     heldout.tsv    the validation pairs (English<TAB>French), for export checks and evaluation
+    train_sample.tsv  up to 1,000 training pairs, to calibrate quantized exports
 
 Training writes into a hidden staging directory beside the run and renames it into place when
 done, so an interrupted run never leaves a directory that looks complete.
@@ -21,7 +22,8 @@ from runtime.vocab import PAD, Vocabulary
 
 RUN_FORMAT = "s2s-edge-run"
 RUN_FORMAT_VERSION = 1
-RUN_JSON, MODEL_FILE, HISTORY_JSON, HELDOUT_TSV = "run.json", "model.keras", "history.json", "heldout.tsv"
+RUN_JSON, MODEL_FILE, HISTORY_JSON = "run.json", "model.keras", "history.json"
+HELDOUT_TSV, TRAIN_SAMPLE_TSV = "heldout.tsv", "train_sample.tsv"
 
 
 class RunError(S2SError, ValueError):
@@ -87,8 +89,8 @@ def read_run(run: str | Path) -> RunInfo:
         raise RunError(f"{run / RUN_JSON} is malformed: {exc}") from None
 
 
-def read_heldout(run: str | Path) -> list[tuple[str, str]]:
-    path = Path(run) / HELDOUT_TSV
+def read_heldout(run: str | Path, name: str = HELDOUT_TSV) -> list[tuple[str, str]]:
+    path = Path(run) / name
     if not path.is_file():
         return []
     pairs = []

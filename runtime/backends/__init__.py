@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..bundle import Artifact
 from ..errors import BackendUnavailableError
 
-BACKENDS = ("onnx",)
+BACKENDS = ("onnx", "tflite")
 
 
 def load_backend(
@@ -16,6 +16,10 @@ def load_backend(
         from .onnx import OnnxStepModel
 
         return OnnxStepModel(encoder, decoder_step, device=device, threads=threads)
+    if name == "tflite":
+        from .tflite import TFLiteStepModel
+
+        return TFLiteStepModel(encoder, decoder_step, device=device, threads=threads)
     raise BackendUnavailableError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

@@ -1,0 +1,161 @@
+"""Converting the encoder and the single-step decoder to TFLite with builtin ops only.
+
+A Keras LSTM layer converts to a TensorList while-loop that needs Flex (SELECT_TF_OPS) ops once
+the batch axis is dynamic, and the LiteRT interpreter cannot run those. So the graphs here are
+written for the converter:
+- the encoder unrolls the trained encoder cell over exactly `max_source_length` steps (the runtime
+  pads every source to that length anyway), so it is straight-line builtin ops and the batch stays
+  dynamic;
+- the decoder step is the trained decoder cell once, then the dense layer without its softmax
+  (logits: a quantized softmax loses the argmax);
+- one-hot inputs are a GATHER from an identity matrix: the same values, and unlike ONE_HOT or
+  EMBEDDING_LOOKUP it has int16x8 kernels.
+Two files, like the ONNX bundle: each role is calibrated on its own inputs, and the manifest keeps
+one (backend, precision, role) -> file mapping for every backend.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from runtime import bundle as b
+from runtime.errors import S2SError
+
+# --quantize names -> manifest precision names
+PRECISIONS = {
+    "none": "float32",
+    "float16": "float16",
+    "dynamic": "dynamic",
+    "int8": "int8",
+    "int16x8": "int16x8",
+}
+
+
+class FlexOpError(S2SError, RuntimeError):
+    """A converted model needs TensorFlow (Flex) or custom ops that LiteRT cannot run."""
+
+
+def edge_graphs(model, max_source_length: int):
+    """A tf.Module with `encode` and `step` tf.functions over the trained model's variables."""
+    import tensorflow as tf
+
+    encoder_cell = model.get_layer("encoder_lstm").cell
+    decoder_cell = model.get_layer("decoder_lstm").cell
+    dense = model.get_layer("decoder_dense")
+    num_source = model.get_layer("encoder_onehot").depth
+    num_target = model.get_layer("decoder_onehot").depth
+    latent = model.get_layer("encoder_lstm").units
+
+    class EdgeGraphs(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            # Tracked here so the converter freezes them; without it Keras 3 variables are
+            # dropped and the model fails at run time in READ_VARIABLE.
+            self.weights = [w.value for w in model.weights]
+
+        @tf.function(input_signature=[tf.TensorSpec([None, max_source_length], tf.int32, name=b.SOURCE_IDS)])
+        def encode(self, source_ids):
+            x = tf.gather(tf.eye(num_source), source_ids)
+            batch = tf.shape(source_ids)[0]
+            h = c = tf.zeros([batch, latent])
+            for t in range(max_source_length):
+                _, (h, c) = encoder_cell(x[:, t], [h, c])
+            return {b.STATE_H: h, b.STATE_C: c}
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None], tf.int32, name=b.TOKEN_IDS),
+                tf.TensorSpec([None, latent], tf.float32, name=b.STATE_H),
+                tf.TensorSpec([None, latent], tf.float32, name=b.STATE_C),
+            ]
+        )
+        def step(self, token_ids, state_h, state_c):
+            x = tf.gather(tf.eye(num_target), token_ids)
+            h, (_, c) = decoder_cell(x, [state_h, state_c])
+            logits = tf.matmul(h, dense.kernel) + dense.bias
+            return {b.LOGITS: logits, b.NEXT_STATE_H: h, b.NEXT_STATE_C: c}
+
+    return EdgeGraphs()
+
+
+def convert(
+    module, fn, precision: str, representative: Callable[[], Iterator[dict]] | None = None
+) -> bytes:
+    """One tf.function of `module` as a .tflite flatbuffer in `precision`; builtin ops only."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # never Flex
+    if precision != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if precision == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision in ("int8", "int16x8"):
+        if representative is None:
+            raise ValueError(f"{precision} quantization needs a representative dataset")
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+            if precision == "int8"
+            else tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
+    elif precision not in ("float32", "dynamic"):
+        raise ValueError(f"unknown TFLite precision {precision!r}")
+    with warnings.catch_warnings():
+        # The converter calibrates with tf.lite.Interpreter, which warns about its own deprecation.
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+        data = converter.convert()
+    require_builtin_ops(data)
+    return data
+
+
+def operator_names(model: bytes) -> set[str]:
+    """Names of the operators a .tflite model uses (custom and Flex ops by their custom code)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    root = schema.Model.GetRootAs(model, 0)
+    found = set()
+    for i in range(root.OperatorCodesLength()):
+        code = root.OperatorCodes(i)
+        custom = code.CustomCode()
+        if custom:
+            found.add(custom.decode())
+        else:
+            # Codes above 127 live in BuiltinCode; older ones in DeprecatedBuiltinCode.
+            found.add(names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "UNKNOWN"))
+    return found
+
+
+def require_builtin_ops(model: bytes) -> None:
+    foreign = sorted(n for n in operator_names(model) if n.startswith("Flex") or n in ("CUSTOM", "UNKNOWN"))
+    if foreign:
+        raise FlexOpError(
+            f"the converted model needs ops that the LiteRT interpreter cannot run: {', '.join(foreign)}"
+        )
+
+
+def representative_inputs(
+    functions, encoder_ids: np.ndarray, decoder_ids: np.ndarray, batch: int = 16
+) -> tuple[Callable[[], Iterable[dict]], Callable[[], Iterable[dict]]]:
+    """Calibration data for both graphs, from training pairs.
+
+    The decoder step is calibrated on what it sees in use: the Keras encoder's states, then each
+    teacher-forced step's token and incoming states.
+    """
+    def encoder_data():
+        for i in range(0, len(encoder_ids), batch):
+            yield {b.SOURCE_IDS: encoder_ids[i : i + batch]}
+
+    def decoder_data():
+        for i in range(0, len(encoder_ids), batch):
+            h, c = functions.encode(encoder_ids[i : i + batch])
+            for t in range(decoder_ids.shape[1]):
+                tokens = decoder_ids[i : i + batch, t]
+                yield {b.TOKEN_IDS: tokens, b.STATE_H: h, b.STATE_C: c}
+                _, h, c = functions.step(tokens, h, c)
+
+    return encoder_data, decoder_data

@@ -1,0 +1,80 @@
+"""LiteRT (TFLite) backend: runs the bundle's .tflite encoder and decoder step on the CPU.
+
+Each file has one `serving_default` signature whose input and output names are the bundle's graph
+names; outputs are read by name (LiteRT does not keep the model's output order). The batch axis is
+dynamic: signature runners resize their inputs to each call's batch.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from ..errors import BackendUnavailableError, BundleError
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise BackendUnavailableError(
+            "backend='tflite' needs LiteRT: pip install 's2s-edge[tflite]' (ai-edge-litert)"
+        ) from None
+    return Interpreter
+
+
+class TFLiteStepModel:
+    def __init__(
+        self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None
+    ) -> None:
+        if device not in ("cpu", "auto"):
+            raise BackendUnavailableError(f"backend='tflite' runs on the CPU only, not {device!r}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        Interpreter = _interpreter_class()
+        self.device = "cpu"
+        self._encoder = self._runner(Interpreter, encoder, "encoder", [SOURCE_IDS], [STATE_H, STATE_C], threads)
+        self._decoder = self._runner(
+            Interpreter, decoder_step, "decoder_step",
+            [TOKEN_IDS, STATE_H, STATE_C], [LOGITS, NEXT_STATE_H, NEXT_STATE_C], threads,
+        )
+        self._encoder_length = self._encoder.get_input_details()[SOURCE_IDS]["shape"][1]
+        # An interpreter holds its tensors: one call at a time (outputs are copies, so the
+        # decoding state itself stays with each caller).
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _runner(Interpreter, data, role, inputs, outputs, threads):
+        try:
+            kwargs = {"num_threads": threads} if threads is not None else {}
+            interpreter = Interpreter(model_content=data, **kwargs)
+            runner = interpreter.get_signature_runner()
+        except (ValueError, RuntimeError) as exc:
+            raise BundleError(f"the {role} .tflite model cannot be loaded: {exc}") from None
+        have_in = sorted(runner.get_input_details())
+        have_out = sorted(runner.get_output_details())
+        if have_in != sorted(inputs) or have_out != sorted(outputs):
+            raise BundleError(
+                f"the {role} .tflite model has inputs {have_in} and outputs {have_out}, "
+                f"expected {sorted(inputs)} and {sorted(outputs)}"
+            )
+        runner._interpreter_ref = interpreter  # keep the interpreter alive with its runner
+        return runner
+
+    def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if source_ids.shape[1] != self._encoder_length:
+            raise ValueError(
+                f"the TFLite encoder reads exactly {self._encoder_length} ids, got {source_ids.shape[1]}"
+            )
+        with self._lock:
+            out = self._encoder(**{SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
+        return out[STATE_H], out[STATE_C]
+
+    def step(self, token_ids: np.ndarray, h: np.ndarray, c: np.ndarray):
+        with self._lock:
+            out = self._decoder(
+                **{TOKEN_IDS: token_ids.astype(np.int32, copy=False), STATE_H: h, STATE_C: c}
+            )
+        return out[LOGITS], out[NEXT_STATE_H], out[NEXT_STATE_C]

@@ -1,0 +1,179 @@
+"""TFLite export (five precisions), ONNX int8, the Flex-op guard, and one bundle holding them all."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from runtime import Translator
+from runtime.bundle import MANIFEST, read_manifest, sha256_file
+from trainer.run import read_heldout
+
+QUIET = dict(log=lambda *a, **k: None)
+ALL_TFLITE = ("none", "float16", "dynamic", "int8", "int16x8")
+# A tiny, briefly trained model: quantized precisions are measured, not held to the seed's bars.
+LENIENT = {"int8": 0.0, "int16x8": 0.0, "float16": 0.0, "dynamic": 0.0}
+
+
+@pytest.fixture(scope="module")
+def full_bundle(tiny_run, tiny_bundle, tmp_path_factory):
+    from export.to_onnx import export_onnx
+    from export.to_tflite import export_tflite
+
+    out = tmp_path_factory.mktemp("full") / "bundle"
+    shutil.copytree(tiny_bundle, out)
+    _, onnx_reports = export_onnx(tiny_run, out, quantize=["int8"], min_agreement=LENIENT, **QUIET)
+    _, tflite_reports = export_tflite(tiny_run, out, quantize=ALL_TFLITE, min_agreement=LENIENT, **QUIET)
+    return out, {r.name: r for r in onnx_reports + tflite_reports}
+
+
+@pytest.fixture(scope="module")
+def sentences(tiny_run):
+    return list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:60]
+
+
+def test_one_bundle_lists_every_artifact_with_its_hash(full_bundle):
+    bundle, _ = full_bundle
+    manifest = read_manifest(bundle)
+    have = {(a.backend, a.precision) for a in manifest.artifacts}
+    assert have == {("onnx", "float32"), ("onnx", "int8")} | {
+        ("tflite", p) for p in ("float32", "float16", "dynamic", "int8", "int16x8")
+    }
+    for art in manifest.artifacts:
+        assert sha256_file(bundle / art.file) == art.sha256
+    assert set(manifest.validation) == {f"{b}/{p}" for b, p in have}
+    assert sorted(p.name for p in bundle.iterdir()) == sorted([MANIFEST] + [a.file for a in manifest.artifacts])
+
+
+def test_float32_tflite_matches_keras(full_bundle):
+    _, reports = full_bundle
+    report = reports["tflite/float32"]
+    assert report.max_abs_diff_state <= 1e-5 and report.max_abs_diff_prob <= 1e-5
+    assert report.decodes_compared >= 200
+    assert report.decodes_identical == report.decodes_compared, report.mismatches[:3]
+
+
+def test_float32_tflite_and_onnx_decode_alike(full_bundle, sentences):
+    bundle, _ = full_bundle
+    onnx_out = Translator(bundle, backend="onnx").translate(sentences)
+    assert Translator(bundle, backend="tflite").translate(sentences) == onnx_out
+
+
+@pytest.mark.parametrize(
+    "backend,precision",
+    [("onnx", "int8")] + [("tflite", p) for p in ("float32", "float16", "dynamic", "int8", "int16x8")],
+)
+def test_every_precision_translates_through_the_runtime(full_bundle, sentences, backend, precision):
+    bundle, reports = full_bundle
+    t = Translator(bundle, backend=backend, precision=precision)
+    out = t.translate(sentences)
+    assert len(out) == len(sentences) and all(isinstance(s, str) for s in out)
+    assert t.translate(sentences[5]) == out[5]
+    assert Translator(bundle, backend=backend, precision=precision, max_batch_size=7).translate(sentences) == out
+    with pytest.raises(ValueError):
+        t.translate("€", on_unknown="error")
+    report = reports[f"{backend}/{precision}"]
+    assert 0.0 <= report.agreement <= 1.0 and report.size > 0
+
+
+def test_quantized_artifacts_are_smaller(full_bundle):
+    _, reports = full_bundle
+    base = reports["tflite/float32"].size
+    for precision in ("float16", "dynamic", "int8", "int16x8"):
+        assert reports[f"tflite/{precision}"].size < 0.75 * base
+    assert reports["onnx/int8"].size < 0.75 * reports["tflite/float32"].size
+
+
+def test_tflite_models_hold_builtin_ops_only(full_bundle):
+    from export.tflite import operator_names
+
+    bundle, _ = full_bundle
+    for art in read_manifest(bundle).artifacts:
+        if art.backend == "tflite":
+            ops = operator_names((bundle / art.file).read_bytes())
+            assert ops and not [o for o in ops if o.startswith("Flex") or o == "CUSTOM"], (art.file, ops)
+
+
+def test_flex_guard_refuses_a_model_with_a_flex_op():
+    import tensorflow as tf
+
+    from export.tflite import FlexOpError, require_builtin_ops
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2, 2], tf.float32)])
+    def determinant(x):
+        return {"det": tf.linalg.det(x)}  # no TFLite builtin: converts only as a Flex op
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([determinant.get_concrete_function()])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    with pytest.raises(FlexOpError, match="FlexMatrixDeterminant"):
+        require_builtin_ops(converter.convert())
+
+
+def test_a_bar_missed_fails_the_export_and_keeps_the_bundle(tiny_run, full_bundle, tmp_path):
+    from export.to_tflite import export_tflite
+    from export.validate import ParityError
+
+    bundle = tmp_path / "b"
+    shutil.copytree(full_bundle[0], bundle)
+    before = (bundle / MANIFEST).read_bytes()
+    with pytest.raises(ParityError):
+        # No model agrees with Keras more than 100%: demanding more must fail.
+        export_tflite(tiny_run, bundle, quantize=["int8"], min_agreement={"int8": 1.01}, **QUIET)
+    assert (bundle / MANIFEST).read_bytes() == before
+
+
+def test_export_of_another_model_replaces_the_bundle(tiny_run, full_bundle, tmp_path):
+    from export.to_onnx import export_onnx
+    from trainer.fit import fit
+
+    other = tmp_path / "other"
+    fit(other, None, num_samples=600, epochs=1, latent_dim=8, verbose=0, **QUIET)
+    bundle = tmp_path / "b"
+    shutil.copytree(full_bundle[0], bundle)
+    export_onnx(other, bundle, **QUIET)
+    manifest = read_manifest(bundle)
+    assert {(a.backend, a.precision) for a in manifest.artifacts} == {("onnx", "float32")}
+    assert manifest.latent_dim == 8
+    assert sorted(p.name for p in bundle.iterdir()) == sorted(
+        [MANIFEST, "encoder.float32.onnx", "decoder_step.float32.onnx"])
+
+
+def test_both_backends_run_without_tensorflow(full_bundle, sentences):
+    bundle, _ = full_bundle
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'trainer', 'export'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+from runtime import Translator
+a = Translator({str(bundle)!r}, backend='onnx', precision='int8').translate({sentences[:4]!r})
+b = Translator({str(bundle)!r}, backend='tflite', precision='int8').translate({sentences[:4]!r})
+assert len(a) == len(b) == 4
+assert not any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules)
+print('ok')
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_runtime_cli_selects_backend_and_precision(full_bundle, sentences):
+    import os
+    from pathlib import Path
+
+    bundle, _ = full_bundle
+    root = Path(__file__).resolve().parents[1]
+    expected = Translator(bundle, backend="tflite", precision="int8").translate(sentences[:3])
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", "--bundle", str(bundle), "--backend", "tflite",
+         "--precision", "int8", *sentences[:3]],
+        capture_output=True, text=True, timeout=120, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == expected
