@@ -30,6 +30,7 @@ class ReadReport:
     lines: int = 0
     pairs: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+    too_long: int = 0  # well-formed pairs left out by the length limits
 
     def summary(self, limit: int = 5) -> str:
         text = f"{self.path}: {self.pairs} pairs from {self.lines} lines"
@@ -37,6 +38,8 @@ class ReadReport:
             shown = "; ".join(f"line {n}: {why}" for n, why in self.skipped[:limit])
             more = f"; ... {len(self.skipped) - limit} more" if len(self.skipped) > limit else ""
             text += f", {len(self.skipped)} malformed lines skipped ({shown}{more})"
+        if self.too_long:
+            text += f", {self.too_long} pairs over the length limits left out"
         return text
 
 
@@ -62,10 +65,25 @@ def parse_line(raw: bytes) -> Pair:
     return english, french
 
 
+def within(pair: Pair, max_input_length: int | None, max_output_length: int | None) -> bool:
+    en, fr = pair
+    return (max_input_length is None or len(en) <= max_input_length) and (
+        max_output_length is None or len(fr) <= max_output_length
+    )
+
+
 def read_pairs(
-    path: str | Path, num_samples: int | None = None, strict: bool = False
+    path: str | Path,
+    num_samples: int | None = None,
+    strict: bool = False,
+    max_input_length: int | None = None,
+    max_output_length: int | None = None,
 ) -> tuple[list[Pair], ReadReport]:
-    """The first `num_samples` pairs of an Anki-format file (all of them if None)."""
+    """The first `num_samples` pairs of an Anki-format file (all of them if None).
+
+    Pairs whose English or French side is longer than the limits are left out (and counted);
+    `num_samples` counts the pairs kept.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
@@ -80,11 +98,16 @@ def read_pairs(
             if not raw.strip():
                 continue  # blank lines are not data
             try:
-                pairs.append(parse_line(raw))
+                pair = parse_line(raw)
             except ValueError as exc:
                 if strict:
                     raise DataError(f"{path}, line {number}: {exc}") from None
                 report.skipped.append((number, str(exc)))
+                continue
+            if within(pair, max_input_length, max_output_length):
+                pairs.append(pair)
+            else:
+                report.too_long += 1
     report.pairs = len(pairs)
     if not pairs:
         raise DataError(f"{path} holds no usable English<TAB>French pairs ({report.summary()})")

@@ -65,6 +65,8 @@ def fit(
     validation_split: float = 0.2,
     seed: int = 0,
     strict: bool = False,
+    max_input_length: int | None = None,
+    max_output_length: int | None = None,
     verbose: int = 2,
     log=print,
 ) -> RunInfo:
@@ -75,18 +77,22 @@ def fit(
     latent_dim = defaults.latent_dim if latent_dim is None else latent_dim
     batch_size = defaults.batch_size if batch_size is None else batch_size
     for name, value in (("num_samples", num_samples), ("epochs", epochs),
-                        ("latent_dim", latent_dim), ("batch_size", batch_size)):
+                        ("latent_dim", latent_dim), ("batch_size", batch_size),
+                        ("max_input_length", max_input_length or 1),
+                        ("max_output_length", max_output_length or 1)):
         if value < 1:
             raise DataError(f"{name.replace('_', '-')} must be at least 1, got {value}")
 
     if data is None:
         from .corpus import generate_pairs
 
-        pairs = generate_pairs(num_samples, seed=seed)
+        pairs = builtin_pairs(num_samples, seed, max_input_length, max_output_length)
         data_info = {"source": "builtin", "seed": seed, "pairs": len(pairs)}
         log(f"built-in corpus: {len(pairs)} pairs (seed {seed})")
     else:
-        pairs, report = read_pairs(data, num_samples=num_samples, strict=strict)
+        pairs, report = read_pairs(data, num_samples=num_samples, strict=strict,
+                                   max_input_length=max_input_length,
+                                   max_output_length=max_output_length)
         data_info = {
             "source": os.fspath(data), "pairs": len(pairs), "lines_read": report.lines,
             "skipped": len(report.skipped), "skipped_lines": [n for n, _ in report.skipped[:100]],
@@ -118,6 +124,7 @@ def fit(
         "num_samples": num_samples, "epochs": epochs, "latent_dim": latent_dim,
         "batch_size": batch_size, "validation_split": validation_split, "seed": seed,
         "optimizer": "rmsprop", "loss": "categorical_crossentropy",
+        "max_input_length": max_input_length, "max_output_length": max_output_length,
     }
     info = RunInfo(source_vocab, target_vocab, max_source_length, max_target_length,
                    latent_dim, settings, data_info, best={})
@@ -149,6 +156,38 @@ def fit(
     return info
 
 
+def builtin_pairs(
+    n: int, seed: int, max_input_length: int | None = None, max_output_length: int | None = None
+) -> list[Pair]:
+    """`n` distinct pairs of the built-in corpus within the length limits."""
+    from .corpus import generate_pairs
+    from .data import within
+
+    if max_input_length is None and max_output_length is None:
+        return generate_pairs(n, seed=seed)
+    asked = n
+    while True:
+        try:
+            candidates = generate_pairs(asked, seed=seed)
+        except ValueError:  # the grammar has fewer sentences than asked: take them all
+            candidates, asked = generate_pairs(_corpus_size(), seed=seed), None
+        kept = [p for p in candidates if within(p, max_input_length, max_output_length)]
+        if len(kept) >= n:
+            return kept[:n]
+        if asked is None:
+            raise DataError(
+                f"the built-in corpus has only {len(kept)} pairs within the length limits "
+                f"({max_input_length}/{max_output_length}); ask for fewer or allow longer ones"
+            )
+        asked = asked * 2
+
+
+def _corpus_size() -> int:
+    from . import corpus
+
+    return corpus.count_distinct()
+
+
 def _write_tsv(path: Path, pairs: Sequence[Pair]) -> None:
     atomic_write_bytes(path, "".join(f"{en}\t{fr}\n" for en, fr in pairs).encode("utf-8"))
 
@@ -169,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--validation-split", type=float, default=0.2, help="default: %(default)s")
     p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    p.add_argument("--max-input-length", type=int, help="leave out pairs whose English is longer")
+    p.add_argument("--max-output-length", type=int, help="leave out pairs whose French is longer")
     p.add_argument("--strict", action="store_true", help="fail on the first malformed line")
     add_verbose(p)
     return p
@@ -180,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out, args.data, num_samples=args.num_samples, epochs=args.epochs,
         latent_dim=args.latent_dim, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
+        max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         verbose=1 if sys.stdout.isatty() else 2,
     )
     return 0

@@ -33,8 +33,9 @@ class OneHot(layers.Layer):
 
 
 def build_training_model(
-    num_source_tokens: int, num_target_tokens: int, latent_dim: int
+    num_source_tokens: int, num_target_tokens: int, latent_dim: int, learning_rate: float = 1e-3
 ) -> keras.Model:
+    """The seed's model, compiled with rmsprop (the seed uses its default rate, 1e-3)."""
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
     _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, name="encoder_lstm")(x)
@@ -48,7 +49,9 @@ def build_training_model(
 
     model = keras.Model([encoder_ids, decoder_ids], probs, name="seq2seq")
     model.compile(
-        optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        optimizer=keras.optimizers.RMSprop(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
     )
     return model
 
