@@ -31,11 +31,13 @@ def write_bundle(
     files: dict[tuple[str, str, str], tuple[str, bytes]],
     producer: dict[str, str],
     validate: Callable[[Path], dict] | None = None,
+    batch_dependent: set[str] = frozenset(),
 ) -> Manifest:
     """Write `files` ((backend, precision, role) -> (file name, bytes)) into the bundle at `out`.
 
     `validate(staged_dir)` runs on the complete staged bundle before it becomes visible; it returns
     a report stored in the manifest, or raises to abandon the export (the old bundle stays).
+    Precisions in `batch_dependent` are marked so that the runtime decodes them row by row.
     """
     out = Path(out)
     keep = _reusable_artifacts(out, model_id, {(b, p) for b, p, _ in files})
@@ -47,7 +49,8 @@ def write_bundle(
             artifacts.append(art)
         for (backend, precision, role), (name, data) in files.items():
             (staged / name).write_bytes(data)
-            artifacts.append(Artifact(backend, precision, role, name, sha256_bytes(data), len(data)))
+            artifacts.append(Artifact(backend, precision, role, name, sha256_bytes(data), len(data),
+                                      batch_invariant=precision not in batch_dependent))
         manifest = Manifest(
             source_vocab=info.source_vocab,
             target_vocab=info.target_vocab,

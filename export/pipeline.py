@@ -53,6 +53,7 @@ def export_bundle(
     *,
     num_decodes: int = 500,
     min_agreement: dict[str, float] | None = None,
+    batch_dependent: set[str] = frozenset(),
     log=print,
 ):
     """Convert `run` to `backend` in each precision, validate and write the bundle at `out`.
@@ -91,7 +92,8 @@ def export_bundle(
         return {r.name: r.to_json() for r in reports}
 
     manifest = write_bundle(
-        out, loaded.info, loaded.model_id, files, producer=producer, validate=validate
+        out, loaded.info, loaded.model_id, files, producer=producer, validate=validate,
+        batch_dependent=set(batch_dependent),
     )
     log(f"bundle written to {out}")
     return manifest, reports

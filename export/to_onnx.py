@@ -126,7 +126,9 @@ def export_onnx(
     precisions = [_precision(q) for q in dict.fromkeys(quantize)]
     return export_bundle(
         run, out, "onnx", precisions, make_converter(opset), "onnx", producer_versions(opset),
-        num_decodes=num_decodes, min_agreement=min_agreement, log=log,
+        num_decodes=num_decodes, min_agreement=min_agreement,
+        # Dynamic quantization scales activations per tensor, i.e. across the batch.
+        batch_dependent={"int8"}, log=log,
     )
 
 

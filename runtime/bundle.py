@@ -46,6 +46,9 @@ class Artifact:
     file: str  # a plain file name inside the bundle
     sha256: str
     size: int
+    # False when a row's output depends on the other rows of its batch (onnxruntime's dynamic
+    # quantization picks one activation scale per tensor): the runtime then decodes row by row.
+    batch_invariant: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

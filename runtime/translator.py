@@ -60,6 +60,8 @@ class Translator:
         self.model = load_backend(backend, encoder, decoder, device=device, threads=threads)
         self.backend, self.precision = backend, precision
         self.max_batch_size = max_batch_size
+        # A batch-dependent model would make a sentence's translation depend on its batch-mates.
+        self.batch_invariant = all(a.batch_invariant for a in artifacts.values())
         self.on_unknown, self.on_overflow = on_unknown, on_overflow
 
     @classmethod
@@ -79,6 +81,7 @@ class Translator:
         self.bundle, self.manifest, self.model = None, spec, model
         self.backend, self.precision = type(model).__name__, "float32"
         self.max_batch_size = max_batch_size
+        self.batch_invariant = True
         self.on_unknown, self.on_overflow = on_unknown, on_overflow
         return self
 
@@ -118,8 +121,9 @@ class Translator:
         results = [""] * len(sources)
         todo = [i for i, s in enumerate(sources) if s]
         start, end = m.target_vocab.id(START), m.target_vocab.id(END)
-        for lo in range(0, len(todo), self.max_batch_size):
-            chunk = todo[lo : lo + self.max_batch_size]
+        batch = self.max_batch_size if self.batch_invariant else 1
+        for lo in range(0, len(todo), batch):
+            chunk = todo[lo : lo + batch]
             ids = m.source_vocab.encode([sources[i] for i in chunk], m.max_source_length)
             decoded = greedy_decode(self.model, ids, start, end, m.max_target_length)
             for i, out in zip(chunk, decoded):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_deterministic_across_processes(sample):
             "print(hashlib.sha256(json.dumps(generate_pairs(8000, 0), ensure_ascii=False)"
             ".encode()).hexdigest())")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         env={"PYTHONHASHSEED": "12345", "PATH": ""}, check=True)
+                         env={**os.environ, "PYTHONHASHSEED": "12345"}, check=True)
     assert out.stdout.strip() == _digest(sample)
 
 

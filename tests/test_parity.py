@@ -70,7 +70,7 @@ def seed_decode_sequence(model, info, text):
     y, h, c = model.get_layer("decoder_lstm")(y, initial_state=[h_in, c_in])
     decoder = keras.Model([dec_in, h_in, c_in], [model.get_layer("decoder_dense")(y), h, c])
 
-    states = encoder(info.source_vocab.encode([text], info.max_source_length))
+    states = [np.asarray(s) for s in encoder(info.source_vocab.encode([text], info.max_source_length))]
     token = np.array([[info.target_vocab.id("\t")]], dtype=np.int32)
     decoded = ""
     while True:
@@ -80,7 +80,7 @@ def seed_decode_sequence(model, info, text):
             return decoded
         decoded += char
         token = np.array([[info.target_vocab.id(char)]], dtype=np.int32)
-        states = [h, c]
+        states = [np.asarray(h), np.asarray(c)]
 
 
 def test_batched_reference_equals_the_seeds_loop(tiny_run):
