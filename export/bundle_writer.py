@@ -20,7 +20,7 @@ from runtime.bundle import (
     sha256_file,
 )
 from runtime.errors import BundleError
-from runtime.fileio import atomic_write_json, replace_dir, staging_dir
+from runtime.fileio import atomic_write_json, replace_dir, replaceable, staging_dir
 from trainer.run import RunInfo
 
 
@@ -40,6 +40,8 @@ def write_bundle(
     Precisions in `batch_dependent` are marked so that the runtime decodes them row by row.
     """
     out = Path(out)
+    if not replaceable(out, MANIFEST):
+        raise BundleError(f"--out {out} exists and is not a bundle: refusing to replace it")
     keep = _reusable_artifacts(out, model_id, {(b, p) for b, p, _ in files})
     staged = staging_dir(out)
     try:

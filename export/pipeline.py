@@ -67,6 +67,14 @@ def export_bundle(
 
     from .bundle_writer import write_bundle
 
+    from runtime.bundle import MANIFEST
+    from runtime.errors import BundleError
+    from runtime.fileio import replaceable
+
+    if not replaceable(out, MANIFEST):  # fail before minutes of conversion
+        raise BundleError(f"--out {out} exists and is not a bundle: refusing to replace it")
+    if num_decodes < 1:
+        raise UsageError(f"num_decodes must be at least 1, got {num_decodes}")
     loaded = open_run(run)
     files = {}
     for precision in precisions:

@@ -112,6 +112,13 @@ def convert(
     return data
 
 
+def _is_builtin_name(name: str) -> bool:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    builtin = {k for k in vars(schema.BuiltinOperator) if not k.startswith("_")}
+    return name in builtin and name not in ("CUSTOM", "DELEGATE")
+
+
 def operator_names(model: bytes) -> set[str]:
     """Names of the operators a .tflite model uses (custom and Flex ops by their custom code)."""
     from tensorflow.lite.python import schema_py_generated as schema
@@ -131,7 +138,7 @@ def operator_names(model: bytes) -> set[str]:
 
 
 def require_builtin_ops(model: bytes) -> None:
-    foreign = sorted(n for n in operator_names(model) if n.startswith("Flex") or n in ("CUSTOM", "UNKNOWN"))
+    foreign = sorted(n for n in operator_names(model) if not _is_builtin_name(n))
     if foreign:
         raise FlexOpError(
             f"the converted model needs ops that the LiteRT interpreter cannot run: {', '.join(foreign)}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from runtime import __version__
-from runtime.cli import add_verbose, run_main
+from runtime.cli import add_verbose, positive_int, run_main
 from runtime.errors import S2SError
 
 from .pipeline import Loaded, UsageError, export_bundle, parse_min_agreement
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", nargs="+", default=["none"], choices=list(QUANTIZE),
                    help="precisions to export: none (float32), int8 (dynamic int8) (default: none)")
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset, 13-18 (default: %(default)s)")
-    p.add_argument("--num-decodes", type=int, default=500,
+    p.add_argument("--num-decodes", type=positive_int, default=500,
                    help="held-out sentences whose greedy decodes are compared with Keras (default: %(default)s)")
     p.add_argument("--min-agreement", nargs="*", metavar="PRECISION=FRACTION",
                    help="override the share of decodes that must equal Keras (float32 always needs 1.0 "

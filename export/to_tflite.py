@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from runtime import __version__
-from runtime.cli import add_verbose, run_main
+from runtime.cli import add_verbose, positive_int, run_main
 
 from .pipeline import Loaded, UsageError, export_bundle, parse_min_agreement
 from .tflite import PRECISIONS, convert, edge_graphs, representative_inputs
@@ -100,9 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", nargs="+", default=["none"], choices=list(PRECISIONS),
                    help="none (float32), float16, dynamic (int8 weights), int8 (full integer, "
                    "calibrated on training pairs), int16x8 (default: none)")
-    p.add_argument("--num-decodes", type=int, default=500,
+    p.add_argument("--num-decodes", type=positive_int, default=500,
                    help="held-out sentences whose greedy decodes are compared with Keras (default: %(default)s)")
-    p.add_argument("--calibration-pairs", type=int, default=CALIBRATION_PAIRS,
+    p.add_argument("--calibration-pairs", type=positive_int, default=CALIBRATION_PAIRS,
                    help="training pairs for int8/int16x8 calibration (default: %(default)s)")
     p.add_argument("--min-agreement", nargs="*", metavar="PRECISION=FRACTION",
                    help="override the share of decodes that must equal Keras (defaults: float32 1.0, "

@@ -57,7 +57,7 @@ class ParityReport:
 
     @property
     def agreement(self) -> float:
-        return self.decodes_identical / self.decodes_compared if self.decodes_compared else 1.0
+        return self.decodes_identical / self.decodes_compared if self.decodes_compared else 0.0
 
     def to_json(self) -> dict:
         return {
@@ -141,6 +141,8 @@ class Baseline:
         num_decodes: int = 500,
         num_teacher_forced: int = 64,
     ) -> None:
+        if num_decodes < 1 or num_teacher_forced < 1:
+            raise ParityError("validation needs at least one sentence to decode and compare")
         usable = usable_pairs(pairs, info)
         if not usable:
             raise ParityError("no usable held-out pairs to validate the export with")
@@ -193,12 +195,17 @@ def require_parity(report: ParityReport, min_agreement: float | None = None) -> 
             problems.append(
                 f"probabilities differ by {report.max_abs_diff_prob:.3g} (> {FLOAT_TOLERANCE:g})"
             )
-    if report.agreement < min_agreement:
-        src, exp, got = report.mismatches[0]
+    if report.decodes_compared == 0:
+        problems.append("no greedy decodes were compared")
+    elif report.agreement < min_agreement:
+        example = ""
+        if report.mismatches:
+            src, exp, got = report.mismatches[0]
+            example = f", e.g. {src!r}: Keras {exp!r}, {report.name} {got!r}"
         problems.append(
             f"{report.decodes_compared - report.decodes_identical}/{report.decodes_compared} greedy "
-            f"decodes differ ({100 * report.agreement:.1f}% identical, needs {100 * min_agreement:g}%), "
-            f"e.g. {src!r}: Keras {exp!r}, {report.name} {got!r}"
+            f"decodes differ ({100 * report.agreement:.1f}% identical, needs {100 * min_agreement:g}%)"
+            + example
         )
     if problems:
         raise ParityError(f"{report.name} export does not match the Keras model: " + "; ".join(problems))

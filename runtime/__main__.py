@@ -8,9 +8,9 @@ from typing import Sequence
 
 from .backends import BACKENDS
 from .backends.onnx import DEVICES
-from .cli import add_verbose, run_main
-from .errors import S2SError
-from .vocab import ON_OVERFLOW, ON_UNKNOWN
+from .cli import add_verbose, positive_int, run_main
+from .errors import InputDecodingError, S2SError
+from .vocab import ON_OVERFLOW, ON_UNKNOWN, prepare_source
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="onnx", choices=BACKENDS, help="default: %(default)s")
     p.add_argument("--precision", default="float32", help="default: %(default)s")
     p.add_argument("--device", default="cpu", choices=DEVICES, help="default: %(default)s")
-    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: onnxruntime's)")
-    p.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default: %(default)s)")
+    p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: onnxruntime's)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="sentences per batch (default: %(default)s)")
     p.add_argument(
         "--on-unknown", default="error", choices=ON_UNKNOWN,
         help="characters outside the vocabulary: fail, or drop them (default: %(default)s)",
@@ -52,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for source, line in zip(args.texts, translator.translate(list(args.texts))):
             print(f"{source}\t{line}" if args.echo else line)
         return 0
+    sys.stdin.reconfigure(encoding="utf-8", errors="strict")
+    sys.stdout.reconfigure(encoding="utf-8")
     return translate_stream(translator, sys.stdin, sys.stdout, args.batch_size, echo=args.echo)
 
 
@@ -59,7 +61,7 @@ def translate_stream(translator, lines, out, batch_size: int, echo: bool = False
     """Translate `lines` in batches, writing each batch as soon as it is done."""
     batch: list[str] = []
     first_line = 1
-    for line in lines:
+    for line in _decoded(lines, first_line):
         batch.append(line.rstrip("\r\n"))
         if len(batch) == batch_size:
             _flush(translator, batch, first_line, out, echo)
@@ -69,19 +71,34 @@ def translate_stream(translator, lines, out, batch_size: int, echo: bool = False
     return 0
 
 
+def _decoded(lines, first_line: int):
+    number = first_line - 1
+    iterator = iter(lines)
+    while True:
+        try:
+            line = next(iterator)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            raise InputDecodingError(
+                f"stdin line {number + 1} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from None
+        number += 1
+        yield line
+
+
 def _flush(translator, batch: list[str], first_line: int, out, echo: bool) -> None:
     if not batch:
         return
-    try:
-        results = translator.translate(batch)
-    except S2SError as exc:
-        # Name the input line: find the first one that fails on its own.
-        for offset, text in enumerate(batch):
-            try:
-                translator.translate(text)
-            except S2SError as line_exc:
-                raise type(line_exc)(f"stdin line {first_line + offset}: {line_exc}") from None
-        raise exc
+    # Check the input policy line by line first, so an error names its line.
+    m = translator.manifest
+    for offset, text in enumerate(batch):
+        try:
+            prepare_source(text, m.source_vocab, m.max_source_length,
+                           translator.on_unknown, translator.on_overflow)
+        except S2SError as exc:
+            raise type(exc)(f"stdin line {first_line + offset}: {exc}") from None
+    results = translator.translate(batch)
     if echo:
         results = [f"{src}\t{r}" for src, r in zip(batch, results)]
     out.write("".join(r + "\n" for r in results))

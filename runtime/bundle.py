@@ -183,7 +183,22 @@ def read_manifest(bundle: str | os.PathLike[str]) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{path} is not valid JSON: {exc}") from None
-    return Manifest.from_json(data, where=str(path))
+    manifest = Manifest.from_json(data, where=str(path))
+    _check_listing(root, manifest)
+    return manifest
+
+
+def _check_listing(root: Path, manifest: Manifest) -> None:
+    # A bundle holds exactly what its manifest names: anything else is a sign of tampering or of
+    # two bundles mixed together, and is refused before any model is loaded.
+    expected = {MANIFEST} | {a.file for a in manifest.artifacts}
+    extra = sorted(p.name for p in root.iterdir() if p.name not in expected)
+    if extra:
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
+        raise BundleError(
+            f"bundle {root} holds files its {MANIFEST} does not list: {shown}; "
+            "remove them or export the bundle again"
+        )
 
 
 def read_artifact(bundle: str | os.PathLike[str], artifact: Artifact) -> bytes:

@@ -23,5 +23,9 @@ class InputTooLongError(S2SError, ValueError):
     """The input is longer than the encoder's maximum length."""
 
 
+class InputDecodingError(S2SError, ValueError):
+    """Input bytes are not valid UTF-8."""
+
+
 class BackendUnavailableError(S2SError, RuntimeError):
     """The requested backend or device cannot be used on this machine."""

@@ -62,6 +62,18 @@ def atomic_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Non
         raise
 
 
+def replaceable(path: str | os.PathLike[str], marker: str) -> bool:
+    """Whether `path` may be replaced by a new directory of its kind: it does not exist, is an
+    empty directory, or is a directory holding `marker` (manifest.json, run.json). Anything else
+    is somebody's data, and a typo in --out must not delete it."""
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        return False
+    if not path.exists():
+        return True
+    return (path / marker).is_file() or not any(path.iterdir())
+
+
 def staging_dir(final: str | os.PathLike[str]) -> Path:
     """A fresh directory beside `final` (same file system, so it can be renamed into place)."""
     final = Path(final)

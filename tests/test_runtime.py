@@ -173,3 +173,51 @@ print('ok', len(out))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok 5"
+
+
+def test_extra_files_are_refused(copy_bundle):
+    bundle = copy_bundle()
+    (bundle / "payload.py").write_text("print('hi')")
+    with pytest.raises(BundleError, match="does not list: payload.py"):
+        Translator(bundle)
+
+
+def test_truncated_model_file_is_refused(copy_bundle):
+    bundle = copy_bundle()
+    path = bundle / "encoder.float32.onnx"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(BundleError, match="encoder.float32.onnx"):
+        Translator(bundle)
+
+
+def test_files_swapped_between_bundles_are_refused(copy_bundle, tmp_path):
+    import shutil
+
+    from trainer.fit import fit
+    from export.to_onnx import export_onnx
+
+    bundle = copy_bundle()
+    other_run, other = tmp_path / "other_run", tmp_path / "other"
+    fit(other_run, None, num_samples=300, epochs=1, latent_dim=8, verbose=0, log=lambda *a: None)
+    export_onnx(other_run, other, num_decodes=20, log=lambda *a: None)
+    shutil.copyfile(other / "decoder_step.float32.onnx", bundle / "decoder_step.float32.onnx")
+    with pytest.raises(BundleError, match="decoder_step.float32.onnx.*sha256"):
+        Translator(bundle)
+
+
+def test_huge_manifest_is_refused_unread(copy_bundle):
+    from runtime.bundle import MAX_MANIFEST_BYTES
+
+    bundle = copy_bundle()
+    with open(bundle / MANIFEST, "ab") as f:
+        f.write(b" " * MAX_MANIFEST_BYTES)
+    with pytest.raises(BundleError, match="larger than"):
+        Translator(bundle)
+
+
+@pytest.mark.parametrize("text", ["", "{", "[]", '{"format": "s2s-edge-bundle"}', "\xff\xfe"])
+def test_malformed_manifests_are_bundle_errors(copy_bundle, text):
+    bundle = copy_bundle()
+    (bundle / MANIFEST).write_bytes(text.encode("latin-1"))
+    with pytest.raises(BundleError):
+        Translator(bundle)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -15,8 +14,10 @@ from trainer.run import read_heldout
 
 QUIET = dict(log=lambda *a, **k: None)
 ALL_TFLITE = ("none", "float16", "dynamic", "int8", "int16x8")
-# A tiny, briefly trained model: quantized precisions are measured, not held to the seed's bars.
-LENIENT = {"int8": 0.0, "int16x8": 0.0, "float16": 0.0, "dynamic": 0.0}
+# A tiny, briefly trained model has close logits, so int8 weights flip more argmaxes than on the
+# seed's model (measured here: dynamic 89%, int8 41%): they need a floor that a broken
+# artifact would not reach; float16 keeps its default 98% bar and float32 its 100%.
+LENIENT = {"dynamic": 0.5, "int8": 0.2, "int16x8": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_every_precision_translates_through_the_runtime(full_bundle, sentences, 
     with pytest.raises(ValueError):
         t.translate("€", on_unknown="error")
     report = reports[f"{backend}/{precision}"]
-    assert 0.0 <= report.agreement <= 1.0 and report.size > 0
+    assert report.decodes_compared >= 200 and report.agreement >= LENIENT.get(precision, 0.98)
 
 
 def test_quantized_artifacts_are_smaller(full_bundle):
@@ -177,3 +178,24 @@ def test_runtime_cli_selects_backend_and_precision(full_bundle, sentences):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == expected
+
+
+def test_onnx_int8_is_marked_batch_dependent_and_decoded_row_by_row(full_bundle, sentences):
+    bundle, _ = full_bundle
+    flags = {(a.backend, a.precision): a.batch_invariant for a in read_manifest(bundle).artifacts}
+    assert flags[("onnx", "int8")] is False
+    assert all(v for k, v in flags.items() if k != ("onnx", "int8"))
+    t = Translator(bundle, backend="onnx", precision="int8")
+    assert not t.batch_invariant
+    # The same sentence among very different batch-mates translates the same.
+    target = sentences[0]
+    crowd = [target] + [s.upper() for s in sentences[1:20] if not t.manifest.source_vocab.unknown(s.upper())]
+    assert t.translate(crowd)[0] == t.translate(target)
+
+
+def test_guard_treats_every_non_builtin_name_as_foreign():
+    from export.tflite import _is_builtin_name
+
+    assert _is_builtin_name("FULLY_CONNECTED") and _is_builtin_name("GATHER")
+    for name in ("FlexMatrixDeterminant", "MyCustomOp", "CUSTOM", "UNKNOWN"):
+        assert not _is_builtin_name(name)

@@ -30,12 +30,12 @@ class BestCheckpoint(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._started, 3)}
         row.update({k: float(v) for k, v in (logs or {}).items()})
         self.history.append(row)
-        value = row.get(self.monitor, float("inf"))
-        if value < self.best:
+        value = row.get(self.monitor, float("nan"))
+        if value < self.best:  # NaN never improves: a diverged epoch is never kept
             self.best = value
             tmp = self.root / f".{MODEL_FILE}.tmp.keras"  # Keras wants the suffix
             self.model.save(tmp)
             os.replace(tmp, self.root / MODEL_FILE)
-            self.info.best = {"epoch": epoch + 1, self.monitor: value}
+            self.info.best = {"epoch": epoch + 1, "monitor": self.monitor, "value": value}
             atomic_write_json(self.root / RUN_JSON, self.info.to_json())
         atomic_write_json(self.root / HISTORY_JSON, self.history)

@@ -121,7 +121,7 @@ def split_pairs(pairs: list[Pair], validation_split: float, seed: int) -> tuple[
     translation of unseen English, not recall of a sibling pair. Order within each side is kept.
     """
     if not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"validation split must be in [0, 1), got {validation_split}")
+        raise DataError(f"validation split must be in [0, 1), got {validation_split}")
     if validation_split == 0.0:
         return list(pairs), []
     groups = sorted({en for en, _ in pairs})

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from runtime.cli import add_verbose, run_main
+from runtime.cli import add_verbose, positive_int, run_main
 from runtime.translator import Translator
 from runtime.vocab import ON_OVERFLOW, ON_UNKNOWN
 
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("--run", required=True, help="run directory written by trainer.fit")
-    p.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="default: %(default)s")
     p.add_argument("--on-unknown", default="error", choices=ON_UNKNOWN, help="default: %(default)s")
     p.add_argument("--on-overflow", default="error", choices=ON_OVERFLOW, help="default: %(default)s")
     add_verbose(p)
@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from runtime.__main__ import translate_stream
 
+    sys.stdin.reconfigure(encoding="utf-8", errors="strict")
+    sys.stdout.reconfigure(encoding="utf-8")
     return translate_stream(translator, sys.stdin, sys.stdout, args.batch_size)
 
 

@@ -18,12 +18,12 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.cli import add_verbose, run_main
-from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir
+from runtime.cli import add_verbose, positive_int, run_main
+from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir, replaceable, staging_dir
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
 from .data import DataError, Pair, read_pairs, split_pairs
-from .run import HELDOUT_TSV, RUN_JSON, TRAIN_SAMPLE_TSV, RunInfo
+from .run import HELDOUT_TSV, MODEL_FILE, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo
 
 
 @dataclass(frozen=True)
@@ -93,14 +93,18 @@ def fit(
     if not learning_rate > 0:
         raise DataError(f"learning-rate must be positive, got {learning_rate}")
     for name, value in (("num_samples", num_samples), ("epochs", epochs),
-                        ("latent_dim", latent_dim), ("batch_size", batch_size),
-                        ("max_output_length", max_output_length or 1)):
+                        ("latent_dim", latent_dim), ("batch_size", batch_size)):
         if value < 1:
             raise DataError(f"{name.replace('_', '-')} must be at least 1, got {value}")
 
-    if data is None:
-        from .corpus import generate_pairs
+    for name, value in (("max-input-length", max_input_length), ("max-output-length", max_output_length),
+                        ("vocabulary-words", vocabulary_words)):
+        if value is not None and value < 0:
+            raise DataError(f"--{name} must be 0 (no limit) or positive, got {value}")
+    if not replaceable(out, RUN_JSON):
+        raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
 
+    if data is None:
         from .builtin import builtin_pairs
 
         pairs = builtin_pairs(num_samples, seed, max_input_length or None, max_output_length,
@@ -150,15 +154,26 @@ def fit(
     info = RunInfo(source_vocab, target_vocab, max_source_length, max_target_length,
                    latent_dim, settings, data_info, best={})
 
-    out = Path(out)
-    staged = out.parent / f".{out.name}.partial"
-    if staged.exists():
-        shutil.rmtree(staged)
-    staged.mkdir(parents=True)
+    # A unique staging directory: concurrent runs aimed at one --out never mix their files.
+    staged = staging_dir(out)
+    try:
+        _train_into(staged, info, model, train, valid, seed, (enc, dec, tgt), validation,
+                    batch_size, epochs, verbose)
+        replace_dir(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    log(f"run written to {out} (best epoch {info.best.get('epoch')}, "
+        f"{info.best.get('monitor', 'loss')} {info.best.get('value', float('nan')):.4f})")
+    return info
+
+
+def _train_into(staged, info, model, train, valid, seed, arrays, validation, batch_size, epochs, verbose):
+    enc, dec, tgt = arrays
     atomic_write_json(staged / RUN_JSON, info.to_json())
     # Export validates on these; with no validation split, a sample of training pairs stands in.
     reference_pairs = valid or train[:REFERENCE_SAMPLE]
-    data_info["heldout_is_training_sample"] = not valid
+    info.data["heldout_is_training_sample"] = not valid
     _write_tsv(staged / HELDOUT_TSV, reference_pairs)
     # Quantized exports calibrate on training data: keep a deterministic sample of it.
     sample = random.Random(seed).sample(train, min(len(train), REFERENCE_SAMPLE))
@@ -171,10 +186,11 @@ def fit(
         [enc, dec], tgt, batch_size=batch_size, epochs=epochs, validation_data=validation,
         shuffle=True, callbacks=[checkpoint], verbose=verbose,
     )
-    replace_dir(staged, out)
-    log(f"run written to {out} (best epoch {info.best.get('epoch')}, "
-        f"{checkpoint.monitor} {info.best.get(checkpoint.monitor, float('nan')):.4f})")
-    return info
+    if not (staged / MODEL_FILE).is_file():
+        raise DataError(
+            f"training never produced a finite {checkpoint.monitor} (diverged? try a lower "
+            "--learning-rate): no model to keep, the previous run is left as it was"
+        )
 
 
 def _write_tsv(path: Path, pairs: Sequence[Pair]) -> None:
@@ -191,10 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="Anki-format file: English<TAB>French[<TAB>attribution] per line "
                    "(default: the built-in generated corpus)")
     p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument("--num-samples", type=int, help="use the first N pairs")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--latent-dim", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--num-samples", type=positive_int, help="use the first N pairs")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--latent-dim", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--learning-rate", type=float, help="rmsprop's learning rate")
     p.add_argument("--validation-split", type=float, default=0.2, help="default: %(default)s")
     p.add_argument("--seed", type=int, default=0, help="default: %(default)s")

@@ -6,7 +6,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, BundleError
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -30,6 +30,16 @@ def providers_for(device: str) -> list[str]:
     raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
 
 
+def _session(model: bytes, role: str, options, providers) -> ort.InferenceSession:
+    try:
+        return ort.InferenceSession(model, options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf / ... types
+        raise BundleError(
+            f"onnxruntime {ort.__version__} cannot load the bundle's {role} model: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
+
+
 class OnnxStepModel:
     """Runs the encoder and the single-step decoder with onnxruntime."""
 
@@ -43,8 +53,8 @@ class OnnxStepModel:
                 raise ValueError(f"threads must be at least 1, got {threads}")
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        self.encoder = ort.InferenceSession(encoder, options, providers=providers)
-        self.decoder = ort.InferenceSession(decoder_step, options, providers=providers)
+        self.encoder = _session(encoder, "encoder", options, providers)
+        self.decoder = _session(decoder_step, "decoder_step", options, providers)
         self.device = "cuda" if "CUDAExecutionProvider" in self.decoder.get_providers() else "cpu"
 
     def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
