@@ -84,3 +84,17 @@ def test_split_refuses_impossible_fractions():
         split_pairs([("a", "b")], 1.0, 0)
     with pytest.raises(DataError):
         split_pairs([("a", "b")], 0.5, 0)
+
+
+def test_mixed_line_endings_and_lone_carriage_returns(tmp_path):
+    content = b"Go.\tVa !\r\nHi.\tSalut.\rRun!\tCours !\nWho?\tQui ?\r\n"
+    pairs, report = read_pairs(write(tmp_path, content))
+    assert pairs == [("Go.", "Va !"), ("Hi.", "Salut."), ("Run!", "Cours !"), ("Who?", "Qui ?")]
+    assert not report.skipped
+
+
+def test_everything_at_once_reports_line_numbers(tmp_path):
+    content = b"\xef\xbb\xbfGo.\tVa !\r\n\r\nbad \xc3\x28\tx\nno tab\r\nHi.\tSalut.\n"
+    pairs, report = read_pairs(write(tmp_path, content))
+    assert pairs == [("Go.", "Va !"), ("Hi.", "Salut.")]
+    assert [n for n, _ in report.skipped] == [3, 4]

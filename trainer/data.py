@@ -72,6 +72,15 @@ def within(pair: Pair, max_input_length: int | None, max_output_length: int | No
     )
 
 
+def _lines(f):
+    """Lines without their endings, whichever of \n, \r\n or a lone \r ends them."""
+    for chunk in f:
+        pieces = chunk.rstrip(b"\n").split(b"\r")
+        if len(pieces) > 1 and pieces[-1] == b"":
+            pieces.pop()  # the \r of \r\n
+        yield from pieces
+
+
 def read_pairs(
     path: str | Path,
     num_samples: int | None = None,
@@ -90,11 +99,10 @@ def read_pairs(
     report = ReadReport(str(path))
     pairs: list[Pair] = []
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        for number, raw in enumerate(_lines(f), start=1):
             if num_samples is not None and len(pairs) >= num_samples:
                 break
             report.lines = number
-            raw = raw.rstrip(b"\r\n")
             if not raw.strip():
                 continue  # blank lines are not data
             try:
