@@ -5,7 +5,8 @@ character-level model without attention learns in a few minutes on 2 cores (meas
 held-out sentences exact after 4 minutes). The default run therefore trains on its core: the
 sentences that use only the grammar's most frequent English words, up to a length. Every
 construction stays (agreement, conjugation, negation, questions, numbers), with fewer words
-(measured: 60% exact after 3 minutes with 80 words and 20 characters).
+(measured with the default settings of trainer.fit: 80% of held-out sentences exact after
+120 epochs, 4 min 40 s).
 """
 
 from __future__ import annotations
