@@ -66,3 +66,30 @@ def copy_bundle(tiny_bundle, tmp_path):
         return dst
 
     return make
+
+
+_BLOCK_TENSORFLOW = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'trainer', 'export'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+"""
+
+
+@pytest.fixture
+def run_without_tensorflow():
+    """Run Python code in a fresh interpreter where TensorFlow, Keras, trainer and export cannot be
+    imported; it must print 'ok' and leave no TensorFlow module loaded."""
+    import subprocess
+    import sys
+
+    def run(code: str) -> None:
+        check = "\nassert not any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules)\nprint('ok')\n"
+        done = subprocess.run([sys.executable, "-c", _BLOCK_TENSORFLOW + code + check],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == "ok"
+
+    return run

@@ -143,25 +143,14 @@ def test_export_of_another_model_replaces_the_bundle(tiny_run, full_bundle, tmp_
         [MANIFEST, "encoder.float32.onnx", "decoder_step.float32.onnx"])
 
 
-def test_both_backends_run_without_tensorflow(full_bundle, sentences):
+def test_both_backends_run_without_tensorflow(full_bundle, sentences, run_without_tensorflow):
     bundle, _ = full_bundle
-    code = f"""
-import sys
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'trainer', 'export'):
-            raise ImportError('blocked: ' + name)
-sys.meta_path.insert(0, Block())
+    run_without_tensorflow(f"""
 from runtime import Translator
 a = Translator({str(bundle)!r}, backend='onnx', precision='int8').translate({sentences[:4]!r})
 b = Translator({str(bundle)!r}, backend='tflite', precision='int8').translate({sentences[:4]!r})
 assert len(a) == len(b) == 4
-assert not any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules)
-print('ok')
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+""")
 
 
 def test_runtime_cli_selects_backend_and_precision(full_bundle, sentences):
