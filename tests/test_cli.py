@@ -31,7 +31,8 @@ def assert_user_error(done, *fragments):
         assert fragment in last, last
 
 
-@pytest.mark.parametrize("module", ["runtime", "trainer.fit", "trainer.decode", "export.to_onnx", "export.to_tflite"])
+@pytest.mark.parametrize(
+    "module", ["runtime", "trainer.fit", "trainer.decode", "trainer.evaluate", "export.to_onnx", "export.to_tflite"])
 def test_help(module):
     done = cli(module, "--help")
     assert done.returncode == 0 and "usage:" in done.stdout

@@ -1,0 +1,115 @@
+"""python -m trainer.evaluate --run DIR [--bundle BUNDLE]: quality on the run's held-out split.
+
+Translates the held-out English sentences (each distinct sentence once; its French variants are all
+references) with the Keras model, or with an exported bundle, and reports chrF and BLEU (sacrebleu),
+the exact-match rate (the output equals one of the references) and the share of decodes that hit
+the length limit without emitting the end token (the symptom of a model that never learned to
+stop), with a few sample translations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from runtime.cli import add_verbose, positive_int, run_main
+
+from .run import read_heldout, read_run
+
+
+@dataclass
+class Scores:
+    sentences: int
+    chrf: float
+    bleu: float
+    exact: float  # share of outputs equal to one of their references
+    length_limit: float  # share of outputs that ran to the maximum length
+
+    def table(self) -> str:
+        return (
+            f"{'sentences':>9} {'chrF':>6} {'BLEU':>6} {'exact':>7} {'length-limit':>13}\n"
+            f"{self.sentences:>9} {self.chrf:>6.1f} {self.bleu:>6.1f} {100 * self.exact:>6.1f}% "
+            f"{100 * self.length_limit:>12.1f}%"
+        )
+
+
+def group_references(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[list[str]]]:
+    """Distinct sources in order, each with all its references."""
+    refs: dict[str, list[str]] = {}
+    for en, fr in pairs:
+        refs.setdefault(en, []).append(fr)
+    return list(refs), list(refs.values())
+
+
+def score(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_length: int) -> Scores:
+    """Corpus metrics of `hypotheses` against their (possibly several) references."""
+    import sacrebleu
+
+    if not hypotheses:
+        raise ValueError("nothing to score")
+    # sacrebleu takes reference *streams* of equal length: pad with each sentence's first reference,
+    # which changes neither BLEU (clipped counts use the max over references) nor chrF (best ref).
+    width = max(len(r) for r in references)
+    streams = [[r[min(k, len(r) - 1)] for r in references] for k in range(width)]
+    return Scores(
+        sentences=len(hypotheses),
+        chrf=float(sacrebleu.corpus_chrf(list(hypotheses), streams).score),
+        bleu=float(sacrebleu.corpus_bleu(list(hypotheses), streams).score),
+        exact=sum(h in r for h, r in zip(hypotheses, references)) / len(hypotheses),
+        length_limit=sum(len(h) >= max_length for h in hypotheses) / len(hypotheses),
+    )
+
+
+def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str = "onnx",
+             precision: str = "float32", limit: int | None = None, samples: int = 5, log=print) -> Scores:
+    info = read_run(run)
+    pairs = read_heldout(run)
+    if info.data.get("heldout_is_training_sample"):
+        log("warning: this run has no validation split; heldout.tsv holds training pairs")
+    sources, references = group_references(pairs)
+    sources, references = sources[:limit], references[:limit]
+    if bundle is None:
+        from .decode import keras_translator
+
+        translator, name = keras_translator(run), "keras"
+    else:
+        from runtime import Translator
+
+        translator, name = Translator(bundle, backend=backend, precision=precision), f"{backend}/{precision}"
+    log(f"translating {len(sources)} held-out sentences with {name} ...")
+    hypotheses = translator.translate(sources, on_unknown="skip", on_overflow="truncate")
+    scores = score(hypotheses, references, info.max_target_length)
+    log(scores.table())
+    for src, hyp, refs in list(zip(sources, hypotheses, references))[:samples]:
+        log(f"  {src!r} -> {hyp!r}  (reference {refs[0]!r})")
+    return scores
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m trainer.evaluate",
+        description="Score a run's model (Keras) or an exported bundle on the run's held-out split: "
+        "chrF, BLEU, exact match, share of decodes hitting the length limit.",
+    )
+    p.add_argument("--run", required=True, help="run directory written by trainer.fit")
+    p.add_argument("--bundle", help="evaluate this exported bundle instead of the Keras model")
+    p.add_argument("--backend", default="onnx", help="with --bundle (default: %(default)s)")
+    p.add_argument("--precision", default="float32", help="with --bundle (default: %(default)s)")
+    p.add_argument("--limit", type=positive_int, help="evaluate the first N distinct sentences")
+    p.add_argument("--samples", type=int, default=5, help="sample translations to show (default: 5)")
+    add_verbose(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    evaluate(args.run, args.bundle, backend=args.backend, precision=args.precision,
+             limit=args.limit, samples=args.samples)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "python -m trainer.evaluate"))
