@@ -62,7 +62,9 @@ def write_bundle(
             artifacts=tuple(artifacts),
             model_id=model_id,
             producer=producer,
-            validation=dict(_previous_validation(out, model_id)),
+            # Figures of the artifacts kept; the new ones are added by `validate`.
+            validation={k: v for k, v in _previous_validation(out, model_id).items()
+                        if k in {f"{a.backend}/{a.precision}" for a in keep}},
         )
         atomic_write_json(staged / MANIFEST, manifest.to_json())
         if validate is not None:
