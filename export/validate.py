@@ -17,8 +17,6 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.backends import load_backend
-from runtime.bundle import read_artifact, read_manifest
 from runtime.errors import S2SError
 from runtime.translator import Translator
 from trainer.fit import encode_pairs
@@ -161,17 +159,15 @@ class Baseline:
         self.chrf = chrf(self.expected, self.references)
 
     def compare(self, bundle: Path, backend: str, precision: str) -> ParityReport:
-        arts = read_manifest(bundle).select(backend, precision)
-        encoder = read_artifact(bundle, arts["encoder"])
-        decoder = read_artifact(bundle, arts["decoder_step"])
-        step_model = load_backend(backend, encoder, decoder)
-        (h, c), probs = teacher_forced_probs(step_model, self.encoder_ids, self.decoder_ids)
-        got = Translator(bundle, backend=backend, precision=precision).translate(self.sources)
+        translator = Translator(bundle, backend=backend, precision=precision)
+        arts = translator.manifest.select(backend, precision)
+        (h, c), probs = teacher_forced_probs(translator.model, self.encoder_ids, self.decoder_ids)
+        got = translator.translate(self.sources)
         mismatches = [(s, e, g) for s, e, g in zip(self.sources, self.expected, got) if e != g]
         return ParityReport(
             backend=backend,
             precision=precision,
-            size=len(encoder) + len(decoder),
+            size=arts["encoder"].size + arts["decoder_step"].size,
             max_abs_diff_state=float(max(np.abs(self.h - h).max(), np.abs(self.c - c).max())),
             max_abs_diff_prob=float(np.abs(self.probs - probs).max()),
             decodes_compared=len(self.sources),

@@ -48,13 +48,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=args.threads, max_batch_size=args.batch_size,
         on_unknown=args.on_unknown, on_overflow=args.on_overflow,
     )
-    if args.texts:
-        for source, line in zip(args.texts, translator.translate(list(args.texts))):
-            print(f"{source}\t{line}" if args.echo else line)
+    return translate_cli(translator, args.texts, args.batch_size, echo=args.echo)
+
+
+def translate_cli(translator, texts: Sequence[str], batch_size: int, echo: bool = False) -> int:
+    """Translate TEXT arguments, or stdin line by line when there are none (both CLIs use this)."""
+    if texts:
+        for source, line in zip(texts, translator.translate(list(texts))):
+            print(f"{source}\t{line}" if echo else line)
         return 0
     sys.stdin.reconfigure(encoding="utf-8", errors="strict")
     sys.stdout.reconfigure(encoding="utf-8")
-    return translate_stream(translator, sys.stdin, sys.stdout, args.batch_size, echo=args.echo)
+    return translate_stream(translator, sys.stdin, sys.stdout, batch_size, echo=echo)
 
 
 def translate_stream(translator, lines, out, batch_size: int, echo: bool = False) -> int:

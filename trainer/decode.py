@@ -52,15 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     translator = keras_translator(
         args.run, max_batch_size=args.batch_size, on_unknown=args.on_unknown, on_overflow=args.on_overflow
     )
-    if args.texts:
-        for line in translator.translate(list(args.texts)):
-            print(line)
-        return 0
-    from runtime.__main__ import translate_stream
+    from runtime.__main__ import translate_cli
 
-    sys.stdin.reconfigure(encoding="utf-8", errors="strict")
-    sys.stdout.reconfigure(encoding="utf-8")
-    return translate_stream(translator, sys.stdin, sys.stdout, args.batch_size)
+    return translate_cli(translator, args.texts, args.batch_size)
 
 
 if __name__ == "__main__":
