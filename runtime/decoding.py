@@ -1,15 +1,20 @@
-"""Greedy decoding over any backend that can encode and take one decoder step.
+"""Decoding over any backend that can encode and take one decoder step: greedy, sampling, beam.
 
-The loop is the seed's `decode_sequence`, batched: encode once, feed START, take the argmax of the
+Greedy is the seed's `decode_sequence`, batched: encode once, feed START, take the argmax of the
 next-token scores, feed it back, and stop a row at END or after `max_steps` steps. Finished rows are
-dropped from the batch, so the cost follows the rows still decoding. The Keras reference decoder in
-`trainer.decode` runs this same loop over Keras step functions, so parity tests compare graphs, not
-two copies of the loop.
+dropped from the batch, so the cost follows the rows still decoding. Sampling is the same loop with
+a random choice among the top-k tokens; beam search keeps `beam_size` prefixes per sentence.
+The Keras reference decoder in `trainer.decode` runs these same loops over Keras step functions,
+so parity tests compare graphs, not two copies of the loop.
+
+Scores are natural-log probabilities of the chosen tokens (END included), summed; a
+hypothesis that hits `max_steps` without END is returned as it stands.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -24,21 +29,72 @@ class StepModel(Protocol):
         """token_ids int32 [batch], h, c -> (scores [batch, vocab], h, c)."""
 
 
+@dataclass(frozen=True)
+class Decoded:
+    ids: list[int]  # without START and END
+    score: float  # sum of log-probabilities of the chosen tokens, END included
+    finished: bool  # False when the length limit cut it
+
+
+def log_softmax(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=np.float64)
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+# A chooser maps (scores [live, vocab], rows [live] = input rows of the live entries) to token ids.
+Chooser = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def argmax_chooser(scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return np.asarray(scores).argmax(axis=-1).astype(np.int32)
+
+
+def sampling_chooser(
+    temperature: float, top_k: int, seeds: Sequence[np.random.SeedSequence | int | None]
+) -> Chooser:
+    """Draw each row's next token from softmax(scores / temperature) restricted to its top_k tokens
+    (0: all). Row i draws from its own generator `seeds[i]`, so a sentence's sample does not depend
+    on its batch-mates, the batch size or the batch order."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if top_k < 0:
+        raise ValueError(f"top_k must be 0 (all tokens) or positive, got {top_k}")
+    generators = [np.random.default_rng(s) for s in seeds]
+
+    def choose(scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        logits = np.asarray(scores, dtype=np.float64) / temperature
+        if 0 < top_k < logits.shape[-1]:
+            kth = np.partition(logits, -top_k, axis=-1)[:, -top_k, None]
+            logits = np.where(logits >= kth, logits, -np.inf)
+        probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        cdf = np.cumsum(probs, axis=-1)
+        u = np.array([generators[r].random() for r in rows]) * cdf[:, -1]
+        picks = (cdf <= u[:, None]).sum(axis=-1)
+        return np.minimum(picks, logits.shape[-1] - 1).astype(np.int32)
+
+    return choose
+
+
 def greedy_decode(
-    model: StepModel, source_ids: np.ndarray, start_id: int, end_id: int, max_steps: int
-) -> list[list[int]]:
-    """Token ids decoded for each row of `source_ids`, without START and END."""
+    model: StepModel, source_ids: np.ndarray, start_id: int, end_id: int, max_steps: int,
+    choose: Chooser = argmax_chooser, with_scores: bool = False,
+) -> list[Decoded]:
+    """Decode each row of `source_ids` one token at a time, the next token picked by `choose`."""
     batch = source_ids.shape[0]
     if batch == 0:
         return []
     h, c = model.encode(source_ids)
     out = np.zeros((batch, max_steps), dtype=np.int32)
     lengths = np.full(batch, max_steps, dtype=np.int64)
+    totals = np.zeros(batch)
     rows = np.arange(batch)  # original row of each live batch entry
     tokens = np.full(batch, start_id, dtype=np.int32)
     for t in range(max_steps):
         scores, h, c = model.step(tokens, h, c)
-        tokens = np.asarray(scores).argmax(axis=-1).astype(np.int32)
+        tokens = choose(scores, rows)
+        if with_scores:
+            totals[rows] += log_softmax(scores)[np.arange(len(rows)), tokens]
         out[rows, t] = tokens
         done = tokens == end_id
         if done.any():
@@ -47,4 +103,94 @@ def greedy_decode(
             if not live.any():
                 break
             rows, tokens, h, c = rows[live], tokens[live], h[live], c[live]
-    return [out[i, : lengths[i]].tolist() for i in range(batch)]
+    return [Decoded(out[i, : lengths[i]].tolist(), float(totals[i]), bool(lengths[i] < max_steps))
+            for i in range(batch)]
+
+
+def stream_decode(
+    model: StepModel, source_ids: np.ndarray, start_id: int, end_id: int, max_steps: int,
+    choose: Chooser = argmax_chooser,
+) -> Iterator[int]:
+    """The token ids of one sentence (`source_ids` [1, time]) as they are decoded, END excluded."""
+    h, c = model.encode(source_ids)
+    token = np.array([start_id], dtype=np.int32)
+    rows = np.zeros(1, dtype=np.int64)
+    for _ in range(max_steps):
+        scores, h, c = model.step(token, h, c)
+        token = choose(scores, rows)
+        if int(token[0]) == end_id:
+            return
+        yield int(token[0])
+
+
+def beam_decode(
+    model: StepModel, source_ids: np.ndarray, start_id: int, end_id: int, max_steps: int,
+    beam_size: int, num_hypotheses: int = 1, length_penalty: float = 1.0,
+) -> list[list[Decoded]]:
+    """The `num_hypotheses` best hypotheses of each row, best first.
+
+    Hypotheses are ranked by score / length ** length_penalty, length counting END (0: by the plain
+    sum of log-probabilities). Each step keeps, per sentence, the `beam_size` best prefixes that do
+    not end; a prefix that ends among the `beam_size` best candidates becomes a hypothesis. A sentence
+    stops once its `num_hypotheses`-th hypothesis ranks above its best live prefix scored at its
+    current length: exact for length_penalty 0 (scores only fall), the usual heuristic otherwise.
+    """
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+    if not 1 <= num_hypotheses <= beam_size:
+        raise ValueError(f"num_hypotheses must be between 1 and beam_size ({beam_size}), got {num_hypotheses}")
+    if not length_penalty >= 0:
+        raise ValueError(f"length_penalty must be 0 or positive, got {length_penalty}")
+    batch = source_ids.shape[0]
+    if batch == 0:
+        return []
+
+    def rank(d: Decoded) -> float:
+        length = len(d.ids) + d.finished
+        return d.score / length**length_penalty if length_penalty else d.score
+
+    h, c = model.encode(source_ids)
+    owner = np.arange(batch)  # sentence of each live prefix; at first one prefix per sentence
+    prefixes = np.zeros((batch, 0), dtype=np.int32)
+    totals = np.zeros(batch)
+    tokens = np.full(batch, start_id, dtype=np.int32)
+    finished: list[list[Decoded]] = [[] for _ in range(batch)]
+    for t in range(max_steps):
+        scores, h, c = model.step(tokens, h, c)
+        candidates = totals[:, None] + log_softmax(scores)  # [live, vocab]
+        vocab = candidates.shape[1]
+        keep: list[tuple[int, int, float]] = []  # (live row, token, total)
+        for sentence in np.unique(owner):
+            mine = np.flatnonzero(owner == sentence)
+            flat = candidates[mine].ravel()
+            # At most beam_size candidates end, so the best 2 * beam_size hold beam_size that do not.
+            k = min(flat.size, 2 * beam_size)
+            best = np.argpartition(-flat, k - 1)[:k]
+            best = best[np.argsort(-flat[best], kind="stable")]
+            alive: list[tuple[int, int, float]] = []
+            for position, index in enumerate(best):
+                row, token, total = int(mine[index // vocab]), int(index % vocab), float(flat[index])
+                if token == end_id:
+                    if position < beam_size:
+                        finished[sentence].append(Decoded(prefixes[row].tolist(), total, True))
+                elif len(alive) < beam_size:
+                    alive.append((row, token, total))
+            done = finished[sentence]
+            if t == max_steps - 1:  # cut by the length limit: they count as they stand, as in greedy
+                done += [Decoded(prefixes[row].tolist() + [token], total, False) for row, token, total in alive]
+                continue
+            if len(done) >= num_hypotheses and alive:
+                done.sort(key=rank, reverse=True)
+                best_live = max(total for _, _, total in alive)
+                live_rank = best_live / (t + 1) ** length_penalty if length_penalty else best_live
+                if rank(done[num_hypotheses - 1]) >= live_rank:
+                    continue
+            keep += alive
+        if not keep:
+            break
+        select = np.array([row for row, _, _ in keep], dtype=np.int64)
+        tokens = np.array([token for _, token, _ in keep], dtype=np.int32)
+        totals = np.array([total for _, _, total in keep])
+        owner, h, c = owner[select], h[select], c[select]
+        prefixes = np.concatenate([prefixes[select], tokens[:, None]], axis=1)
+    return [sorted(done, key=rank, reverse=True)[:num_hypotheses] for done in finished]

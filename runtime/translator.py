@@ -1,13 +1,16 @@
-"""`Translator`: load a bundle once, translate strings with batched greedy decoding."""
+"""`Translator`: load a bundle once, translate strings: greedy, beam search, sampling, streaming."""
 
 from __future__ import annotations
 
 import os
-from typing import Protocol, Sequence, overload
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence, overload
+
+import numpy as np
 
 from .backends import load_backend
 from .bundle import read_artifact, read_manifest
-from .decoding import StepModel, greedy_decode
+from .decoding import Decoded, StepModel, beam_decode, greedy_decode, sampling_chooser, stream_decode
 from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, Vocabulary, prepare_source
 
 
@@ -20,6 +23,13 @@ class ModelSpec(Protocol):
     max_target_length: int
 
 
+@dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    score: float  # natural-log probability of the output, END included (sum over characters)
+    finished: bool  # False when the output was cut at the model's maximum length
+
+
 class Translator:
     """Translate English to French with an exported bundle.
 
@@ -30,7 +40,18 @@ class Translator:
       ValueError); `"truncate"` cuts them.
     - `""` (also after skipping) translates to `""`; a non-string is a `TypeError`.
 
-    Outputs stop at the end token or after the bundle's `max_target_length` characters.
+    Decoding (per call):
+    - greedy by default: the argmax at each step;
+    - `beam_size=N`: beam search; `num_hypotheses` (<= beam_size) best outputs with their scores
+      via `hypotheses()`; ranked by score / length ** `length_penalty` (0: by plain score);
+    - `top_k=K`: sampling among the K most likely characters (0: all), from softmax(scores /
+      `temperature`); with `seed`, a sentence's sample is the same whatever its batch;
+    - `translate_stream(text)` yields characters as they are decoded (greedy or sampling).
+    `beam_size=1` and `top_k=1` (the defaults) are greedy decoding.
+
+    Outputs stop at the end token or after the bundle's `max_target_length` characters. Large
+    inputs are decoded in batches of `max_batch_size` sentences of similar length; results come
+    back in input order.
     A Translator holds two onnxruntime sessions, whose `run` is thread-safe; the decoding state lives
     in each call, so one instance may serve several threads.
     """
@@ -92,45 +113,125 @@ class Translator:
         return self.manifest.max_source_length
 
     @overload
-    def translate(self, texts: str, *, on_unknown: str | None = ..., on_overflow: str | None = ...) -> str: ...
+    def translate(self, texts: str, **options) -> str: ...
     @overload
-    def translate(
-        self, texts: Sequence[str], *, on_unknown: str | None = ..., on_overflow: str | None = ...
-    ) -> list[str]: ...
+    def translate(self, texts: Sequence[str], **options) -> list[str]: ...
 
-    def translate(self, texts, *, on_unknown=None, on_overflow=None):
-        """Translate one string (returns a str) or a list of strings (returns a list, same order)."""
+    def translate(self, texts, **options):
+        """Translate one string (returns a str) or a list of strings (returns a list, same order).
+        Options: see the class docstring and `hypotheses`."""
         if isinstance(texts, str):
-            return self.translate_batch([texts], on_unknown=on_unknown, on_overflow=on_overflow)[0]
+            return self.translate_batch([texts], **options)[0]
         if not isinstance(texts, (list, tuple)):
             raise TypeError(f"expected a str or a list of str, got {type(texts).__name__}")
-        return self.translate_batch(texts, on_unknown=on_unknown, on_overflow=on_overflow)
+        return self.translate_batch(texts, **options)
 
-    def translate_batch(
-        self, texts: Sequence[str], *, on_unknown: str | None = None, on_overflow: str | None = None
-    ) -> list[str]:
+    def translate_batch(self, texts: Sequence[str], **options) -> list[str]:
+        return [h[0].text for h in self.hypotheses(texts, **options)]
+
+    def hypotheses(
+        self,
+        texts: Sequence[str],
+        *,
+        beam_size: int = 1,
+        num_hypotheses: int = 1,
+        length_penalty: float = 1.0,
+        top_k: int = 1,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        on_unknown: str | None = None,
+        on_overflow: str | None = None,
+    ) -> list[list[Hypothesis]]:
+        """For each text, its `num_hypotheses` best outputs with their scores, best first."""
+        mode = _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperature, seed)
         m = self.manifest
-        sources = [
-            prepare_source(
-                t,
-                m.source_vocab,
-                m.max_source_length,
-                on_unknown or self.on_unknown,
-                on_overflow or self.on_overflow,
-            )
-            for t in texts
-        ]
-        results = [""] * len(sources)
-        todo = [i for i, s in enumerate(sources) if s]
+        sources = self._prepare(texts, on_unknown, on_overflow)
+        empty = [Hypothesis("", 0.0, True)]
+        results: list[list[Hypothesis]] = [empty] * len(sources)
+        # Longest first: batch-mates of similar length finish together, so fewer steps are wasted.
+        todo = sorted((i for i, s in enumerate(sources) if s), key=lambda i: -len(sources[i]))
         start, end = m.target_vocab.id(START), m.target_vocab.id(END)
         batch = self.max_batch_size if self.batch_invariant else 1
         for lo in range(0, len(todo), batch):
             chunk = todo[lo : lo + batch]
             ids = m.source_vocab.encode([sources[i] for i in chunk], m.max_source_length)
-            decoded = greedy_decode(self.model, ids, start, end, m.max_target_length)
-            for i, out in zip(chunk, decoded):
-                results[i] = m.target_vocab.decode(out)
+            if mode == "beam":
+                decoded = beam_decode(self.model, ids, start, end, m.max_target_length,
+                                      beam_size, num_hypotheses, length_penalty)
+            else:
+                choose = _sampler(temperature, top_k, seed, chunk) if mode == "sampling" else None
+                decoded = [[d] for d in greedy_decode(
+                    self.model, ids, start, end, m.max_target_length, with_scores=True,
+                    **({"choose": choose} if choose else {}))]
+            for i, outs in zip(chunk, decoded):
+                results[i] = [self._hypothesis(d) for d in outs]
         return results
+
+    def translate_stream(
+        self, text: str, *, top_k: int = 1, temperature: float = 1.0, seed: int | None = None,
+        on_unknown: str | None = None, on_overflow: str | None = None,
+    ) -> Iterator[str]:
+        """The translation of `text`, one character at a time as it is decoded (greedy, or
+        sampling with `top_k`); joined, it equals `translate(text, ...)` with the same options."""
+        mode = _check_decoding(1, 1, 1.0, top_k, temperature, seed)
+        if not isinstance(text, str):
+            raise TypeError(f"expected a str, got {type(text).__name__}")
+        m = self.manifest
+        (source,) = self._prepare([text], on_unknown, on_overflow)
+        return self._stream(source, mode, top_k, temperature, seed)
+
+    def _stream(self, source, mode, top_k, temperature, seed) -> Iterator[str]:
+        if not source:
+            return
+        m = self.manifest
+        ids = m.source_vocab.encode([source], m.max_source_length)
+        kwargs = {"choose": _sampler(temperature, top_k, seed, [0])} if mode == "sampling" else {}
+        for token in stream_decode(self.model, ids, m.target_vocab.id(START), m.target_vocab.id(END),
+                                   m.max_target_length, **kwargs):
+            yield m.target_vocab.chars[token]
+
+    def _prepare(self, texts, on_unknown, on_overflow) -> list[str]:
+        m = self.manifest
+        on_unknown, on_overflow = on_unknown or self.on_unknown, on_overflow or self.on_overflow
+        _check_choice("on_unknown", on_unknown, ON_UNKNOWN)
+        _check_choice("on_overflow", on_overflow, ON_OVERFLOW)
+        return [prepare_source(t, m.source_vocab, m.max_source_length, on_unknown, on_overflow) for t in texts]
+
+    def _hypothesis(self, d: Decoded) -> Hypothesis:
+        return Hypothesis(self.manifest.target_vocab.decode(d.ids), d.score, d.finished)
+
+
+def _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperature, seed) -> str:
+    """The decoding mode the options ask for: greedy, beam or sampling."""
+    for name, value in (("beam_size", beam_size), ("num_hypotheses", num_hypotheses), ("top_k", top_k)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+    if not 1 <= num_hypotheses <= beam_size:
+        raise ValueError(f"num_hypotheses must be between 1 and beam_size ({beam_size}), got "
+                         f"{num_hypotheses}: raise beam_size to get more hypotheses")
+    if not length_penalty >= 0:
+        raise ValueError(f"length_penalty must be 0 or positive, got {length_penalty}")
+    if top_k < 0:
+        raise ValueError(f"top_k must be 0 (all characters) or positive, got {top_k}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+    if top_k != 1:
+        if beam_size > 1:
+            raise ValueError("sampling (top_k != 1) and beam search (beam_size > 1) do not combine: pick one")
+        return "sampling"
+    if temperature != 1.0:
+        raise ValueError("temperature applies to sampling only: set top_k too (0 samples from all characters)")
+    return "beam" if beam_size > 1 else "greedy"
+
+
+def _sampler(temperature: float, top_k: int, seed: int | None, rows: Sequence[int]):
+    # One generator per input position: a sentence's draws do not depend on its batch-mates.
+    seeds = [np.random.SeedSequence([seed, i]) if seed is not None else None for i in rows]
+    return sampling_chooser(temperature, top_k, seeds)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

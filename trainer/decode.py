@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from runtime.__main__ import add_decoding, translate_cli
 from runtime.cli import add_verbose, positive_int, run_main
 from runtime.translator import Translator
 from runtime.vocab import ON_OVERFLOW, ON_UNKNOWN
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, default=64, help="default: %(default)s")
     p.add_argument("--on-unknown", default="error", choices=ON_UNKNOWN, help="default: %(default)s")
     p.add_argument("--on-overflow", default="error", choices=ON_OVERFLOW, help="default: %(default)s")
+    add_decoding(p)
     add_verbose(p)
     return p
 
@@ -52,9 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     translator = keras_translator(
         args.run, max_batch_size=args.batch_size, on_unknown=args.on_unknown, on_overflow=args.on_overflow
     )
-    from runtime.__main__ import translate_cli
-
-    return translate_cli(translator, args.texts, args.batch_size)
+    return translate_cli(translator, args.texts, args.batch_size, args=args)
 
 
 if __name__ == "__main__":

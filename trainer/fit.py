@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import json
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -23,7 +25,10 @@ from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir, r
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
 from .data import DataError, Pair, read_pairs, split_pairs
-from .run import HELDOUT_TSV, MODEL_FILE, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo
+from .run import (
+    CURVES_PNG, HELDOUT_TSV, HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON,
+    TRAIN_SAMPLE_TSV, RunError, RunInfo, read_run_json,
+)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ def encode_pairs(
     return encoder_ids, decoder_ids, target_ids
 
 
+PIPELINES = ("bucketed", "seed")
+STRATEGIES = ("none", "mirrored", "multi-worker")
+
+
 def fit(
     out: str | Path,
     data: str | Path | None = None,
@@ -76,10 +85,28 @@ def fit(
     max_input_length: int | None = None,
     max_output_length: int | None = None,
     vocabulary_words: int | None = None,
+    pipeline: str = "bucketed",
+    strategy: str = "none",
+    resume: bool = False,
     verbose: int = 2,
     log=print,
 ) -> RunInfo:
-    """Train a model and write a complete run directory at `out`; returns its RunInfo."""
+    """Train a model and write a complete run directory at `out`; returns its RunInfo.
+
+    `pipeline="bucketed"` batches pairs of similar length and puts no loss on padding;
+    `"seed"` pads every pair to the longest one and weighs every position (the seed's tensors).
+    `resume=True` continues the interrupted run aimed at `out` from its last finished epoch, with
+    that run's settings (`epochs` may raise the total).
+    """
+    if pipeline not in PIPELINES:
+        raise DataError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
+    if strategy not in STRATEGIES:
+        raise DataError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if not replaceable(out, RUN_JSON):
+        raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
+    if resume:
+        return _resume(out, epochs, strategy, verbose, log)
+
     defaults = SEED_DEFAULTS if data is not None else BUILTIN_DEFAULTS
     num_samples = defaults.num_samples if num_samples is None else num_samples
     epochs = defaults.epochs if epochs is None else epochs
@@ -96,34 +123,22 @@ def fit(
                         ("latent_dim", latent_dim), ("batch_size", batch_size)):
         if value < 1:
             raise DataError(f"{name.replace('_', '-')} must be at least 1, got {value}")
-
     for name, value in (("max-input-length", max_input_length), ("max-output-length", max_output_length),
                         ("vocabulary-words", vocabulary_words)):
         if value is not None and value < 0:
             raise DataError(f"--{name} must be 0 (no limit) or positive, got {value}")
-    if not replaceable(out, RUN_JSON):
-        raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
 
-    if data is None:
-        from .builtin import builtin_pairs
-
-        pairs = builtin_pairs(num_samples, seed, max_input_length or None, max_output_length,
-                              vocabulary_words or None)
-        data_info = {"source": "builtin", "seed": seed, "pairs": len(pairs),
-                     "vocabulary_words": vocabulary_words or None}
-        log(f"built-in corpus: {len(pairs)} pairs (seed {seed}, "
-            f"{vocabulary_words or 'all'} English words, English up to {max_input_length or 'any'} characters)")
-    else:
-        pairs, report = read_pairs(data, num_samples=num_samples, strict=strict,
-                                   max_input_length=max_input_length or None,
-                                   max_output_length=max_output_length)
-        data_info = {
-            "source": os.fspath(data), "pairs": len(pairs), "lines_read": report.lines,
-            "skipped": len(report.skipped), "skipped_lines": [n for n, _ in report.skipped[:100]],
-        }
-        log(report.summary())
+    settings = {
+        "num_samples": num_samples, "epochs": epochs, "latent_dim": latent_dim,
+        "batch_size": batch_size, "validation_split": validation_split, "seed": seed,
+        "optimizer": "rmsprop", "learning_rate": learning_rate,
+        "loss": "sparse_categorical_crossentropy",
+        "loss_on_padding": pipeline == "seed", "pipeline": pipeline, "strategy": strategy,
+        "max_input_length": max_input_length, "max_output_length": max_output_length,
+        "vocabulary_words": vocabulary_words if data is None else None, "strict": strict,
+    }
+    pairs, data_info = _load_pairs(data, settings, log)
     train, valid = split_pairs(pairs, validation_split, seed)
-
     source_vocab = Vocabulary.from_texts(en for en, _ in pairs)
     target_vocab = Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs)
     max_source_length = max(len(en) for en, _ in pairs)
@@ -131,66 +146,175 @@ def fit(
     log(f"{len(train)} training / {len(valid)} validation pairs; "
         f"{len(source_vocab)} source / {len(target_vocab)} target characters; "
         f"max lengths {max_source_length} / {max_target_length}")
+    info = RunInfo(source_vocab, target_vocab, max_source_length, max_target_length,
+                   latent_dim, settings, data_info, best={})
 
+    tf_strategy, chief = _strategy(strategy, log)
     import keras
 
     from .model import build_training_model
 
     keras.utils.set_random_seed(seed)
-    model = build_training_model(len(source_vocab), len(target_vocab), latent_dim, learning_rate)
-    enc, dec, tgt = encode_pairs(train, source_vocab, target_vocab, max_source_length, max_target_length)
-    validation = None
-    if valid:
-        venc, vdec, vtgt = encode_pairs(valid, source_vocab, target_vocab, max_source_length, max_target_length)
-        validation = ([venc, vdec], vtgt)
-
-    settings = {
-        "num_samples": num_samples, "epochs": epochs, "latent_dim": latent_dim,
-        "batch_size": batch_size, "validation_split": validation_split, "seed": seed,
-        "optimizer": "rmsprop", "learning_rate": learning_rate, "loss": "categorical_crossentropy",
-        "max_input_length": max_input_length, "max_output_length": max_output_length,
-        "vocabulary_words": vocabulary_words if data is None else None,
-    }
-    info = RunInfo(source_vocab, target_vocab, max_source_length, max_target_length,
-                   latent_dim, settings, data_info, best={})
+    with tf_strategy.scope():
+        model = build_training_model(len(source_vocab), len(target_vocab), latent_dim, learning_rate)
 
     # A unique staging directory: concurrent runs aimed at one --out never mix their files.
-    staged = staging_dir(out)
+    # Workers other than the chief of a multi-worker run train into a throwaway directory.
+    staged = staging_dir(out) if chief else Path(tempfile.mkdtemp(prefix="s2s-worker-"))
+    atomic_write_json(staged / RUN_JSON, info.to_json())
+    # Export validates on these; with no validation split, a sample of training pairs stands in.
+    info.data["heldout_is_training_sample"] = not valid
+    _write_tsv(staged / HELDOUT_TSV, valid or train[:REFERENCE_SAMPLE])
+    # Quantized exports calibrate on training data: keep a deterministic sample of it.
+    _write_tsv(staged / TRAIN_SAMPLE_TSV, random.Random(seed).sample(train, min(len(train), REFERENCE_SAMPLE)))
+    return _train(staged, out, info, model, train, valid, 0, [], chief, verbose, log)
+
+
+def _load_pairs(data, settings: dict, log) -> tuple[list[Pair], dict]:
+    """The pairs a run trains on; the same settings always give the same pairs."""
+    if data is None:
+        from .builtin import builtin_pairs
+
+        words = settings["vocabulary_words"]
+        pairs = builtin_pairs(settings["num_samples"], settings["seed"], settings["max_input_length"] or None,
+                              settings["max_output_length"], words or None)
+        log(f"built-in corpus: {len(pairs)} pairs (seed {settings['seed']}, {words or 'all'} English "
+            f"words, English up to {settings['max_input_length'] or 'any'} characters)")
+        return pairs, {"source": "builtin", "seed": settings["seed"], "pairs": len(pairs),
+                       "vocabulary_words": words or None}
+    pairs, report = read_pairs(data, num_samples=settings["num_samples"], strict=settings["strict"],
+                               max_input_length=settings["max_input_length"] or None,
+                               max_output_length=settings["max_output_length"])
+    log(report.summary())
+    return pairs, {
+        "source": os.fspath(data), "pairs": len(pairs), "lines_read": report.lines,
+        "skipped": len(report.skipped), "skipped_lines": [n for n, _ in report.skipped[:100]],
+    }
+
+
+def _strategy(name: str, log):
+    """The tf.distribute strategy, and whether this process writes the run (the chief does)."""
+    import tensorflow as tf
+
+    if name == "none":
+        return tf.distribute.get_strategy(), True
+    if name == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+        log(f"mirrored strategy over {strategy.num_replicas_in_sync} replicas")
+        return strategy, True
+    # Multi-worker: the cluster comes from TF_CONFIG; without it, this process is the only worker.
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = strategy.cluster_resolver
+    task_type, task_id = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
+    chief = task_type in (None, "chief") or (task_type == "worker" and task_id == 0
+                                             and "chief" not in resolver.cluster_spec().jobs)
+    log(f"multi-worker strategy: {task_type or 'single'} worker {task_id or 0}, "
+        f"{strategy.num_replicas_in_sync} replicas in sync{'' if chief else ' (not the chief: writes nothing)'}")
+    return strategy, chief
+
+
+def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch: int, history: list,
+           chief: bool, verbose: int, log) -> RunInfo:
+    """Train from `initial_epoch` to the run's epochs inside `staged`, then move it to `out`."""
+    from .callbacks import BestCheckpoint
+    from .curves import write_curves
+    from .pipeline import PairData, dataset
+
+    s = info.settings
+    seed_pipeline = s["pipeline"] == "seed"
+    options = dict(bucket=not seed_pipeline, weighted=not seed_pipeline,
+                   pad_to=info.max_target_length if seed_pipeline else None)
+    train_data = PairData(train, info.source_vocab, info.target_vocab, info.max_source_length)
+    train_ds = dataset(train_data, s["batch_size"], seed=s["seed"], first_epoch=initial_epoch, **options)
+    valid_ds = None
+    if valid:
+        valid_data = PairData(valid, info.source_vocab, info.target_vocab, info.max_source_length)
+        valid_ds = dataset(valid_data, s["batch_size"], seed=None, **options)
+    log(f"training pairs held as ids: {train_data.nbytes / 2**20:.1f} MiB")
+    checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss", history=history)
     try:
-        _train_into(staged, info, model, train, valid, seed, (enc, dec, tgt), validation,
-                    batch_size, epochs, verbose)
-        replace_dir(staged, out)
-    except BaseException:
+        model.fit(train_ds, epochs=s["epochs"], initial_epoch=initial_epoch, validation_data=valid_ds,
+                  callbacks=[checkpoint], verbose=verbose, shuffle=False)
+        if not (staged / MODEL_FILE).is_file():
+            raise DataError(
+                f"training never produced a finite {checkpoint.monitor} (diverged? try a lower "
+                "--learning-rate): no model to keep, the previous run is left as it was"
+            )
+        write_curves(staged / CURVES_PNG, checkpoint.history)
+        (staged / LAST_CHECKPOINT).unlink(missing_ok=True)
+        (staged / PROGRESS_JSON).unlink(missing_ok=True)
+        if chief:
+            replace_dir(staged, out)
+    except DataError:
         shutil.rmtree(staged, ignore_errors=True)
         raise
+    except BaseException:
+        # Interrupted (Ctrl-C, a crash): keep finished epochs for --resume.
+        if chief and (staged / PROGRESS_JSON).is_file():
+            log(f"interrupted after epoch {checkpoint.history[-1]['epoch']}; continue with: "
+                f"python -m trainer.fit --out {out} --resume")
+        else:
+            shutil.rmtree(staged, ignore_errors=True)
+        raise
+    finally:
+        if not chief:
+            shutil.rmtree(staged, ignore_errors=True)
     log(f"run written to {out} (best epoch {info.best.get('epoch')}, "
-        f"{info.best.get('monitor', 'loss')} {info.best.get('value', float('nan')):.4f})")
+        f"{info.best.get('monitor', 'loss')} {info.best.get('value', float('nan')):.4f}; "
+        f"peak RSS {peak_rss_mib():.0f} MiB)")
     return info
 
 
-def _train_into(staged, info, model, train, valid, seed, arrays, validation, batch_size, epochs, verbose):
-    enc, dec, tgt = arrays
-    atomic_write_json(staged / RUN_JSON, info.to_json())
-    # Export validates on these; with no validation split, a sample of training pairs stands in.
-    reference_pairs = valid or train[:REFERENCE_SAMPLE]
-    info.data["heldout_is_training_sample"] = not valid
-    _write_tsv(staged / HELDOUT_TSV, reference_pairs)
-    # Quantized exports calibrate on training data: keep a deterministic sample of it.
-    sample = random.Random(seed).sample(train, min(len(train), REFERENCE_SAMPLE))
-    _write_tsv(staged / TRAIN_SAMPLE_TSV, sample)
+def peak_rss_mib() -> float:
+    import resource
 
-    from .callbacks import BestCheckpoint
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
-    checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss")
-    model.fit(
-        [enc, dec], tgt, batch_size=batch_size, epochs=epochs, validation_data=validation,
-        shuffle=True, callbacks=[checkpoint], verbose=verbose,
-    )
-    if not (staged / MODEL_FILE).is_file():
-        raise DataError(
-            f"training never produced a finite {checkpoint.monitor} (diverged? try a lower "
-            "--learning-rate): no model to keep, the previous run is left as it was"
+
+def interrupted_runs(out: str | Path) -> list[Path]:
+    """Staging directories of interrupted runs aimed at `out` that can be resumed, newest first."""
+    out = Path(out)
+    found = [p for p in out.parent.glob(f".{out.name}.*.partial") if (p / PROGRESS_JSON).is_file()]
+    return sorted(found, key=lambda p: (p / PROGRESS_JSON).stat().st_mtime, reverse=True)
+
+
+def _resume(out, epochs: int | None, strategy: str, verbose: int, log) -> RunInfo:
+    candidates = interrupted_runs(out)
+    if not candidates:
+        raise RunError(
+            f"nothing to resume for --out {out}: no interrupted run beside it (a finished run is "
+            "complete; start a new one without --resume)"
         )
+    staged = candidates[0]
+    info = read_run_json(staged)
+    progress = json.loads((staged / PROGRESS_JSON).read_text(encoding="utf-8"))
+    done = int(progress["epoch"])
+    if epochs is not None:
+        if epochs < done:
+            raise DataError(f"--epochs {epochs} is below the {done} epochs already trained")
+        info.settings["epochs"] = epochs
+    info.best = progress.get("best", {})
+    s = info.settings
+    data = None if info.data.get("source") == "builtin" else info.data["source"]
+    pairs, _ = _load_pairs(data, s, log)
+    train, valid = split_pairs(pairs, s["validation_split"], s["seed"])
+    if (Vocabulary.from_texts(en for en, _ in pairs) != info.source_vocab
+            or Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs) != info.target_vocab
+            or len(pairs) != info.data.get("pairs")):
+        raise DataError(f"{data or 'the built-in corpus'} no longer gives the pairs the interrupted run "
+                        "trained on: cannot resume")
+    log(f"resuming {staged.name} after epoch {done} of {s['epochs']}")
+    tf_strategy, chief = _strategy(strategy if strategy != "none" else s.get("strategy", "none"), log)
+    import keras
+
+    from .model import OneHot
+
+    with tf_strategy.scope():
+        model = keras.saving.load_model(staged / LAST_CHECKPOINT, custom_objects={"OneHot": OneHot},
+                                        safe_mode=True, compile=True)
+    keras.utils.set_random_seed(s["seed"] + done)
+    history = json.loads((staged / HISTORY_JSON).read_text(encoding="utf-8"))[:done]
+    return _train(staged, out, info, model, train, valid, done, history, chief, verbose, log)
 
 
 def _write_tsv(path: Path, pairs: Sequence[Pair]) -> None:
@@ -221,19 +345,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="built-in corpus: keep sentences using only its K most frequent English "
                    "words (0: all)")
     p.add_argument("--strict", action="store_true", help="fail on the first malformed line")
+    p.add_argument("--pipeline", default="bucketed", choices=PIPELINES,
+                   help="bucketed: batches of similar length, no loss on padding (default); "
+                   "seed: every pair padded to the longest, loss on every position (the seed's)")
+    p.add_argument("--strategy", default="none", choices=STRATEGIES,
+                   help="tf.distribute: mirrored (all local GPUs) or multi-worker (cluster in "
+                   "TF_CONFIG; the chief writes the run). --batch-size is the global batch")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run aimed at --out from its last finished epoch, "
+                   "with its settings (--epochs may raise the total)")
     add_verbose(p)
     return p
 
 
+RESUME_FIXED = ("data", "num_samples", "latent_dim", "batch_size", "learning_rate", "max_input_length",
+                "max_output_length", "vocabulary_words", "pipeline")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.resume:
+        given = [n for n in RESUME_FIXED if getattr(args, n) != parser.get_default(n)]
+        if given:
+            parser.error(f"--resume continues with the interrupted run's settings; drop "
+                         f"{', '.join('--' + n.replace('_', '-') for n in given)} (only --epochs may change)")
     fit(
         args.out, args.data, num_samples=args.num_samples, epochs=args.epochs,
         latent_dim=args.latent_dim, batch_size=args.batch_size, learning_rate=args.learning_rate,
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
-        vocabulary_words=args.vocabulary_words,
-        verbose=1 if sys.stdout.isatty() else 2,
+        vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
+        resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )
     return 0
 

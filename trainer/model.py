@@ -4,7 +4,8 @@ Training model: one-hot source -> encoder LSTM (final [h, c] only) -> decoder LS
 [h, c], teacher-forced on the shifted target -> dense softmax. The one-hot encoding happens inside
 the graph from integer ids: the same mathematics as the seed's one-hot arrays, without
 materialising them. Integer targets with sparse categorical cross-entropy are the seed's
-categorical cross-entropy on one-hot targets, computed without the one-hot.
+categorical cross-entropy on one-hot targets, computed without the one-hot. The loss is averaged
+over the target positions that carry weight (`trainer.pipeline`: padding carries none).
 """
 
 from __future__ import annotations
@@ -48,12 +49,18 @@ def build_training_model(
     probs = layers.Dense(num_target_tokens, activation="softmax", name="decoder_dense")(y)
 
     model = keras.Model([encoder_ids, decoder_ids], probs, name="seq2seq")
+    compile_model(model, learning_rate)
+    return model
+
+
+def compile_model(model: keras.Model, learning_rate: float, jit_compile: bool | str = False) -> None:
     model.compile(
         optimizer=keras.optimizers.RMSprop(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        # Mean over weighted positions: a batch's loss does not shrink with its share of padding.
+        loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
+        weighted_metrics=["accuracy"],
+        jit_compile=jit_compile,
     )
-    return model
 
 
 class InferenceFunctions:

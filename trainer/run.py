@@ -2,12 +2,15 @@
 
     run.json       vocabularies, maximum lengths, padding, settings, data report, best epoch
     model.keras    the Keras model of the best validation epoch
-    history.json   per-epoch metrics
+    history.json   per-epoch metrics, seconds and peak memory
+    curves.png     training and validation loss and accuracy per epoch
     heldout.tsv    the validation pairs (English<TAB>French), for export checks and evaluation
     train_sample.tsv  up to 1,000 training pairs, to calibrate quantized exports
 
 Training writes into a hidden staging directory beside the run and renames it into place when
-done, so an interrupted run never leaves a directory that looks complete.
+done, so an interrupted run never leaves a directory that looks complete. While it trains, the
+staging directory also holds `last.keras` (the model and optimizer after the latest epoch) and
+`progress.json`: `trainer.fit --resume` continues from there.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ RUN_FORMAT = "s2s-edge-run"
 RUN_FORMAT_VERSION = 1
 RUN_JSON, MODEL_FILE, HISTORY_JSON = "run.json", "model.keras", "history.json"
 HELDOUT_TSV, TRAIN_SAMPLE_TSV = "heldout.tsv", "train_sample.tsv"
+CURVES_PNG = "curves.png"
+LAST_CHECKPOINT, PROGRESS_JSON = "last.keras", "progress.json"  # staging only: for --resume
 
 
 class RunError(S2SError, ValueError):
@@ -77,6 +82,11 @@ def read_run(run: str | Path) -> RunInfo:
     for name in (RUN_JSON, MODEL_FILE):
         if not (run / name).is_file():
             raise RunError(f"{run} is not a complete training run: {name} is missing")
+    return read_run_json(run)
+
+
+def read_run_json(run: str | Path) -> RunInfo:
+    run = Path(run)
     try:
         data = json.loads((run / RUN_JSON).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

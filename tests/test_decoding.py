@@ -1,0 +1,231 @@
+"""Decoding: greedy, beam search, sampling and streaming, on a toy model and on exported bundles."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from runtime import Translator
+from runtime.decoding import beam_decode, greedy_decode, log_softmax
+from trainer.run import read_heldout
+
+
+class ToyModel:
+    """A random recurrent step model small enough to search exhaustively."""
+
+    def __init__(self, vocab=4, latent=5, seed=0):
+        rng = np.random.default_rng(seed)
+        self.embed = rng.normal(size=(vocab + 1, latent))  # the last id is START
+        self.recur = rng.normal(size=(latent, latent))
+        self.out = rng.normal(size=(latent, vocab)) * 2.0
+
+    def encode(self, source_ids):
+        h = np.tanh(self.embed[source_ids % len(self.embed)].sum(axis=1))
+        return h, np.zeros_like(h)
+
+    def step(self, tokens, h, c):
+        h = np.tanh(h @ self.recur + self.embed[tokens])
+        return h @ self.out, h, c + 1.0
+
+
+def exhaustive_best(model, source, end, max_steps, vocab, length_penalty):
+    """The best hypothesis over every possible output (ends at END or is cut at max_steps)."""
+    best = None
+    for length in range(1, max_steps + 1):
+        for seq in itertools.product(range(vocab), repeat=length):
+            if end in seq[:-1] or (length < max_steps and seq[-1] != end):
+                continue
+            h, c = model.encode(source)
+            tokens, total = np.array([vocab]), 0.0
+            for token in seq:
+                scores, h, c = model.step(tokens, h, c)
+                total += log_softmax(scores)[0, token]
+                tokens = np.array([token])
+            finished = seq[-1] == end
+            ids = list(seq[:-1]) if finished else list(seq)
+            rank = total / len(seq) ** length_penalty if length_penalty else total
+            if best is None or rank > best[0] + 1e-12:
+                best = (rank, ids, total, finished)
+    return best
+
+
+def reference_beam(model, source, start, end, max_steps, beam_size):
+    """Textbook beam search, one sentence, no batching (length_penalty 0)."""
+    h, c = model.encode(source)
+    beams, finished = [([], 0.0, h, c)], []
+    for t in range(max_steps):
+        candidates = []
+        for ids, total, hh, cc in beams:
+            scores, h2, c2 = model.step(np.array([ids[-1] if ids else start], np.int32), hh, cc)
+            for token, logp in enumerate(log_softmax(scores)[0]):
+                candidates.append((total + logp, ids, token, h2, c2))
+        candidates.sort(key=lambda x: -x[0])
+        beams = []
+        for position, (total, ids, token, h2, c2) in enumerate(candidates[: 2 * beam_size]):
+            if token == end:
+                if position < beam_size:
+                    finished.append((total, ids, True))
+            elif len(beams) < beam_size:
+                beams.append((ids + [token], total, h2, c2))
+        if t == max_steps - 1:
+            finished += [(total, ids, False) for ids, total, _, _ in beams]
+        elif finished and max(f[0] for f in finished) >= max(b[1] for b in beams):
+            break
+    return max(finished, key=lambda f: f[0])
+
+
+@pytest.mark.parametrize("beam_size", [2, 3])
+@pytest.mark.parametrize("seed", range(6))
+def test_batched_beam_equals_textbook_beam(seed, beam_size):
+    model = ToyModel(vocab=7, seed=seed)
+    sources = np.array([[seed, 1, 2], [2, 2, 5], [4, 0, 1]])
+    batched = beam_decode(model, sources, 7, 0, 12, beam_size=beam_size, length_penalty=0.0)
+    for row, (best, *_) in zip(sources, batched):
+        total, ids, finished = reference_beam(model, row[None], 7, 0, 12, beam_size)
+        assert (best.ids, best.finished) == (ids, finished)
+        assert best.score == pytest.approx(total)
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+@pytest.mark.parametrize("seed", range(4))
+def test_wide_beam_finds_the_exhaustive_optimum(seed, length_penalty):
+    vocab, end, max_steps = 3, 0, 4
+    model = ToyModel(vocab=vocab, seed=seed)
+    source = np.array([[seed, 1, 2]])
+    _, ids, total, finished = exhaustive_best(model, source, end, max_steps, vocab, length_penalty)
+    start = vocab
+    (best, *_), = beam_decode(model, source, start, end, max_steps, beam_size=vocab**max_steps,
+                              length_penalty=length_penalty)
+    if length_penalty == 0:  # exact stop rule: the optimum itself
+        assert (best.ids, best.finished) == (ids, finished)
+        assert best.score == pytest.approx(total)
+    else:  # heuristic stop rule: never better than the optimum
+        rank = lambda d: d.score / (len(d.ids) + d.finished)  # noqa: E731
+        assert rank(best) <= total / (len(ids) + finished) + 1e-9
+
+
+def test_beam_returns_distinct_hypotheses_best_first():
+    model = ToyModel(vocab=6, seed=3)
+    source = np.array([[1, 2, 3], [3, 2, 1]])
+    for hyps in beam_decode(model, source, 6, 0, 8, beam_size=4, num_hypotheses=3, length_penalty=0.0):
+        assert len(hyps) == 3
+        assert len({tuple(h.ids) for h in hyps}) == 3
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+        assert all(h.score <= 0 for h in hyps)
+
+
+@pytest.fixture(scope="module")
+def translator(tiny_bundle):
+    return Translator(tiny_bundle)
+
+
+@pytest.fixture(scope="module")
+def sentences(tiny_run):
+    return list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:40]
+
+
+def test_beam_size_1_is_greedy_exactly(translator, sentences):
+    greedy = translator.hypotheses(sentences)
+    beam1 = translator.hypotheses(sentences, beam_size=1, length_penalty=0.0)
+    assert beam1 == greedy
+    assert [h[0].text for h in greedy] == translator.translate(sentences)
+
+
+def test_greedy_scores_are_the_log_probability_of_the_output(translator, sentences):
+    m = translator.manifest
+    for text, (hyp,) in zip(sentences[:5], translator.hypotheses(sentences[:5])):
+        h, c = translator.model.encode(m.source_vocab.encode([text], m.max_source_length))
+        tokens = [m.target_vocab.id(ch) for ch in hyp.text] + ([m.target_vocab.id("\n")] if hyp.finished else [])
+        prev, total = m.target_vocab.id("\t"), 0.0
+        for token in tokens:
+            scores, h, c = translator.model.step(np.array([prev], np.int32), h, c)
+            total += log_softmax(scores)[0, token]
+            prev = token
+        assert hyp.score == pytest.approx(total, abs=1e-5)
+
+
+def test_beam_search_is_at_least_as_probable_as_greedy_on_real_sentences(translator, sentences):
+    greedy = translator.hypotheses(sentences)
+    beam = translator.hypotheses(sentences, beam_size=5, length_penalty=0.0)
+    # Beam search prunes, so it can lose the greedy path (this tiny model loses it on 3 of 40:
+    # 'Emma voit des souris.' -5.84 greedy, 'Emma veut des chiens.' -6.02 at beam 5, and
+    # 'Emma a des souris.' -5.00 at beam 10). It is the textbook search, and better overall.
+    at_least = [b[0].score >= g[0].score - 1e-9 for b, g in zip(beam, greedy)]
+    assert sum(at_least) >= 0.85 * len(sentences)
+    assert sum(b[0].score for b in beam) > sum(g[0].score for g in greedy)
+    m = translator.manifest
+    for text, (best, *_) in zip(sentences[:12], beam):
+        total, ids, finished = reference_beam(
+            translator.model, m.source_vocab.encode([text], m.max_source_length),
+            m.target_vocab.id("\t"), m.target_vocab.id("\n"), m.max_target_length, 5)
+        assert best.text == m.target_vocab.decode(ids) and best.score == pytest.approx(total)
+
+
+def test_n_best_lists(translator, sentences):
+    for hyps in translator.hypotheses(sentences[:8], beam_size=4, num_hypotheses=3):
+        assert len(hyps) == 3 and len({h.text for h in hyps}) == 3
+    # Asking for more hypotheses only searches longer: the best can only rank higher.
+    rank = lambda h: h.score / (len(h.text) + h.finished)  # noqa: E731
+    one = translator.hypotheses(sentences[:8], beam_size=4)
+    three = translator.hypotheses(sentences[:8], beam_size=4, num_hypotheses=3)
+    assert all(rank(t[0]) >= rank(o[0]) - 1e-12 for o, t in zip(one, three))
+
+
+def test_sampling_is_reproducible_with_a_seed_and_varies_without(translator, sentences):
+    a = translator.translate(sentences, top_k=0, temperature=1.5, seed=7)
+    assert translator.translate(sentences, top_k=0, temperature=1.5, seed=7) == a
+    assert translator.translate(sentences, top_k=0, temperature=1.5, seed=8) != a
+    # A sentence's sample is the same whatever its batch: one by one, or reordered in a batch.
+    singles = [translator.translate([s], top_k=0, temperature=1.5, seed=7)[0] for s in sentences[:1]]
+    assert singles == a[:1]
+    small = Translator(translator.bundle, max_batch_size=3)
+    assert small.translate(sentences, top_k=0, temperature=1.5, seed=7) == a
+
+
+def test_sampling_limits(translator, sentences):
+    greedy = translator.translate(sentences)
+    # A cold temperature samples the argmax; top_k=1 is greedy by definition.
+    assert translator.translate(sentences, top_k=0, temperature=1e-4, seed=1) == greedy
+    outputs = {translator.translate(sentences[0], top_k=2, temperature=5.0, seed=s) for s in range(20)}
+    assert len(outputs) > 1
+
+
+def test_streaming_yields_the_same_text(translator, sentences):
+    for text in sentences[:10]:
+        pieces = list(translator.translate_stream(text))
+        assert all(len(p) == 1 for p in pieces)
+        assert "".join(pieces) == translator.translate(text)
+        sampled = "".join(translator.translate_stream(text, top_k=5, seed=3))
+        assert sampled == translator.translate([text], top_k=5, seed=3)[0]
+    assert list(translator.translate_stream("")) == []
+
+
+def test_batch_results_equal_one_by_one_in_input_order(translator, sentences):
+    mixed = sorted(sentences, key=len)[::3] + sorted(sentences, key=len, reverse=True)[::4]
+    for options in ({}, {"beam_size": 3}):
+        batch = translator.translate(mixed, **options)
+        assert batch == [translator.translate(s, **options) for s in mixed]
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"beam_size": 0}, "beam_size"),
+    ({"beam_size": 2, "num_hypotheses": 3}, "num_hypotheses"),
+    ({"length_penalty": -1.0}, "length_penalty"),
+    ({"top_k": -1}, "top_k"),
+    ({"top_k": 0, "temperature": 0.0}, "temperature"),
+    ({"temperature": 0.5}, "top_k"),
+    ({"top_k": 3, "beam_size": 2}, "do not combine"),
+    ({"top_k": 0, "seed": -1}, "seed"),
+])
+def test_bad_decoding_options_are_named(translator, options, message):
+    with pytest.raises(ValueError, match=message):
+        translator.translate("Go.", **options)
+
+
+def test_beam_and_sampling_with_greedy_loop_on_keras(tiny_run, translator, sentences):
+    from trainer.decode import keras_translator
+
+    keras = keras_translator(tiny_run)
+    assert keras.translate(sentences[:10], beam_size=3) == translator.translate(sentences[:10], beam_size=3)

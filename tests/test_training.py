@@ -1,0 +1,195 @@
+"""Training at scale: the streamed pipeline matches the seed's tensors, --resume continues an
+interrupted run, the distributed path trains, and the run gets its curves."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime.vocab import Vocabulary, wrap_target
+from trainer.fit import fit, interrupted_runs
+from trainer.pipeline import PairData
+from trainer.run import CURVES_PNG, HISTORY_JSON, LAST_CHECKPOINT, PROGRESS_JSON, load_model, read_run
+
+def quiet(*_args, **_kwargs) -> None:
+    pass
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIRS = [("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
+         ("I see.", "Je comprends."), ("Help!", "À l'aide !")]
+
+
+def seed_tensors(pairs, input_characters, target_characters):
+    """The keras.io lstm_seq2seq vectorisation, verbatim in spirit: one-hot, space padding."""
+    input_token_index = {c: i for i, c in enumerate(input_characters)}
+    target_token_index = {c: i for i, c in enumerate(target_characters)}
+    input_texts = [en for en, _ in pairs]
+    target_texts = ["\t" + fr + "\n" for _, fr in pairs]
+    max_encoder_seq_length = max(len(t) for t in input_texts)
+    max_decoder_seq_length = max(len(t) for t in target_texts)
+    shape_in = (len(pairs), max_encoder_seq_length, len(input_characters))
+    shape_out = (len(pairs), max_decoder_seq_length, len(target_characters))
+    encoder_input_data = np.zeros(shape_in, dtype="float32")
+    decoder_input_data = np.zeros(shape_out, dtype="float32")
+    decoder_target_data = np.zeros(shape_out, dtype="float32")
+    for i, (input_text, target_text) in enumerate(zip(input_texts, target_texts)):
+        for t, char in enumerate(input_text):
+            encoder_input_data[i, t, input_token_index[char]] = 1.0
+        encoder_input_data[i, t + 1 :, input_token_index[" "]] = 1.0
+        for t, char in enumerate(target_text):
+            decoder_input_data[i, t, target_token_index[char]] = 1.0
+            if t > 0:
+                decoder_target_data[i, t - 1, target_token_index[char]] = 1.0
+        decoder_input_data[i, t + 1 :, target_token_index[" "]] = 1.0
+        decoder_target_data[i, t:, target_token_index[" "]] = 1.0
+    return encoder_input_data, decoder_input_data, decoder_target_data
+
+
+def onehot(ids, depth):
+    return np.eye(depth, dtype="float32")[ids]
+
+
+@pytest.fixture
+def data():
+    src = Vocabulary.from_texts(en for en, _ in PAIRS)
+    tgt = Vocabulary.from_texts(wrap_target(fr) for _, fr in PAIRS)
+    max_src = max(len(en) for en, _ in PAIRS)
+    return PairData(PAIRS, src, tgt, max_src), src, tgt
+
+
+def test_seed_pipeline_yields_exactly_the_seeds_one_hot_tensors(data):
+    pairs_data, src, tgt = data
+    enc, dec, target = seed_tensors(PAIRS, src.chars, tgt.chars)
+    max_tgt = dec.shape[1]
+    (batch,) = pairs_data.batches(len(PAIRS), seed=None, bucket=False, pad_to=max_tgt, weighted=False)
+    np.testing.assert_array_equal(onehot(batch.encoder_ids, len(src)), enc)
+    np.testing.assert_array_equal(onehot(batch.decoder_ids, len(tgt)), dec)
+    np.testing.assert_array_equal(onehot(batch.target_ids, len(tgt)), target)
+    assert batch.weights.min() == 1.0
+
+
+def test_bucketed_batches_are_the_seeds_tensors_cut_to_the_batch_with_no_weight_on_padding(data):
+    pairs_data, src, tgt = data
+    enc, dec, target = seed_tensors(PAIRS, src.chars, tgt.chars)
+    batches = list(pairs_data.batches(2, seed=7, epoch=0))
+    seen = []
+    for b in batches:
+        rows = [next(i for i, p in enumerate(PAIRS) if src.encode([p[0]], enc.shape[1])[0].tolist()
+                     == b.encoder_ids[k].tolist()) for k in range(len(b.encoder_ids))]
+        seen += rows
+        width = b.decoder_ids.shape[1]
+        assert width == max(len(wrap_target(PAIRS[r][1])) for r in rows)  # padded to the batch only
+        np.testing.assert_array_equal(onehot(b.encoder_ids, len(src)), enc[rows])
+        np.testing.assert_array_equal(onehot(b.decoder_ids, len(tgt)), dec[rows, :width])
+        for k, r in enumerate(rows):
+            real = len(wrap_target(PAIRS[r][1])) - 1  # the French characters and END
+            assert b.weights[k].tolist() == [1.0] * real + [0.0] * (width - real)
+            np.testing.assert_array_equal(onehot(b.target_ids[k, :real], len(tgt)), target[r, :real])
+    assert sorted(seen) == list(range(len(PAIRS)))
+
+
+def test_epochs_are_shuffled_reproducibly_and_bucketing_cuts_padding(real_data):
+    from trainer.data import read_pairs
+
+    pairs, _ = read_pairs(real_data, num_samples=3000)
+    src = Vocabulary.from_texts(en for en, _ in pairs)
+    tgt = Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs)
+    d = PairData(pairs, src, tgt, max(len(en) for en, _ in pairs))
+    plan = lambda epoch: d.plan(64, np.random.default_rng([0, epoch]), bucket=True)  # noqa: E731
+    for epoch in (0, 1):
+        assert sorted(np.concatenate(plan(epoch)).tolist()) == list(range(len(pairs)))
+    assert [b.tolist() for b in plan(1)] == [b.tolist() for b in plan(1)]
+    assert [b.tolist() for b in plan(0)] != [b.tolist() for b in plan(1)]
+    cells = sum(len(b) * d.lengths[b].max() for b in plan(0))
+    fixed = len(pairs) * d.lengths.max()
+    assert cells < 0.6 * fixed  # the decoder runs far fewer padded steps
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_continues_from_the_saved_epoch(tmp_path, monkeypatch):
+    from trainer import callbacks
+
+    settings = dict(num_samples=400, epochs=4, latent_dim=16, batch_size=32, seed=5, verbose=0, log=quiet)
+    whole = tmp_path / "whole"
+    fit(whole, None, **settings)
+
+    out = tmp_path / "run"
+    original = callbacks.BestCheckpoint.on_epoch_end
+
+    def crash_after_two(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch + 1 == 2:
+            raise Interrupt
+
+    monkeypatch.setattr(callbacks.BestCheckpoint, "on_epoch_end", crash_after_two)
+    with pytest.raises(Interrupt):
+        fit(out, None, **settings)
+    monkeypatch.undo()
+    assert not out.exists()
+    (partial,) = interrupted_runs(out)
+    assert json.loads((partial / PROGRESS_JSON).read_text())["epoch"] == 2
+    before = json.loads((partial / HISTORY_JSON).read_text())
+
+    info = fit(out, None, resume=True, verbose=0, log=quiet)
+    history = json.loads((out / HISTORY_JSON).read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4]
+    assert history[:2] == before
+    assert info.settings["epochs"] == 4 and read_run(out).latent_dim == 16
+    assert not (out / LAST_CHECKPOINT).exists() and not (out / PROGRESS_JSON).exists()
+    assert not interrupted_runs(out)
+    # Same seed, same per-epoch shuffles: the resumed run ends where the uninterrupted one did.
+    whole_loss = [row["loss"] for row in json.loads((whole / HISTORY_JSON).read_text())]
+    np.testing.assert_allclose([row["loss"] for row in history], whole_loss, rtol=1e-3)
+    for a, b in zip(load_model(out).get_weights(), load_model(whole).get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+
+    with pytest.raises(Exception, match="nothing to resume"):
+        fit(out, None, resume=True, verbose=0, log=quiet)
+
+
+def test_resume_refuses_changed_settings_on_the_command_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.fit", "--out", str(tmp_path / "r"), "--resume", "--latent-dim", "8"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2 and "--latent-dim" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_run_has_curves_and_history_with_memory(tiny_run):
+    assert (tiny_run / CURVES_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history = json.loads((tiny_run / HISTORY_JSON).read_text())
+    assert all(row["peak_rss_mib"] > 0 and "val_loss" in row for row in history)
+
+
+MIRRORED = """
+import sys, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from trainer.fit import fit
+info = fit(sys.argv[1], None, num_samples=300, epochs=2, latent_dim=8, batch_size=32,
+           strategy=sys.argv[2], verbose=0)
+"""
+
+
+@pytest.mark.parametrize("strategy", ["mirrored", "multi-worker"])
+def test_distributed_strategy_trains_a_tiny_model_on_two_logical_cpus(tmp_path, strategy):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("TF_CONFIG", None)
+    done = subprocess.run([sys.executable, "-c", MIRRORED, str(out), strategy], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    if strategy == "mirrored":
+        assert "mirrored strategy over 2 replicas" in done.stdout
+    info = read_run(out)
+    assert info.settings["strategy"] == strategy and info.best["epoch"] in (1, 2)
+    assert load_model(out).get_layer("encoder_lstm").units == 8
