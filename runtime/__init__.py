@@ -4,6 +4,9 @@
     t = Translator("bundles/fra")
     t.translate("Go.")            # -> str
     t.translate(["Go.", "Hi."])   # -> list[str], same order
+    t.hypotheses(["Go."], beam_size=4, num_hypotheses=2)  # -> [[Hypothesis(text, score, finished), ...]]
+    t.translate("Go.", top_k=5, temperature=0.8, seed=1)  # sampling
+    for char in t.translate_stream("Go."): ...           # characters as they are decoded
 
 This package never imports TensorFlow, the trainer or the exporter.
 """
@@ -12,11 +15,12 @@ from .bundle import FORMAT_VERSION, Manifest, read_manifest
 from .errors import (
     BackendUnavailableError,
     BundleError,
+    DecodingOptionError,
     InputTooLongError,
     S2SError,
     UnknownCharacterError,
 )
-from .translator import Translator
+from .translator import Hypothesis, Translator
 from .vocab import END, PAD, START, Vocabulary
 
 __version__ = "0.1.0"
@@ -24,8 +28,10 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendUnavailableError",
     "BundleError",
+    "DecodingOptionError",
     "END",
     "FORMAT_VERSION",
+    "Hypothesis",
     "InputTooLongError",
     "Manifest",
     "PAD",

@@ -29,3 +29,7 @@ class InputDecodingError(S2SError, ValueError):
 
 class BackendUnavailableError(S2SError, RuntimeError):
     """The requested backend or device cannot be used on this machine."""
+
+
+class DecodingOptionError(S2SError, ValueError):
+    """Decoding options that are out of range or do not combine (beam size, top_k, ...)."""

@@ -11,6 +11,7 @@ import numpy as np
 from .backends import load_backend
 from .bundle import read_artifact, read_manifest
 from .decoding import Decoded, StepModel, beam_decode, greedy_decode, sampling_chooser, stream_decode
+from .errors import DecodingOptionError
 from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, Vocabulary, prepare_source
 
 
@@ -54,6 +55,12 @@ class Translator:
     back in input order.
     A Translator holds two onnxruntime sessions, whose `run` is thread-safe; the decoding state lives
     in each call, so one instance may serve several threads.
+
+    Devices and threads: `device="cuda"` needs onnxruntime-gpu and fails if it is absent; "auto"
+    takes CUDA when present. `threads` sets onnxruntime's intra-op threads (default 1: one
+    sentence's steps are too small to share between cores; run several Translators or calls in
+    parallel instead). `io_binding` keeps the decoder's state in onnxruntime's buffers between
+    steps (default: on for CUDA).
     """
 
     def __init__(
@@ -67,6 +74,7 @@ class Translator:
         max_batch_size: int = 64,
         on_unknown: str = "error",
         on_overflow: str = "error",
+        io_binding: bool | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
@@ -78,7 +86,8 @@ class Translator:
         # Hashes are checked on the bytes that are then loaded: nothing is read twice.
         encoder = read_artifact(bundle, artifacts["encoder"])
         decoder = read_artifact(bundle, artifacts["decoder_step"])
-        self.model = load_backend(backend, encoder, decoder, device=device, threads=threads)
+        self.model = load_backend(backend, encoder, decoder, device=device, threads=threads,
+                                  io_binding=io_binding)
         self.backend, self.precision = backend, precision
         self.max_batch_size = max_batch_size
         # A batch-dependent model would make a sentence's translation depend on its batch-mates.
@@ -207,24 +216,24 @@ def _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperatur
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if beam_size < 1:
-        raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+        raise DecodingOptionError(f"beam_size must be at least 1, got {beam_size}")
     if not 1 <= num_hypotheses <= beam_size:
-        raise ValueError(f"num_hypotheses must be between 1 and beam_size ({beam_size}), got "
+        raise DecodingOptionError(f"num_hypotheses must be between 1 and beam_size ({beam_size}), got "
                          f"{num_hypotheses}: raise beam_size to get more hypotheses")
     if not length_penalty >= 0:
-        raise ValueError(f"length_penalty must be 0 or positive, got {length_penalty}")
+        raise DecodingOptionError(f"length_penalty must be 0 or positive, got {length_penalty}")
     if top_k < 0:
-        raise ValueError(f"top_k must be 0 (all characters) or positive, got {top_k}")
+        raise DecodingOptionError(f"top_k must be 0 (all characters) or positive, got {top_k}")
     if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+        raise DecodingOptionError(f"temperature must be positive, got {temperature}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        raise DecodingOptionError(f"seed must be a non-negative int or None, got {seed!r}")
     if top_k != 1:
         if beam_size > 1:
-            raise ValueError("sampling (top_k != 1) and beam search (beam_size > 1) do not combine: pick one")
+            raise DecodingOptionError("sampling (top_k != 1) and beam search (beam_size > 1) do not combine: pick one")
         return "sampling"
     if temperature != 1.0:
-        raise ValueError("temperature applies to sampling only: set top_k too (0 samples from all characters)")
+        raise DecodingOptionError("temperature applies to sampling only: set top_k too (0 samples from all characters)")
     return "beam" if beam_size > 1 else "greedy"
 
 

@@ -1,16 +1,25 @@
-"""Runtime speed on a bundle: a table, not a test (pytest does not collect this file).
+"""Runtime speed against the seed's loop: a table and a PNG chart, not a test (pytest skips this file).
 
-    python tests/bench_runtime.py --bundle bundles/fra --run runs/fra [--repeats 5]
+    python tests/bench_runtime.py --bundle bundles/fra --run runs/fra [--repeats 3] [--png bench.png]
 
-For every artifact in the bundle: per-sentence latency at batch 1 (p50, p95 over the held-out
-sentences), throughput at batch 32 and 256 (sentences/s), and cold start (a fresh interpreter
-importing the runtime and loading the bundle). With --run, the Keras reference decoder
-(tf.function steps) is measured the same way. Each figure is the median of --repeats runs.
+Rows, each measured in its own fresh process (so peak memory is that row's alone), on the run's
+held-out sentences:
+- seed decode_sequence: the keras.io loop, Keras `predict` once per character (batch 1 only);
+- keras tf.function: the same trained layers as tf.functions, driven by the runtime's batched loop;
+- every artifact of the bundle through the runtime (onnxruntime, LiteRT), greedy; and ONNX float32
+  with beam search (beam 4);
+- floor: one decoder step's two matrix products timed with numpy on this CPU (gates and softmax
+  left out), times the steps each sentence takes: how close to the arithmetic each row is.
+Columns: per-sentence latency at batch 1 (p50, p95), throughput at batch 1, 32 and 256
+(sentences/s), peak RSS, cold start (import + load in a fresh interpreter). Every figure is the
+median of --repeats runs; the ratios compare p50 latencies.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -21,38 +30,118 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def sentences_of(run: Path | None, bundle: Path, limit: int) -> list[str]:
-    from runtime import Translator
+def sentences_of(run: Path, bundle: Path, limit: int) -> list[str]:
+    from runtime import read_manifest
+    from trainer.run import read_heldout
 
-    src = run / "heldout.tsv" if run else None
-    if src is None or not src.is_file():
-        raise SystemExit("--run DIR with a heldout.tsv is needed for real sentences")
-    t = Translator(bundle)
-    out = []
-    for line in src.read_text(encoding="utf-8").splitlines():
-        en = line.split("\t")[0]
-        if len(en) <= t.max_input_length and not t.manifest.source_vocab.unknown(en):
-            out.append(en)
+    m = read_manifest(bundle)
+    out = [en for en, _ in read_heldout(run)
+           if 0 < len(en) <= m.max_source_length and not m.source_vocab.unknown(en)]
+    if not out:
+        raise SystemExit(f"{run} has no held-out sentences this bundle can read")
     return list(dict.fromkeys(out))[:limit]
 
 
-def latency(translator, texts: list[str]) -> tuple[float, float]:
-    times = []
-    for text in texts:
-        start = time.perf_counter()
-        translator.translate(text)
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+def percentile(values, q):
+    values = sorted(values)
+    return values[int(q * (len(values) - 1))]
 
 
-def throughput(translator, texts: list[str], batch: int) -> float:
-    n = max(batch, len(texts))
-    work = (texts * (n // len(texts) + 1))[:n]
-    translator.max_batch_size = batch
-    start = time.perf_counter()
-    translator.translate(work)
-    return n / (time.perf_counter() - start)
+class SeedLoop:
+    """The keras.io `decode_sequence`: `predict` on the encoder, then on the decoder per character."""
+
+    def __init__(self, run: Path) -> None:
+        import keras
+        import numpy as np
+
+        from trainer.run import load_model, read_run
+
+        self.np = np
+        self.info = read_run(run)
+        model = load_model(run)
+        _, h, c = model.get_layer("encoder_lstm").output
+        self.encoder_model = keras.Model(model.inputs[0], [h, c])
+        latent = self.info.latent_dim
+        ids = keras.Input((None,), dtype="int32")
+        sh, sc = keras.Input((latent,)), keras.Input((latent,))
+        y = model.get_layer("decoder_onehot")(ids)
+        y, h2, c2 = model.get_layer("decoder_lstm")(y, initial_state=[sh, sc])
+        self.decoder_model = keras.Model([ids, sh, sc], [model.get_layer("decoder_dense")(y), h2, c2])
+
+    def translate(self, text: str) -> str:
+        np, info = self.np, self.info
+        source = info.source_vocab.encode([text], info.max_source_length)
+        states = self.encoder_model.predict(source, verbose=0)
+        target = np.array([[info.target_vocab.id("\t")]], dtype=np.int32)
+        decoded = ""
+        while True:
+            probs, h, c = self.decoder_model.predict([target, *states], verbose=0)
+            char = info.target_vocab.chars[int(np.argmax(probs[0, -1, :]))]
+            decoded += char
+            if char == "\n" or len(decoded) > info.max_target_length:
+                return decoded.rstrip("\n")
+            target = np.array([[info.target_vocab.id(char)]], dtype=np.int32)
+            states = [h, c]
+
+
+def measure_row(args) -> dict:
+    """Run in a worker process: one row of the table."""
+    texts = sentences_of(args.run, args.bundle, args.sentences)
+    row = args.worker
+    started = time.perf_counter()
+    options = {}
+    if row == "seed decode_sequence":
+        model = SeedLoop(args.run)
+        texts = texts[: args.seed_sentences]
+        one = model.translate
+        batched = None
+    elif row == "keras tf.function":
+        from trainer.decode import keras_translator
+
+        model = keras_translator(args.run)
+    else:
+        from runtime import Translator
+
+        name, _, rest = row.partition(" ")
+        backend, precision = name.split("/")
+        if rest == "beam 4":
+            options = {"beam_size": 4}
+        model = Translator(args.bundle, backend=backend, precision=precision, threads=args.threads)
+    load = time.perf_counter() - started
+    if row != "seed decode_sequence":
+        one = lambda text: model.translate(text, **options)  # noqa: E731
+
+        def batched(batch):
+            model.max_batch_size = batch
+            n = max(batch, len(texts))
+            work = (texts * (n // len(texts) + 1))[:n]
+            start = time.perf_counter()
+            model.translate(work, **options)
+            return n / (time.perf_counter() - start)
+
+    one(texts[0])  # warm up
+    p50s, p95s, b1s, b32s, b256s = [], [], [], [], []
+    steps = 0
+    for _ in range(args.repeats):
+        times = []
+        for text in texts:
+            t = time.perf_counter()
+            out = one(text)
+            times.append(time.perf_counter() - t)
+            steps += len(out) + 1
+        p50s.append(statistics.median(times))
+        p95s.append(percentile(times, 0.95))
+        b1s.append(len(times) / sum(times))
+        if batched:
+            b32s.append(batched(32))
+            b256s.append(batched(256))
+    median = lambda v: statistics.median(v) if v else None  # noqa: E731
+    return {
+        "row": row, "sentences": len(texts), "p50": median(p50s), "p95": median(p95s),
+        "b1": median(b1s), "b32": median(b32s), "b256": median(b256s),
+        "steps_per_sentence": steps / (args.repeats * len(texts)), "load_s": load,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def cold_start(bundle: Path, backend: str, precision: str) -> float:
@@ -65,50 +154,127 @@ def cold_start(bundle: Path, backend: str, precision: str) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def median_of(repeats: int, fn):
-    values = [fn() for _ in range(repeats)]
-    if isinstance(values[0], tuple):
-        return tuple(statistics.median(v[i] for v in values) for i in range(len(values[0])))
-    return statistics.median(values)
+def floor(bundle: Path, steps_per_sentence: float, repeats: int) -> dict:
+    """The two matrix products of one decoder step, timed with numpy at batch 1 and 256."""
+    import numpy as np
+
+    from runtime import read_manifest
+
+    m = read_manifest(bundle)
+    latent, vocab = m.latent_dim, len(m.target_vocab)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((vocab + latent, 4 * latent), dtype=np.float32)
+    d = rng.standard_normal((latent, vocab), dtype=np.float32)
+    out = {"flops_per_step": 2 * (vocab + latent) * 4 * latent + 2 * latent * vocab}
+    for batch in (1, 256):
+        x = rng.standard_normal((batch, vocab + latent), dtype=np.float32)
+        hh = rng.standard_normal((batch, latent), dtype=np.float32)
+        n = 2000 if batch == 1 else 50
+        runs = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for _ in range(n):
+                x @ w
+                hh @ d
+            runs.append((time.perf_counter() - t) / n)
+        step = statistics.median(runs)
+        out[f"step_s_b{batch}"] = step
+        out[f"gflops_b{batch}"] = batch * out["flops_per_step"] / step / 1e9
+    out["p50"] = steps_per_sentence * out["step_s_b1"]
+    out["b1"] = 1 / out["p50"]
+    out["b256"] = 256 / (steps_per_sentence * out["step_s_b256"])
+    return out
+
+
+def chart(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["row"] for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 0.45 * len(rows) + 1.5))
+    a.barh(names, [r["p50"] * 1e3 for r in rows], color="tab:blue")
+    a.set_xscale("log")
+    a.set_xlabel("ms per sentence at batch 1 (p50, log scale)")
+    a.invert_yaxis()
+    b.barh(names, [r.get("b256") or r["b1"] for r in rows], color="tab:green")
+    b.set_xscale("log")
+    b.set_xlabel("sentences/s at batch 256 (batch 1 where unbatched; log scale)")
+    b.invert_yaxis()
+    b.set_yticklabels([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--bundle", required=True, type=Path)
-    p.add_argument("--run", type=Path, help="the run the bundle came from (sentences, Keras row)")
+    p.add_argument("--run", required=True, type=Path, help="the run the bundle came from")
     p.add_argument("--sentences", type=int, default=100)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--no-keras", action="store_true")
+    p.add_argument("--seed-sentences", type=int, default=10,
+                   help="sentences for the seed's predict loop (about a second each)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None, help="runtime intra-op threads")
+    p.add_argument("--png", type=Path, default=Path("bench_runtime.png"))
+    p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker:
+        print(json.dumps(measure_row(args)))
+        return
 
-    from runtime import Translator, read_manifest
+    from runtime import read_manifest
 
-    texts = sentences_of(args.run, args.bundle, args.sentences)
+    artifacts = sorted({(a.backend, a.precision) for a in read_manifest(args.bundle).artifacts},
+                       key=lambda bq: (bq[0] != "onnx", bq[1] != "float32", bq))
+    names = ["seed decode_sequence", "keras tf.function"] + [f"{b}/{q}" for b, q in artifacts]
+    names.append("onnx/float32 beam 4")
     rows = []
-    models = sorted({(a.backend, a.precision) for a in read_manifest(args.bundle).artifacts})
-    candidates = [(f"{b}/{q}", lambda b=b, q=q: Translator(args.bundle, backend=b, precision=q), (b, q))
-                  for b, q in models]
-    if args.run and not args.no_keras:
-        from trainer.decode import keras_translator
+    for name in names:
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        cmd = [sys.executable, __file__, "--worker", name, "--bundle", str(args.bundle), "--run", str(args.run),
+               "--sentences", str(args.sentences), "--seed-sentences", str(args.seed_sentences),
+               "--repeats", str(args.repeats)] + (["--threads", str(args.threads)] if args.threads else [])
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                              env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        if done.returncode != 0:
+            print(done.stderr[-2000:], file=sys.stderr)
+            continue
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        if "/" in name and " " not in name:
+            backend, precision = name.split("/")
+            row["cold_s"] = statistics.median(cold_start(args.bundle, backend, precision)
+                                              for _ in range(args.repeats))
+        rows.append(row)
+    greedy = next(r for r in rows if r["row"] == "onnx/float32")
+    fl = floor(args.bundle, greedy["steps_per_sentence"], args.repeats)
+    rows.append({"row": "floor (numpy matmuls)", "p50": fl["p50"], "p95": None, "b1": fl["b1"],
+                 "b32": None, "b256": fl["b256"], "peak_rss_mib": None})
 
-        candidates.insert(0, ("keras tf.function", lambda: keras_translator(args.run), None))
-    for name, make, which in candidates:
-        print(f"measuring {name} ...", file=sys.stderr)
-        t = make()
-        t.translate(texts[:4])  # warm up
-        p50, p95 = median_of(args.repeats, lambda: latency(t, texts))
-        b32 = median_of(args.repeats, lambda: throughput(t, texts, 32))
-        b256 = median_of(args.repeats, lambda: throughput(t, texts, 256))
-        cold = median_of(args.repeats, lambda: cold_start(args.bundle, *which)) if which else float("nan")
-        rows.append((name, p50, p95, 1 / p50, b32, b256, cold))
+    def cell(value, fmt, width):
+        return f"{'-':>{width}}" if value is None else f"{value:>{width}{fmt}}"
 
-    base = rows[0][1]
-    print(f"{len(texts)} held-out sentences, medians of {args.repeats} runs")
-    print(f"{'model':<18} {'p50 ms':>8} {'p95 ms':>8} {'x first':>8} {'b1 sent/s':>10} "
-          f"{'b32 sent/s':>11} {'b256 sent/s':>12} {'cold s':>7}")
-    for name, p50, p95, b1, b32, b256, cold in rows:
-        print(f"{name:<18} {p50 * 1e3:>8.2f} {p95 * 1e3:>8.2f} {base / p50:>8.1f} {b1:>10.0f} "
-              f"{b32:>11.0f} {b256:>12.0f} {cold:>7.2f}")
+    m = read_manifest(args.bundle)
+    print(f"\nlatent {m.latent_dim}, {len(m.target_vocab)} target characters; {greedy['sentences']} held-out "
+          f"sentences ({rows[0]['sentences']} for the seed loop), {greedy['steps_per_sentence']:.1f} decoder "
+          f"steps each; medians of {args.repeats} runs")
+    print(f"{'row':<24} {'p50 ms':>9} {'p95 ms':>9} {'seed/row':>9} {'tf.fn/row':>9} {'b1 sent/s':>10} "
+          f"{'b32 sent/s':>10} {'b256 sent/s':>11} {'peak MiB':>9} {'cold s':>7}")
+    seed = next((r for r in rows if r["row"] == "seed decode_sequence"), None)
+    tffn = next((r for r in rows if r["row"] == "keras tf.function"), None)
+    for r in rows:
+        print(f"{r['row']:<24} {cell(r['p50'] * 1e3, '.3f', 9)} "
+              f"{cell(r['p95'] and r['p95'] * 1e3, '.3f', 9)} "
+              f"{cell(seed and seed['p50'] / r['p50'], '.0f', 9)} {cell(tffn and tffn['p50'] / r['p50'], '.1f', 9)} "
+              f"{cell(r['b1'], '.0f', 10)} {cell(r['b32'], '.0f', 10)} {cell(r['b256'], '.0f', 11)} "
+              f"{cell(r['peak_rss_mib'], '.0f', 9)} {cell(r.get('cold_s'), '.2f', 7)}")
+    print(f"floor: {fl['flops_per_step'] / 1e6:.2f} MFLOP per step and sentence; numpy reaches "
+          f"{fl['gflops_b1']:.1f} GFLOP/s at batch 1 and {fl['gflops_b256']:.0f} GFLOP/s at batch 256")
+    chart(rows, args.png)
+    print(f"chart: {args.png}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "floor": fl}, indent=2))
 
 
 if __name__ == "__main__":

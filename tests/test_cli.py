@@ -122,3 +122,37 @@ def test_out_that_is_not_a_run_or_bundle_is_never_replaced(tiny_run, tmp_path):
     assert (precious / "thesis.txt").read_text() == "years of work"
     assert_user_error(cli("trainer.fit", "--out", str(tmp_path / "r"), "--validation-split", "1.5"),
                       "validation split")
+
+
+def test_runtime_decoding_flags(tiny_bundle, tiny_run):
+    from runtime import Translator
+
+    texts = list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:4]
+    t = Translator(tiny_bundle)
+    done = cli("runtime", "--bundle", str(tiny_bundle), "--beam-size", "3", "--num-hypotheses", "2",
+               "--scores", *texts)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 * len(texts)
+    expected = t.hypotheses(texts, beam_size=3, num_hypotheses=2)
+    assert [line.split("\t", 1)[1] for line in lines] == [h.text for hs in expected for h in hs]
+    assert all(float(line.split("\t")[0]) <= 0 for line in lines)
+
+    stdin = "\n".join(texts) + "\n"
+    streamed = cli("runtime", "--bundle", str(tiny_bundle), "--stream", "--echo", stdin=stdin)
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout.splitlines() == [f"{s}\t{o}" for s, o in zip(texts, t.translate(texts))]
+
+    sampled = [cli("runtime", "--bundle", str(tiny_bundle), "--top-k", "0", "--temperature", "1.3",
+                   "--seed", "11", stdin=stdin).stdout for _ in range(2)]
+    assert sampled[0] == sampled[1] == "".join(
+        s + "\n" for s in t.translate(texts, top_k=0, temperature=1.3, seed=11))
+
+
+def test_runtime_decoding_flag_errors(tiny_bundle):
+    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "--stream", "--beam-size", "2", "Go."),
+                      "--stream")
+    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "--temperature", "0.5", "Go."),
+                      "top_k")
+    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "--num-hypotheses", "3", "Go."),
+                      "num_hypotheses")

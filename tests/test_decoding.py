@@ -229,3 +229,11 @@ def test_beam_and_sampling_with_greedy_loop_on_keras(tiny_run, translator, sente
 
     keras = keras_translator(tiny_run)
     assert keras.translate(sentences[:10], beam_size=3) == translator.translate(sentences[:10], beam_size=3)
+
+
+def test_io_binding_keeps_results(tiny_bundle, translator, sentences):
+    bound = Translator(tiny_bundle, io_binding=True)
+    assert bound.model.io_binding and not translator.model.io_binding
+    assert bound.translate(sentences) == translator.translate(sentences)
+    assert bound.translate(sentences[:10], beam_size=3) == translator.translate(sentences[:10], beam_size=3)
+    assert "".join(bound.translate_stream(sentences[0])) == translator.translate(sentences[0])

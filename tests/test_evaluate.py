@@ -34,3 +34,29 @@ def test_evaluate_keras_and_bundle_agree(tiny_run, tiny_bundle):
     keras_scores = evaluate(tiny_run, limit=60, log=quiet)
     bundle_scores = evaluate(tiny_run, tiny_bundle, limit=60, log=quiet)
     assert keras_scores == bundle_scores and keras_scores.sentences == 60
+
+
+def test_shared_test_set_keeps_only_this_runs_held_out_english(tiny_run, tiny_bundle, tmp_path):
+    from trainer.run import read_heldout
+
+    quiet = lambda *a, **k: None  # noqa: E731
+    heldout = read_heldout(tiny_run)
+    seen = sorted({en for en, _ in read_heldout(tiny_run, "train_sample.tsv")})[:30]
+    mixed = tmp_path / "other.tsv"
+    mixed.write_text("".join(f"{en}\t{fr}\n" for en, fr in heldout[:40])
+                     + "".join(f"{en}\tx\n" for en in seen), encoding="utf-8")
+    shared = evaluate(tiny_run, tiny_bundle, pairs=mixed, log=quiet)
+    assert shared.sentences == len({en for en, _ in heldout[:40]})  # the training sentences are left out
+    assert shared == evaluate(tiny_run, tiny_bundle, limit=shared.sentences, log=quiet)
+    only_seen = tmp_path / "seen.tsv"
+    only_seen.write_text("".join(f"{en}\tx\n" for en in seen), encoding="utf-8")
+    import pytest
+
+    with pytest.raises(Exception, match="nothing to score"):
+        evaluate(tiny_run, tiny_bundle, pairs=only_seen, log=quiet)
+
+
+def test_beam_search_evaluation(tiny_run, tiny_bundle):
+    quiet = lambda *a, **k: None  # noqa: E731
+    beam = evaluate(tiny_run, tiny_bundle, limit=40, beam_size=4, log=quiet)
+    assert beam.sentences == 40 and 0 <= beam.chrf <= 100

@@ -188,3 +188,16 @@ def test_guard_treats_every_non_builtin_name_as_foreign():
     assert _is_builtin_name("FULLY_CONNECTED") and _is_builtin_name("GATHER")
     for name in ("FlexMatrixDeterminant", "MyCustomOp", "CUSTOM", "UNKNOWN"):
         assert not _is_builtin_name(name)
+
+
+def test_beam_sampling_and_streaming_on_tflite_match_onnx(full_bundle, sentences):
+    bundle, _ = full_bundle
+    lite = Translator(bundle, backend="tflite", precision="float32")
+    onnx = Translator(bundle)
+    texts = sentences[:12]
+    assert lite.translate(texts, beam_size=3) == onnx.translate(texts, beam_size=3)
+    assert lite.translate(texts, top_k=4, seed=2) == onnx.translate(texts, top_k=4, seed=2)
+    assert ["".join(lite.translate_stream(t)) for t in texts] == onnx.translate(texts)
+    for precision in ("float16", "dynamic", "int8", "int16x8"):
+        quantized = Translator(bundle, backend="tflite", precision=precision)
+        assert len(quantized.hypotheses(texts[:3], beam_size=2, num_hypotheses=2)[0]) == 2

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from runtime.cli import add_verbose, positive_int, run_main
 
-from .run import read_heldout, read_run
+from .run import RunError, read_heldout, read_run
 
 
 @dataclass
@@ -44,8 +44,10 @@ def group_references(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[
     return list(refs), list(refs.values())
 
 
-def score(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_length: int) -> Scores:
-    """Corpus metrics of `hypotheses` against their (possibly several) references."""
+def score(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_length: int,
+          cut: Sequence[bool] | None = None) -> Scores:
+    """Corpus metrics of `hypotheses` against their (possibly several) references. `cut` flags the
+    outputs that hit the length limit without END (by default: those of `max_length` characters)."""
     import sacrebleu
 
     if not hypotheses:
@@ -59,17 +61,33 @@ def score(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_le
         chrf=float(sacrebleu.corpus_chrf(list(hypotheses), streams).score),
         bleu=float(sacrebleu.corpus_bleu(list(hypotheses), streams).score),
         exact=sum(h in r for h, r in zip(hypotheses, references)) / len(hypotheses),
-        length_limit=sum(len(h) >= max_length for h in hypotheses) / len(hypotheses),
+        length_limit=(sum(cut) if cut is not None else sum(len(h) >= max_length for h in hypotheses))
+        / len(hypotheses),
     )
 
 
 def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str = "onnx",
-             precision: str = "float32", limit: int | None = None, samples: int = 5, log=print) -> Scores:
+             precision: str = "float32", limit: int | None = None, samples: int = 5,
+             beam_size: int = 1, length_penalty: float = 1.0, pairs: str | Path | None = None,
+             log=print) -> Scores:
+    """Score the run's model (or `bundle`) on the run's held-out split.
+
+    With `pairs` (a TSV of English<TAB>French, e.g. another run's heldout.tsv), score on those of
+    its pairs whose English is in this run's held-out split: a test set two runs share, never seen
+    in training by this one.
+    """
     info = read_run(run)
-    pairs = read_heldout(run)
+    heldout = read_heldout(run)
     if info.data.get("heldout_is_training_sample"):
         log("warning: this run has no validation split; heldout.tsv holds training pairs")
-    sources, references = group_references(pairs)
+    if pairs is not None:
+        unseen = {en for en, _ in heldout}
+        given = _read_tsv(pairs)
+        heldout = [(en, fr) for en, fr in given if en in unseen]
+        log(f"{pairs}: {len(heldout)} of its {len(given)} pairs have their English in this run's held-out split")
+        if not heldout:
+            raise RunError(f"no pair of {pairs} is in the held-out split of {run}: nothing to score")
+    sources, references = group_references(heldout)
     sources, references = sources[:limit], references[:limit]
     if bundle is None:
         from .decode import keras_translator
@@ -79,13 +97,23 @@ def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str 
         from runtime import Translator
 
         translator, name = Translator(bundle, backend=backend, precision=precision), f"{backend}/{precision}"
-    log(f"translating {len(sources)} held-out sentences with {name} ...")
-    hypotheses = translator.translate(sources, on_unknown="skip", on_overflow="truncate")
-    scores = score(hypotheses, references, info.max_target_length)
+    search = f"beam {beam_size}, length penalty {length_penalty}" if beam_size > 1 else "greedy"
+    log(f"translating {len(sources)} held-out sentences with {name} ({search}) ...")
+    results = translator.hypotheses(sources, beam_size=beam_size, length_penalty=length_penalty,
+                                    on_unknown="skip", on_overflow="truncate")
+    hypotheses = [r[0].text for r in results]
+    scores = score(hypotheses, references, info.max_target_length, cut=[not r[0].finished for r in results])
     log(scores.table())
     for src, hyp, refs in list(zip(sources, hypotheses, references))[:samples]:
         log(f"  {src!r} -> {hyp!r}  (reference {refs[0]!r})")
     return scores
+
+
+def _read_tsv(path: str | Path) -> list[tuple[str, str]]:
+    from .data import read_pairs
+
+    pairs, _ = read_pairs(path, num_samples=None)
+    return pairs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="float32", help="with --bundle (default: %(default)s)")
     p.add_argument("--limit", type=positive_int, help="evaluate the first N distinct sentences")
     p.add_argument("--samples", type=int, default=5, help="sample translations to show (default: 5)")
+    p.add_argument("--beam-size", type=positive_int, default=1, help="beam search width (default: greedy)")
+    p.add_argument("--length-penalty", type=float, default=1.0, help="beam ranking exponent (default: 1)")
+    p.add_argument("--pairs", help="score on the pairs of this TSV whose English is in the run's held-out "
+                   "split (e.g. another run's heldout.tsv: a shared test set)")
     add_verbose(p)
     return p
 
@@ -107,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     evaluate(args.run, args.bundle, backend=args.backend, precision=args.precision,
-             limit=args.limit, samples=args.samples)
+             limit=args.limit, samples=args.samples, beam_size=args.beam_size,
+             length_penalty=args.length_penalty, pairs=args.pairs)
     return 0
 
 

@@ -9,16 +9,19 @@ BACKENDS = ("onnx", "tflite")
 
 
 def load_backend(
-    name: str, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None
+    name: str, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
+    io_binding: bool | None = None,
 ):
     """A StepModel for backend `name` from the two graphs' bytes (already checked by the caller)."""
     if name == "onnx":
         from .onnx import OnnxStepModel
 
-        return OnnxStepModel(encoder, decoder_step, device=device, threads=threads)
+        return OnnxStepModel(encoder, decoder_step, device=device, threads=threads, io_binding=io_binding)
     if name == "tflite":
         from .tflite import TFLiteStepModel
 
+        if io_binding:
+            raise BackendUnavailableError("io_binding is an onnxruntime feature; backend='tflite' has none")
         return TFLiteStepModel(encoder, decoder_step, device=device, threads=threads)
     raise BackendUnavailableError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 

@@ -1,4 +1,9 @@
-"""onnxruntime backend, on CPU or CUDA."""
+"""onnxruntime backend, on CPU or CUDA.
+
+With I/O binding (the default on CUDA) the decoder's recurrent state stays in onnxruntime's device
+buffers from one step to the next; only the logits come back to the host for the choice of the
+next token, and the state crosses over only when the batch changes (rows finish, beams reorder).
+"""
 
 from __future__ import annotations
 
@@ -40,11 +45,32 @@ def _session(model: bytes, role: str, options, providers) -> ort.InferenceSessio
         ) from None
 
 
+class DeviceState:
+    """A state tensor left in onnxruntime's buffers; indexing it (a batch change) copies it out."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: "ort.OrtValue") -> None:
+        self.value = value
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.value.numpy()[rows]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        array = self.value.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.value.shape())
+
+
 class OnnxStepModel:
     """Runs the encoder and the single-step decoder with onnxruntime."""
 
     def __init__(
-        self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None
+        self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
+        io_binding: bool | None = None,
     ) -> None:
         providers = providers_for(device)
         options = ort.SessionOptions()
@@ -56,14 +82,32 @@ class OnnxStepModel:
         self.encoder = _session(encoder, "encoder", options, providers)
         self.decoder = _session(decoder_step, "decoder_step", options, providers)
         self.device = "cuda" if "CUDAExecutionProvider" in self.decoder.get_providers() else "cpu"
+        self.io_binding = self.device == "cuda" if io_binding is None else bool(io_binding)
 
     def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h, c = self.encoder.run([STATE_H, STATE_C], {SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
         return h, c
 
-    def step(self, token_ids: np.ndarray, h: np.ndarray, c: np.ndarray):
+    def step(self, token_ids: np.ndarray, h, c):
+        if self.io_binding:
+            return self._bound_step(token_ids, h, c)
         logits, h, c = self.decoder.run(
             [LOGITS, NEXT_STATE_H, NEXT_STATE_C],
             {TOKEN_IDS: token_ids.astype(np.int32, copy=False), STATE_H: h, STATE_C: c},
         )
         return logits, h, c
+
+    def _bound_step(self, token_ids: np.ndarray, h, c):
+        binding = self.decoder.io_binding()
+        binding.bind_cpu_input(TOKEN_IDS, token_ids.astype(np.int32, copy=False))
+        for name, state in ((STATE_H, h), (STATE_C, c)):
+            if isinstance(state, DeviceState):
+                binding.bind_ortvalue_input(name, state.value)
+            else:
+                binding.bind_cpu_input(name, np.ascontiguousarray(state, dtype=np.float32))
+        binding.bind_output(LOGITS, "cpu")
+        for name in (NEXT_STATE_H, NEXT_STATE_C):
+            binding.bind_output(name, self.device)
+        self.decoder.run_with_iobinding(binding)
+        logits, h, c = binding.get_outputs()
+        return logits.numpy(), DeviceState(h), DeviceState(c)
