@@ -132,8 +132,8 @@ def beam_decode(
     Hypotheses are ranked by score / length ** length_penalty, length counting END (0: by the plain
     sum of log-probabilities). Each step keeps, per sentence, the `beam_size` best prefixes that do
     not end; a prefix that ends among the `beam_size` best candidates becomes a hypothesis. A sentence
-    stops once its `num_hypotheses`-th hypothesis ranks above its best live prefix scored at its
-    current length: exact for length_penalty 0 (scores only fall), the usual heuristic otherwise.
+    stops once no live prefix can still outrank its `num_hypotheses`-th hypothesis (an exact bound,
+    not the current-length heuristic, which stops too early when length_penalty > 0).
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, got {beam_size}")
@@ -166,7 +166,7 @@ def beam_decode(
             # At most beam_size candidates end, so the best 2 * beam_size hold beam_size that do not.
             k = min(flat.size, 2 * beam_size)
             best = np.argpartition(-flat, k - 1)[:k]
-            best = best[np.argsort(-flat[best], kind="stable")]
+            best = best[np.lexsort((best, -flat[best]))]  # ties: the lower index, as argmax
             alive: list[tuple[int, int, float]] = []
             for position, index in enumerate(best):
                 row, token, total = int(mine[index // vocab]), int(index % vocab), float(flat[index])
@@ -181,9 +181,11 @@ def beam_decode(
                 continue
             if len(done) >= num_hypotheses and alive:
                 done.sort(key=rank, reverse=True)
+                # The best a live prefix can still rank: its score only falls, and its length
+                # reaches at most max_steps (dividing a negative score by more raises it).
                 best_live = max(total for _, _, total in alive)
-                live_rank = best_live / (t + 1) ** length_penalty if length_penalty else best_live
-                if rank(done[num_hypotheses - 1]) >= live_rank:
+                bound = best_live / max_steps**length_penalty if length_penalty else best_live
+                if rank(done[num_hypotheses - 1]) >= bound:
                     continue
             keep += alive
         if not keep:

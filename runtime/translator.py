@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, overload
@@ -46,7 +47,7 @@ class Translator:
     - `beam_size=N`: beam search; `num_hypotheses` (<= beam_size) best outputs with their scores
       via `hypotheses()`; ranked by score / length ** `length_penalty` (0: by plain score);
     - `top_k=K`: sampling among the K most likely characters (0: all), from softmax(scores /
-      `temperature`); with `seed`, a sentence's sample is the same whatever its batch;
+      `temperature`); with `seed`, a sentence's sample depends only on (seed, its text);
     - `translate_stream(text)` yields characters as they are decoded (greedy or sampling).
     `beam_size=1` and `top_k=1` (the defaults) are greedy decoding.
 
@@ -152,11 +153,12 @@ class Translator:
         on_overflow: str | None = None,
     ) -> list[list[Hypothesis]]:
         """For each text, its `num_hypotheses` best outputs with their scores, best first."""
+        if not isinstance(texts, (list, tuple)):
+            raise TypeError(f"expected a list of str, got {type(texts).__name__}")
         mode = _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperature, seed)
         m = self.manifest
         sources = self._prepare(texts, on_unknown, on_overflow)
-        empty = [Hypothesis("", 0.0, True)]
-        results: list[list[Hypothesis]] = [empty] * len(sources)
+        results = [[Hypothesis("", 0.0, True)] * num_hypotheses for _ in sources]
         # Longest first: batch-mates of similar length finish together, so fewer steps are wasted.
         todo = sorted((i for i, s in enumerate(sources) if s), key=lambda i: -len(sources[i]))
         start, end = m.target_vocab.id(START), m.target_vocab.id(END)
@@ -168,7 +170,8 @@ class Translator:
                 decoded = beam_decode(self.model, ids, start, end, m.max_target_length,
                                       beam_size, num_hypotheses, length_penalty)
             else:
-                choose = _sampler(temperature, top_k, seed, chunk) if mode == "sampling" else None
+                choose = (_sampler(temperature, top_k, seed, [sources[i] for i in chunk])
+                          if mode == "sampling" else None)
                 decoded = [[d] for d in greedy_decode(
                     self.model, ids, start, end, m.max_target_length, with_scores=True,
                     **({"choose": choose} if choose else {}))]
@@ -194,7 +197,7 @@ class Translator:
             return
         m = self.manifest
         ids = m.source_vocab.encode([source], m.max_source_length)
-        kwargs = {"choose": _sampler(temperature, top_k, seed, [0])} if mode == "sampling" else {}
+        kwargs = {"choose": _sampler(temperature, top_k, seed, [source])} if mode == "sampling" else {}
         for token in stream_decode(self.model, ids, m.target_vocab.id(START), m.target_vocab.id(END),
                                    m.max_target_length, **kwargs):
             yield m.target_vocab.chars[token]
@@ -237,10 +240,16 @@ def _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperatur
     return "beam" if beam_size > 1 else "greedy"
 
 
-def _sampler(temperature: float, top_k: int, seed: int | None, rows: Sequence[int]):
-    # One generator per input position: a sentence's draws do not depend on its batch-mates.
-    seeds = [np.random.SeedSequence([seed, i]) if seed is not None else None for i in rows]
+def _sampler(temperature: float, top_k: int, seed: int | None, sources: Sequence[str]):
+    # Each sentence draws from a generator seeded by (seed, its text): its sample does not depend
+    # on its batch-mates, its position, the batch size or streaming.
+    seeds = [np.random.SeedSequence([seed, *_text_words(s)]) if seed is not None else None for s in sources]
     return sampling_chooser(temperature, top_k, seeds)
+
+
+def _text_words(text: str) -> list[int]:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

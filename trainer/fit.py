@@ -218,14 +218,15 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
     """Train from `initial_epoch` to the run's epochs inside `staged`, then move it to `out`."""
     from .callbacks import BestCheckpoint
     from .curves import write_curves
-    from .pipeline import PairData, dataset
+    from .pipeline import EpochClock, PairData, dataset
 
     s = info.settings
     seed_pipeline = s["pipeline"] == "seed"
     options = dict(bucket=not seed_pipeline, weighted=not seed_pipeline,
                    pad_to=info.max_target_length if seed_pipeline else None)
     train_data = PairData(train, info.source_vocab, info.target_vocab, info.max_source_length)
-    train_ds = dataset(train_data, s["batch_size"], seed=s["seed"], first_epoch=initial_epoch, **options)
+    clock = EpochClock(initial_epoch)
+    train_ds = dataset(train_data, s["batch_size"], seed=s["seed"], clock=clock, **options)
     valid_ds = None
     if valid:
         valid_data = PairData(valid, info.source_vocab, info.target_vocab, info.max_source_length)
@@ -234,7 +235,7 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
     checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss", history=history)
     try:
         model.fit(train_ds, epochs=s["epochs"], initial_epoch=initial_epoch, validation_data=valid_ds,
-                  callbacks=[checkpoint], verbose=verbose, shuffle=False)
+                  callbacks=[clock.callback(), checkpoint], verbose=verbose, shuffle=False)
         if not (staged / MODEL_FILE).is_file():
             raise DataError(
                 f"training never produced a finite {checkpoint.monitor} (diverged? try a lower "
@@ -293,7 +294,9 @@ def _resume(out, epochs: int | None, strategy: str, verbose: int, log) -> RunInf
         if epochs < done:
             raise DataError(f"--epochs {epochs} is below the {done} epochs already trained")
         info.settings["epochs"] = epochs
-    info.best = progress.get("best", {})
+    # run.json is written with model.keras, so its best always describes that file (even when a
+    # kill came after a better epoch was saved but before its progress was).
+    info.best = info.best or progress.get("best", {})
     s = info.settings
     data = None if info.data.get("source") == "builtin" else info.data["source"]
     pairs, _ = _load_pairs(data, s, log)
@@ -314,6 +317,13 @@ def _resume(out, epochs: int | None, strategy: str, verbose: int, log) -> RunInf
                                         safe_mode=True, compile=True)
     keras.utils.set_random_seed(s["seed"] + done)
     history = json.loads((staged / HISTORY_JSON).read_text(encoding="utf-8"))[:done]
+    if not chief:  # other workers read the chief's checkpoint and train into a throwaway copy
+        work = Path(tempfile.mkdtemp(prefix="s2s-worker-"))
+        for name in (RUN_JSON, HISTORY_JSON):
+            shutil.copyfile(staged / name, work / name)
+        staged = work
+    else:
+        atomic_write_json(staged / RUN_JSON, info.to_json())
     return _train(staged, out, info, model, train, valid, done, history, chief, verbose, log)
 
 
@@ -359,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 RESUME_FIXED = ("data", "num_samples", "latent_dim", "batch_size", "learning_rate", "max_input_length",
-                "max_output_length", "vocabulary_words", "pipeline")
+                "max_output_length", "vocabulary_words", "pipeline", "seed", "validation_split", "strict")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -105,18 +105,37 @@ class PairData:
             yield self.batch(rows, pad_to, weighted)
 
 
+class EpochClock:
+    """The epoch whose shuffle the next pass over a dataset uses; a Keras callback sets it from
+    the epoch number Keras is about to train (not from how often the data was read)."""
+
+    def __init__(self, epoch: int = 0) -> None:
+        self.epoch = epoch
+
+    def callback(self):
+        import keras
+
+        clock = self
+
+        class SetEpoch(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                clock.epoch = epoch
+
+        return SetEpoch()
+
+
 def dataset(
     data: PairData, batch_size: int, *, seed: int | None, bucket: bool = True,
-    pad_to: int | None = None, weighted: bool = True, first_epoch: int = 0,
+    pad_to: int | None = None, weighted: bool = True, clock: EpochClock | None = None,
 ):
     """A tf.data.Dataset of ((encoder_ids, decoder_ids), target_ids, weights); each pass over it
-    is the next epoch's shuffle."""
+    is the shuffle of `clock`'s epoch."""
     import tensorflow as tf
 
-    epochs = iter(range(first_epoch, 1 << 30))
+    clock = clock or EpochClock()
 
     def generate():
-        epoch = next(epochs)
+        epoch = clock.epoch
         for b in data.batches(batch_size, seed=seed, epoch=epoch, bucket=bucket, pad_to=pad_to,
                               weighted=weighted):
             yield (b.encoder_ids, b.decoder_ids), b.target_ids, b.weights
