@@ -2,8 +2,9 @@
 
 float32: tf2onnx converts the trained Keras layers (the encoder LSTM becomes a native ONNX LSTM op;
 the step decoder is the LSTM cell's equations and the dense layer's logits), onnx.checker checks
-both graphs. int8: onnxruntime's dynamic quantization of those graphs (int8 weights, activations
-quantized on the fly; the LSTM becomes DynamicQuantizeLSTM). Each precision is then validated
+both graphs. int8: onnxruntime's dynamic quantization of those graphs (int8 weights per channel,
+activations quantized on the fly; the encoder LSTM becomes DynamicQuantizeLSTM, the decoder's input
+projection MatMulInteger; the decoder's recurrent and logits products stay float32). Each precision is then validated
 against Keras (see export.validate) before the bundle is renamed into place.
 """
 
@@ -60,21 +61,35 @@ def convert_float32(functions, opset: int = DEFAULT_OPSET) -> dict[str, bytes]:
     return out
 
 
+def float_state_path(model) -> list[str]:
+    """The decoder step's MatMuls that read the recurrent state: `state_h @ U` and the logits'
+    `next_state_h @ dense`. Quantizing their activations (8 bits, one scale per tensor) is what flips
+    greedy decodes: measured on the seed-settings model, 500 held-out sentences, per-channel weights:
+    everything quantized 80.0% identical to float32, these two kept float 93.4%."""
+    from runtime import bundle as b
+
+    return [n.name for n in model.graph.node
+            if n.op_type == "MatMul" and ({b.STATE_H, b.NEXT_STATE_H} & set(n.input))]
+
+
 def quantize_int8(graph: bytes) -> bytes:
-    """onnxruntime's dynamic int8 quantization of one serialized graph."""
+    """onnxruntime's dynamic int8 quantization of one serialized graph: int8 weights per output
+    channel; the decoder's state-path products stay float32 (see `float_state_path`)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(graph)
+        keep_float = float_state_path(onnx.load_from_string(graph))
         # It logs advice to run quant_pre_process first; on these graphs that changes nothing
         # (measured: same sizes), so keep the export's output readable.
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)
         try:
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True,
+                             nodes_to_exclude=keep_float)
         finally:
             root.setLevel(level)
         onnx.checker.check_model(str(dst), full_check=True)

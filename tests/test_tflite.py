@@ -201,3 +201,19 @@ def test_beam_sampling_and_streaming_on_tflite_match_onnx(full_bundle, sentences
     for precision in ("float16", "dynamic", "int8", "int16x8"):
         quantized = Translator(bundle, backend="tflite", precision=precision)
         assert len(quantized.hypotheses(texts[:3], beam_size=2, num_hypotheses=2)[0]) == 2
+
+
+def test_onnx_int8_keeps_the_decoder_state_path_float(full_bundle):
+    import onnx
+
+    from runtime import bundle as b
+
+    bundle, _ = full_bundle
+    encoder = onnx.load(str(bundle / "encoder.int8.onnx"))
+    decoder = onnx.load(str(bundle / "decoder_step.int8.onnx"))
+    assert "DynamicQuantizeLSTM" in {n.op_type for n in encoder.graph.node}
+    ops = {n.op_type for n in decoder.graph.node}
+    assert "MatMulInteger" in ops  # the input projection is int8
+    state_path = [n for n in decoder.graph.node if {b.STATE_H, b.NEXT_STATE_H} & set(n.input)
+                  and n.op_type.startswith("MatMul")]
+    assert len(state_path) == 2 and all(n.op_type == "MatMul" for n in state_path)
