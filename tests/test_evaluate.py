@@ -36,7 +36,7 @@ def test_evaluate_keras_and_bundle_agree(tiny_run, tiny_bundle):
     assert keras_scores == bundle_scores and keras_scores.sentences == 60
 
 
-def test_shared_test_set_keeps_only_this_runs_held_out_english(tiny_run, tiny_bundle, tmp_path):
+def test_shared_test_set_leaves_out_what_the_run_trained_on(tiny_run, tiny_bundle, tmp_path):
     from trainer.run import read_heldout
 
     quiet = lambda *a, **k: None  # noqa: E731
@@ -52,7 +52,7 @@ def test_shared_test_set_keeps_only_this_runs_held_out_english(tiny_run, tiny_bu
     only_seen.write_text("".join(f"{en}\tx\n" for en in seen), encoding="utf-8")
     import pytest
 
-    with pytest.raises(Exception, match="nothing to score"):
+    with pytest.raises(Exception, match="trained on: nothing to score"):
         evaluate(tiny_run, tiny_bundle, pairs=only_seen, log=quiet)
 
 

@@ -72,21 +72,23 @@ def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str 
              log=print) -> Scores:
     """Score the run's model (or `bundle`) on the run's held-out split.
 
-    With `pairs` (a TSV of English<TAB>French, e.g. another run's heldout.tsv), score on those of
-    its pairs whose English is in this run's held-out split: a test set two runs share, never seen
-    in training by this one.
+    With `pairs` (a TSV of English<TAB>French: a test set shared by several runs), score on those
+    of its pairs whose English this run never trained on (its training split is rebuilt from its
+    settings and data file).
     """
     info = read_run(run)
     heldout = read_heldout(run)
     if info.data.get("heldout_is_training_sample"):
         log("warning: this run has no validation split; heldout.tsv holds training pairs")
     if pairs is not None:
-        unseen = {en for en, _ in heldout}
+        from .fit import training_split
+
+        trained = {en for en, _ in training_split(info)[0]}
         given = _read_tsv(pairs)
-        heldout = [(en, fr) for en, fr in given if en in unseen]
-        log(f"{pairs}: {len(heldout)} of its {len(given)} pairs have their English in this run's held-out split")
+        heldout = [(en, fr) for en, fr in given if en not in trained]
+        log(f"{pairs}: {len(heldout)} of its {len(given)} pairs have English this run never trained on")
         if not heldout:
-            raise RunError(f"no pair of {pairs} is in the held-out split of {run}: nothing to score")
+            raise RunError(f"every pair of {pairs} has English that {run} trained on: nothing to score")
     sources, references = group_references(heldout)
     sources, references = sources[:limit], references[:limit]
     if bundle is None:
@@ -130,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=5, help="sample translations to show (default: 5)")
     p.add_argument("--beam-size", type=positive_int, default=1, help="beam search width (default: greedy)")
     p.add_argument("--length-penalty", type=float, default=1.0, help="beam ranking exponent (default: 1)")
-    p.add_argument("--pairs", help="score on the pairs of this TSV whose English is in the run's held-out "
-                   "split (e.g. another run's heldout.tsv: a shared test set)")
+    p.add_argument("--pairs", help="score on the pairs of this TSV (English<TAB>French) whose English "
+                   "the run never trained on: a test set shared by several runs")
     add_verbose(p)
     return p
 

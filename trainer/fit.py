@@ -187,9 +187,21 @@ def _load_pairs(data, settings: dict, log) -> tuple[list[Pair], dict]:
                                max_output_length=settings["max_output_length"])
     log(report.summary())
     return pairs, {
-        "source": os.fspath(data), "pairs": len(pairs), "lines_read": report.lines,
+        "source": os.path.abspath(data), "pairs": len(pairs), "lines_read": report.lines,
         "skipped": len(report.skipped), "skipped_lines": [n for n, _ in report.skipped[:100]],
     }
+
+
+def training_split(info: RunInfo, log=lambda *a: None) -> tuple[list[Pair], list[Pair]]:
+    """The (train, validation) pairs of a run, rebuilt from its settings and data file."""
+    s = info.settings
+    source = info.data.get("source")
+    data = None if source == "builtin" else source
+    if data is not None and not Path(data).is_file():
+        raise RunError(f"cannot rebuild the run's training split: its data file {data} is missing")
+    defaults = {"strict": False, "max_input_length": None, "max_output_length": None, "vocabulary_words": None}
+    pairs, _ = _load_pairs(data, {**defaults, **s}, log)
+    return split_pairs(pairs, s["validation_split"], s["seed"])
 
 
 def _strategy(name: str, log):
