@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="float32", help="default: %(default)s")
     p.add_argument("--device", default="cpu", choices=DEVICES,
                    help="cpu, cuda (onnxruntime-gpu; an error if absent) or auto (cuda when present)")
-    p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: 1)")
+    p.add_argument("--threads", type=positive_int, default=None, help="intra-op threads per model (default: 1; more can help large batches on big CPUs)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="sentences per batch (default: %(default)s)")
     p.add_argument(
         "--on-unknown", default="error", choices=ON_UNKNOWN,

@@ -137,7 +137,8 @@ class Translator:
         return self.translate_batch(texts, **options)
 
     def translate_batch(self, texts: Sequence[str], **options) -> list[str]:
-        return [h[0].text for h in self.hypotheses(texts, **options)]
+        # Greedy without scores skips a log-softmax per step (~10% of a small model's step).
+        return [h[0].text for h in self._decode(texts, with_scores=False, **options)]
 
     def hypotheses(
         self,
@@ -153,6 +154,13 @@ class Translator:
         on_overflow: str | None = None,
     ) -> list[list[Hypothesis]]:
         """For each text, its `num_hypotheses` best outputs with their scores, best first."""
+        return self._decode(texts, beam_size=beam_size, num_hypotheses=num_hypotheses,
+                            length_penalty=length_penalty, top_k=top_k, temperature=temperature,
+                            seed=seed, on_unknown=on_unknown, on_overflow=on_overflow)
+
+    def _decode(self, texts, *, with_scores: bool = True, beam_size: int = 1, num_hypotheses: int = 1,
+                length_penalty: float = 1.0, top_k: int = 1, temperature: float = 1.0,
+                seed: int | None = None, on_unknown: str | None = None, on_overflow: str | None = None):
         if not isinstance(texts, (list, tuple)):
             raise TypeError(f"expected a list of str, got {type(texts).__name__}")
         mode = _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperature, seed)
@@ -173,7 +181,7 @@ class Translator:
                 choose = (_sampler(temperature, top_k, seed, [sources[i] for i in chunk])
                           if mode == "sampling" else None)
                 decoded = [[d] for d in greedy_decode(
-                    self.model, ids, start, end, m.max_target_length, with_scores=True,
+                    self.model, ids, start, end, m.max_target_length, with_scores=with_scores,
                     **({"choose": choose} if choose else {}))]
             for i, outs in zip(chunk, decoded):
                 results[i] = [self._hypothesis(d) for d in outs]

@@ -74,11 +74,14 @@ class OnnxStepModel:
     ) -> None:
         providers = providers_for(device)
         options = ort.SessionOptions()
-        if threads is not None:
-            if threads < 1:
-                raise ValueError(f"threads must be at least 1, got {threads}")
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        # One thread by default: a decoder step is a few small matrix products, which a thread pool
+        # cannot split profitably (measured on 2 cores: no faster at batch 1 or 256), and an app on a
+        # small device keeps its other cores.
+        threads = 1 if threads is None else threads
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
         self.encoder = _session(encoder, "encoder", options, providers)
         self.decoder = _session(decoder_step, "decoder_step", options, providers)
         self.device = "cuda" if "CUDAExecutionProvider" in self.decoder.get_providers() else "cpu"

@@ -48,8 +48,7 @@ class TFLiteStepModel:
     @staticmethod
     def _runner(Interpreter, data, role, inputs, outputs, threads):
         try:
-            kwargs = {"num_threads": threads} if threads is not None else {}
-            interpreter = Interpreter(model_content=data, **kwargs)
+            interpreter = Interpreter(model_content=data, num_threads=1 if threads is None else threads)
             runner = interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as exc:
             raise BundleError(f"the {role} .tflite model cannot be loaded: {exc}") from None
