@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fra-eng" / "fra.txt"
-TINY = dict(num_samples=2400, epochs=12, latent_dim=64, batch_size=32, learning_rate=5e-3, seed=3)
+TINY = dict(num_samples=2400, epochs=20, latent_dim=64, batch_size=32, learning_rate=5e-3, seed=3)
 
 
 def quiet(*_args, **_kwargs) -> None:
