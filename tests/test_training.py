@@ -193,3 +193,18 @@ def test_distributed_strategy_trains_a_tiny_model_on_two_logical_cpus(tmp_path, 
     info = read_run(out)
     assert info.settings["strategy"] == strategy and info.best["epoch"] in (1, 2)
     assert load_model(out).get_layer("encoder_lstm").units == 8
+
+
+def test_num_samples_0_reads_the_whole_file_and_stale_runs_are_named(tmp_path):
+    data = tmp_path / "pairs.txt"
+    data.write_text("".join(f"Go {i}.\tVa {i} !\n" for i in range(50)), encoding="utf-8")
+    out = tmp_path / "run"
+    stale = tmp_path / ".run.abc123.partial"
+    stale.mkdir()
+    (stale / PROGRESS_JSON).write_text('{"epoch": 1, "best": {}}')
+    lines = []
+    info = fit(out, data, num_samples=0, epochs=1, latent_dim=8, verbose=0, log=lines.append)
+    assert info.data["pairs"] == 50 and info.settings["num_samples"] is None
+    assert any("1 interrupted run" in line and stale.name in line for line in lines)
+    with pytest.raises(Exception, match="num-samples must be at least 1"):
+        fit(tmp_path / "b", None, num_samples=0, epochs=1, verbose=0, log=quiet)

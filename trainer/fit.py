@@ -106,6 +106,10 @@ def fit(
         raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
     if resume:
         return _resume(out, epochs, strategy, verbose, log)
+    stale = interrupted_runs(out)
+    if stale:
+        log(f"note: {len(stale)} interrupted run(s) beside {out} ({', '.join(p.name for p in stale)}); "
+            "this one starts afresh (--resume would continue the newest; delete them to free the disk)")
 
     defaults = SEED_DEFAULTS if data is not None else BUILTIN_DEFAULTS
     num_samples = defaults.num_samples if num_samples is None else num_samples
@@ -119,7 +123,9 @@ def fit(
         vocabulary_words = defaults.vocabulary_words
     if not learning_rate > 0:
         raise DataError(f"learning-rate must be positive, got {learning_rate}")
-    for name, value in (("num_samples", num_samples), ("epochs", epochs),
+    if num_samples == 0 and data is not None:
+        num_samples = None  # --data with --num-samples 0: the whole file
+    for name, value in (("num_samples", num_samples if num_samples is not None else 1), ("epochs", epochs),
                         ("latent_dim", latent_dim), ("batch_size", batch_size)):
         if value < 1:
             raise DataError(f"{name.replace('_', '-')} must be at least 1, got {value}")
@@ -353,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="Anki-format file: English<TAB>French[<TAB>attribution] per line "
                    "(default: the built-in generated corpus)")
     p.add_argument("--out", required=True, help="run directory to write")
-    p.add_argument("--num-samples", type=positive_int, help="use the first N pairs")
+    p.add_argument("--num-samples", type=int, help="use the first N pairs (with --data, 0: all of them)")
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--latent-dim", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
