@@ -8,19 +8,9 @@ from typing import Sequence
 
 from .backends import BACKENDS
 from .backends.onnx import DEVICES
-from .cli import add_verbose, positive_int, run_main
+from .cli import add_verbose, non_negative_int, positive_int, run_main
 from .errors import InputDecodingError, S2SError
 from .vocab import ON_OVERFLOW, ON_UNKNOWN, prepare_source
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def add_decoding(p: argparse.ArgumentParser) -> None:

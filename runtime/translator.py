@@ -196,7 +196,6 @@ class Translator:
         mode = _check_decoding(1, 1, 1.0, top_k, temperature, seed)
         if not isinstance(text, str):
             raise TypeError(f"expected a str, got {type(text).__name__}")
-        m = self.manifest
         (source,) = self._prepare([text], on_unknown, on_overflow)
         return self._stream(source, mode, top_k, temperature, seed)
 

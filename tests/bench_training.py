@@ -47,30 +47,11 @@ class EpochTimer:
 def seed_setup(pairs, latent, batch, epochs):
     """The keras.io lstm_seq2seq training setup."""
     import keras
-    import numpy as np
 
-    input_texts = [en for en, _ in pairs]
-    target_texts = ["\t" + fr + "\n" for _, fr in pairs]
-    input_characters = sorted(set("".join(input_texts)) | {" "})
-    target_characters = sorted(set("".join(target_texts)) | {" "})
-    ie = {c: i for i, c in enumerate(input_characters)}
-    te = {c: i for i, c in enumerate(target_characters)}
+    from tests.seed_reference import seed_tensors
+
+    enc, dec, tgt, input_characters, target_characters = seed_tensors(pairs)
     n_in, n_out = len(input_characters), len(target_characters)
-    max_in = max(map(len, input_texts))
-    max_out = max(map(len, target_texts))
-    enc = np.zeros((len(pairs), max_in, n_in), dtype="float32")
-    dec = np.zeros((len(pairs), max_out, n_out), dtype="float32")
-    tgt = np.zeros((len(pairs), max_out, n_out), dtype="float32")
-    for i, (a, b) in enumerate(zip(input_texts, target_texts)):
-        for t, ch in enumerate(a):
-            enc[i, t, ie[ch]] = 1.0
-        enc[i, t + 1 :, ie[" "]] = 1.0
-        for t, ch in enumerate(b):
-            dec[i, t, te[ch]] = 1.0
-            if t > 0:
-                tgt[i, t - 1, te[ch]] = 1.0
-        dec[i, t + 1 :, te[" "]] = 1.0
-        tgt[i, t:, te[" "]] = 1.0
     encoder_inputs = keras.Input(shape=(None, n_in))
     _, h, c = keras.layers.LSTM(latent, return_state=True)(encoder_inputs)
     decoder_inputs = keras.Input(shape=(None, n_out))

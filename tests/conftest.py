@@ -55,6 +55,22 @@ def real_run(real_data, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def translator(tiny_bundle):
+    """A Translator over the tiny bundle, shared by the tests that only read it."""
+    from runtime import Translator
+
+    return Translator(tiny_bundle)
+
+
+@pytest.fixture(scope="session")
+def sentences(tiny_run) -> list[str]:
+    """The first 40 distinct held-out English sentences of the tiny run."""
+    from trainer.run import read_heldout
+
+    return list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:40]
+
+
 @pytest.fixture
 def copy_bundle(tiny_bundle, tmp_path):
     """A private copy of the tiny bundle, for tests that tamper with it."""

@@ -9,7 +9,6 @@ import pytest
 
 from runtime import Translator
 from runtime.decoding import beam_decode, greedy_decode, log_softmax
-from trainer.run import read_heldout
 
 
 class ToyModel:
@@ -110,16 +109,6 @@ def test_beam_returns_distinct_hypotheses_best_first():
         assert len({tuple(h.ids) for h in hyps}) == 3
         assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
         assert all(h.score <= 0 for h in hyps)
-
-
-@pytest.fixture(scope="module")
-def translator(tiny_bundle):
-    return Translator(tiny_bundle)
-
-
-@pytest.fixture(scope="module")
-def sentences(tiny_run):
-    return list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:40]
 
 
 def test_beam_size_1_is_greedy_exactly(translator, sentences):

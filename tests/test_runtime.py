@@ -15,17 +15,6 @@ from runtime import (
     UnknownCharacterError,
 )
 from runtime.bundle import MANIFEST
-from trainer.run import read_heldout
-
-
-@pytest.fixture(scope="module")
-def translator(tiny_bundle):
-    return Translator(tiny_bundle)
-
-
-@pytest.fixture(scope="module")
-def sentences(tiny_run):
-    return list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:40]
 
 
 def test_str_in_str_out_and_list_in_list_out_in_order(translator, sentences):

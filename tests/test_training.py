@@ -15,6 +15,7 @@ import pytest
 from runtime.vocab import Vocabulary, wrap_target
 from trainer.fit import fit, interrupted_runs
 from trainer.pipeline import PairData
+from tests.seed_reference import seed_tensors
 from trainer.run import CURVES_PNG, HISTORY_JSON, LAST_CHECKPOINT, PROGRESS_JSON, load_model, read_run
 
 def quiet(*_args, **_kwargs) -> None:
@@ -23,32 +24,6 @@ def quiet(*_args, **_kwargs) -> None:
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = [("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
          ("I see.", "Je comprends."), ("Help!", "À l'aide !")]
-
-
-def seed_tensors(pairs, input_characters, target_characters):
-    """The keras.io lstm_seq2seq vectorisation, verbatim in spirit: one-hot, space padding."""
-    input_token_index = {c: i for i, c in enumerate(input_characters)}
-    target_token_index = {c: i for i, c in enumerate(target_characters)}
-    input_texts = [en for en, _ in pairs]
-    target_texts = ["\t" + fr + "\n" for _, fr in pairs]
-    max_encoder_seq_length = max(len(t) for t in input_texts)
-    max_decoder_seq_length = max(len(t) for t in target_texts)
-    shape_in = (len(pairs), max_encoder_seq_length, len(input_characters))
-    shape_out = (len(pairs), max_decoder_seq_length, len(target_characters))
-    encoder_input_data = np.zeros(shape_in, dtype="float32")
-    decoder_input_data = np.zeros(shape_out, dtype="float32")
-    decoder_target_data = np.zeros(shape_out, dtype="float32")
-    for i, (input_text, target_text) in enumerate(zip(input_texts, target_texts)):
-        for t, char in enumerate(input_text):
-            encoder_input_data[i, t, input_token_index[char]] = 1.0
-        encoder_input_data[i, t + 1 :, input_token_index[" "]] = 1.0
-        for t, char in enumerate(target_text):
-            decoder_input_data[i, t, target_token_index[char]] = 1.0
-            if t > 0:
-                decoder_target_data[i, t - 1, target_token_index[char]] = 1.0
-        decoder_input_data[i, t + 1 :, target_token_index[" "]] = 1.0
-        decoder_target_data[i, t:, target_token_index[" "]] = 1.0
-    return encoder_input_data, decoder_input_data, decoder_target_data
 
 
 def onehot(ids, depth):
@@ -65,7 +40,7 @@ def data():
 
 def test_seed_pipeline_yields_exactly_the_seeds_one_hot_tensors(data):
     pairs_data, src, tgt = data
-    enc, dec, target = seed_tensors(PAIRS, src.chars, tgt.chars)
+    enc, dec, target, _, _ = seed_tensors(PAIRS, src.chars, tgt.chars)
     max_tgt = dec.shape[1]
     (batch,) = pairs_data.batches(len(PAIRS), seed=None, bucket=False, pad_to=max_tgt, weighted=False)
     np.testing.assert_array_equal(onehot(batch.encoder_ids, len(src)), enc)
@@ -76,7 +51,7 @@ def test_seed_pipeline_yields_exactly_the_seeds_one_hot_tensors(data):
 
 def test_bucketed_batches_are_the_seeds_tensors_cut_to_the_batch_with_no_weight_on_padding(data):
     pairs_data, src, tgt = data
-    enc, dec, target = seed_tensors(PAIRS, src.chars, tgt.chars)
+    enc, dec, target, _, _ = seed_tensors(PAIRS, src.chars, tgt.chars)
     batches = list(pairs_data.batches(2, seed=7, epoch=0))
     seen = []
     for b in batches:
