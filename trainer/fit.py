@@ -316,13 +316,12 @@ def _resume(out, epochs: int | None, strategy: str, verbose: int, log) -> RunInf
     # kill came after a better epoch was saved but before its progress was).
     info.best = info.best or progress.get("best", {})
     s = info.settings
-    data = None if info.data.get("source") == "builtin" else info.data["source"]
-    pairs, _ = _load_pairs(data, s, log)
-    train, valid = split_pairs(pairs, s["validation_split"], s["seed"])
+    train, valid = training_split(info, log)
+    pairs = train + valid
     if (Vocabulary.from_texts(en for en, _ in pairs) != info.source_vocab
             or Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs) != info.target_vocab
             or len(pairs) != info.data.get("pairs")):
-        raise DataError(f"{data or 'the built-in corpus'} no longer gives the pairs the interrupted run "
+        raise DataError(f"{info.data.get('source')} no longer gives the pairs the interrupted run "
                         "trained on: cannot resume")
     log(f"resuming {staged.name} after epoch {done} of {s['epochs']}")
     tf_strategy, chief = _strategy(strategy if strategy != "none" else s.get("strategy", "none"), log)
