@@ -251,9 +251,14 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
         valid_ds = dataset(valid_data, s["batch_size"], seed=None, **options)
     log(f"training pairs held as ids: {train_data.nbytes / 2**20:.1f} MiB")
     checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss", history=history)
+    callbacks = [clock.callback()]
+    if s.get("quantization_aware"):  # trainer.qat's runs, resumed ones too
+        from .qat import weight_grid_callback
+
+        callbacks.append(weight_grid_callback())
     try:
         model.fit(train_ds, epochs=s["epochs"], initial_epoch=initial_epoch, validation_data=valid_ds,
-                  callbacks=[clock.callback(), checkpoint], verbose=verbose, shuffle=False)
+                  callbacks=[*callbacks, checkpoint], verbose=verbose, shuffle=False)
         if not (staged / MODEL_FILE).is_file():
             raise DataError(
                 f"training never produced a finite {checkpoint.monitor} (diverged? try a lower "

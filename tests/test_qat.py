@@ -1,0 +1,80 @@
+"""Quantization-aware fine-tuning: the grid, the fine-tuned run, and exports that carry its weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from trainer.qat import QUANTIZED_WEIGHTS, fine_tune, int8_grid, main, on_grid, quantized_variables
+from trainer.run import RUN_JSON, load_model
+
+QUIET = dict(verbose=0, log=lambda *a, **k: None)
+matrices = arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6)),
+                  # weights of trained models: no subnormals, whose scales underflow
+                  elements=st.floats(-4, 4, width=32).map(lambda x: x if abs(x) > 1e-6 else 0.0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(matrices)
+def test_grid_is_idempotent_and_within_half_a_step(w):
+    g = int8_grid(w)
+    np.testing.assert_array_equal(int8_grid(g), g)
+    scale = np.abs(w).max(axis=0) / 127
+    assert np.all(np.abs(g - w) <= scale / 2 + 1e-6 * np.abs(w).max(axis=0))
+    # each column's largest magnitude is a grid end, so a converter recomputes the same scale
+    np.testing.assert_allclose(np.abs(g).max(axis=0), np.abs(w).max(axis=0), rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def qat_run(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("qat") / "run"
+    fine_tune(tiny_run, out, epochs=2, **QUIET)
+    return out
+
+
+def test_fine_tuned_weights_lie_on_the_grid_and_the_original_is_untouched(tiny_run, qat_run):
+    before = (tiny_run / "model.keras").read_bytes()
+    assert on_grid(load_model(qat_run))
+    assert not on_grid(load_model(tiny_run))
+    assert (tiny_run / "model.keras").read_bytes() == before
+    settings_ = json.loads((qat_run / RUN_JSON).read_text())["settings"]
+    assert settings_["quantization_aware"]["bits"] == 8
+    assert settings_["epochs"] == 2
+    assert len(quantized_variables(load_model(qat_run))) == len(QUANTIZED_WEIGHTS)
+
+
+def test_dynamic_tflite_carries_the_fine_tuned_weights_exactly(qat_run, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from export.to_tflite import export_tflite
+
+    out = tmp_path / "bundle"
+    export_tflite(qat_run, out, quantize=["dynamic"], min_agreement={"dynamic": 0.0}, log=lambda *a: None)
+    model = load_model(qat_run)
+    wanted = [v.numpy().T for v in quantized_variables(model)]  # TFLite keeps [out, in]
+    found = 0
+    for path in out.glob("*.dynamic.tflite"):
+        interpreter = Interpreter(model_path=str(path))
+        interpreter.allocate_tensors()
+        for t in interpreter.get_tensor_details():
+            scales = t["quantization_parameters"]["scales"]
+            # weights are quantized per output channel; activations and the one-hot table per tensor
+            if t["dtype"] != np.int8 or len(t["shape"]) != 2 or len(scales) != t["shape"][0] or len(scales) < 2:
+                continue
+            weights = interpreter.get_tensor(t["index"]).astype(np.float32) * scales[:, None]
+            matches = [w for w in wanted if w.shape == weights.shape and np.allclose(w, weights, rtol=1e-5, atol=1e-7)]
+            assert matches, f"{path.name}: int8 tensor {t['name']} is none of the model's weights"
+            found += 1
+    assert found >= len(QUANTIZED_WEIGHTS)
+
+
+def test_cli_refuses_to_overwrite_the_run_it_starts_from(tiny_run, capsys):
+    from runtime.cli import run_main
+
+    assert run_main(main, "python -m trainer.qat", ["--run", str(tiny_run), "--out", str(tiny_run)]) == 2
+    assert "--out must differ from --run" in capsys.readouterr().err
