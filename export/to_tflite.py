@@ -16,7 +16,7 @@ from runtime import __version__
 from runtime.cli import add_verbose, positive_int, run_main
 
 from .pipeline import Loaded, UsageError, export_bundle, parse_min_agreement
-from .tflite import PRECISIONS, convert, edge_graphs, representative_inputs
+from .tflite import PRECISIONS, convert, dequantize_state_path, edge_graphs, representative_inputs
 
 CALIBRATION_PAIRS = 256
 
@@ -30,9 +30,10 @@ def make_converter(calibration_pairs: int = CALIBRATION_PAIRS):
             state["data"] = _calibration_data(loaded, calibration_pairs)
         graphs = state["graphs"]
         enc_data, dec_data = state["data"] if precision in ("int8", "int16x8") else (None, None)
+        step = convert(graphs, graphs.step, precision, dec_data)
         return {
             "encoder": convert(graphs, graphs.encode, precision, enc_data),
-            "decoder_step": convert(graphs, graphs.step, precision, dec_data),
+            "decoder_step": dequantize_state_path(step) if precision == "dynamic" else step,
         }
 
     return convert_run

@@ -217,3 +217,21 @@ def test_onnx_int8_keeps_the_decoder_state_path_float(full_bundle):
     state_path = [n for n in decoder.graph.node if {b.STATE_H, b.NEXT_STATE_H} & set(n.input)
                   and n.op_type.startswith("MatMul")]
     assert len(state_path) == 2 and all(n.op_type == "MatMul" for n in state_path)
+
+
+def test_dynamic_tflite_step_keeps_int8_weights_but_float_state_products(full_bundle):
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    bundle, reports = full_bundle
+    interpreter = Interpreter(model_path=str(bundle / "decoder_step.dynamic.tflite"))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    produced_by = {o: op for op in ops for o in op["outputs"]}
+    fcs = [op for op in ops if op["op_name"] == "FULLY_CONNECTED"]
+    float_weights = [op for op in fcs if produced_by.get(op["inputs"][1], {}).get("op_name") == "DEQUANTIZE"]
+    hybrid = [op for op in fcs if tensors[op["inputs"][1]]["dtype"] == np.int8]
+    assert len(float_weights) == 2 and len(hybrid) == 1  # h @ U and logits in float; one-hot @ W hybrid
+    for op in float_weights:  # the float products read int8 weights from the file
+        assert tensors[produced_by[op["inputs"][1]]["inputs"][0]]["dtype"] == np.int8
+    assert reports["tflite/dynamic"].size < reports["tflite/float16"].size
