@@ -210,4 +210,8 @@ def require_parity(report: ParityReport, min_agreement: float | None = None) -> 
             + example
         )
     if problems:
-        raise ParityError(f"{report.name} export does not match the Keras model: " + "; ".join(problems))
+        hint = ""
+        if report.precision != "float32" and report.agreement < min_agreement:
+            hint = (f" (quantization-aware fine-tuning, python -m trainer.qat, raises the agreement; "
+                    f"--min-agreement {report.precision}=FRACTION accepts a lower one)")
+        raise ParityError(f"{report.name} export does not match the Keras model: " + "; ".join(problems) + hint)

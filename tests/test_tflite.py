@@ -121,8 +121,8 @@ def test_a_bar_missed_fails_the_export_and_keeps_the_bundle(tiny_run, full_bundl
     bundle = tmp_path / "b"
     shutil.copytree(full_bundle[0], bundle)
     before = (bundle / MANIFEST).read_bytes()
-    with pytest.raises(ParityError):
-        # No model agrees with Keras more than 100%: demanding more must fail.
+    with pytest.raises(ParityError, match=r"int8 .*trainer\.qat.*--min-agreement int8="):
+        # No model agrees with Keras more than 100%: demanding more must fail, and say what to do.
         export_tflite(tiny_run, bundle, quantize=["int8"], min_agreement={"int8": 1.01}, **QUIET)
     assert (bundle / MANIFEST).read_bytes() == before
 
