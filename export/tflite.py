@@ -13,9 +13,9 @@ written for the converter:
 - in the dynamic-range decoder step, the products of the recurrent state (h @ U and the logits)
   keep int8 weights on disk but compute in float (`dequantize_state_path`): TFLite's hybrid kernels
   quantize h to 8 bits at every step, and a decoder feeds each resulting near-tie flip into the rest
-  of the sentence (measured on a quantization-aware seed-settings model: 93.4% of greedy decodes
-  equal float32 with hybrid state products, 98.2% without; 0.47 vs 0.73 ms a sentence, float32
-  1.31). The encoder keeps the hybrid kernels; the ONNX int8 export keeps the same path in float.
+  of the sentence (measured on a quantization-aware seed-settings model: 94.6% of greedy decodes
+  equal Keras with hybrid state products, 98.4% without; 0.47 vs 0.71 ms a sentence, float32
+  1.27). The encoder keeps the hybrid kernels; the ONNX int8 export keeps the same path in float.
 Two files, like the ONNX bundle: each role is calibrated on its own inputs, and the manifest keeps
 one (backend, precision, role) -> file mapping for every backend.
 """
