@@ -140,9 +140,10 @@ def dequantize_state_path(model: bytes) -> bytes:
     if dequantize is None:
         code = schema.OperatorCodeT()
         code.builtinCode = code.deprecatedBuiltinCode = ops.DEQUANTIZE
-        code.version = 4  # int8 per-channel input
         m.operatorCodes.append(code)
         dequantize = len(m.operatorCodes) - 1
+    # Version 5 is DEQUANTIZE of per-channel int8 (the existing code may be the one-hot's, v2).
+    m.operatorCodes[dequantize].version = max(m.operatorCodes[dequantize].version or 1, 5)
     changed = 0
     for graph in m.subgraphs:
         states = set(graph.inputs) | set(graph.outputs)
@@ -163,8 +164,11 @@ def dequantize_state_path(model: bytes) -> bytes:
                 changed += 1
             rewritten.append(op)
         graph.operators = rewritten
-    if changed != 2:  # h @ U and the logits
-        raise RuntimeError(f"expected the step's two state products to be hybrid, found {changed}")
+    if changed != 2:  # h @ U and the logits; anything else means the converter's output changed
+        raise RuntimeError(
+            f"the dynamic-range decoder step should have 2 hybrid FULLY_CONNECTED ops reading a state "
+            f"tensor, found {changed}: this TensorFlow's converter lays the step out differently"
+        )
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
 
 

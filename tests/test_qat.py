@@ -57,7 +57,7 @@ def test_dynamic_tflite_carries_the_fine_tuned_weights_exactly(qat_run, tmp_path
     export_tflite(qat_run, out, quantize=["dynamic"], min_agreement={"dynamic": 0.0}, log=lambda *a: None)
     model = load_model(qat_run)
     wanted = [v.numpy().T for v in quantized_variables(model)]  # TFLite keeps [out, in]
-    found = 0
+    found = set()
     for path in out.glob("*.dynamic.tflite"):
         interpreter = Interpreter(model_path=str(path))
         interpreter.allocate_tensors()
@@ -67,10 +67,11 @@ def test_dynamic_tflite_carries_the_fine_tuned_weights_exactly(qat_run, tmp_path
             if t["dtype"] != np.int8 or len(t["shape"]) != 2 or len(scales) != t["shape"][0] or len(scales) < 2:
                 continue
             weights = interpreter.get_tensor(t["index"]).astype(np.float32) * scales[:, None]
-            matches = [w for w in wanted if w.shape == weights.shape and np.allclose(w, weights, rtol=1e-5, atol=1e-7)]
+            matches = {i for i, w in enumerate(wanted)
+                       if w.shape == weights.shape and np.allclose(w, weights, rtol=1e-5, atol=1e-7)}
             assert matches, f"{path.name}: int8 tensor {t['name']} is none of the model's weights"
-            found += 1
-    assert found >= len(QUANTIZED_WEIGHTS)
+            found |= matches
+    assert found == set(range(len(QUANTIZED_WEIGHTS)))  # every quantized matrix, exactly
 
 
 def test_cli_refuses_to_overwrite_the_run_it_starts_from(tiny_run, capsys):

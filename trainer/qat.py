@@ -68,6 +68,10 @@ def weight_grid_callback():
         """The straight-through estimator: shadows take the updates, the model sees the grid."""
 
         def on_train_begin(self, logs=None):
+            # Batch callbacks must see every step: with several steps per call, the ones between
+            # would train on weights off the grid.
+            if getattr(self.model, "steps_per_execution", 1) not in (1, None):
+                raise ValueError("quantization-aware training needs steps_per_execution=1")
             self.variables = quantized_variables(self.model)
             # A resumed run restarts from its saved (grid) weights: the shadows' sub-grid
             # remainders of the interrupted epoch are the only thing lost.
@@ -120,7 +124,7 @@ def fine_tune(
     compile_model(model, learning_rate)
     info.settings = {
         **info.settings, "pipeline": info.settings.get("pipeline", "seed"), "epochs": epochs,
-        "learning_rate": learning_rate,
+        "learning_rate": learning_rate, "strategy": "none",
         "quantization_aware": {**GRID, "from_run": str(run.resolve()), "from_best": info.best},
     }
     info.best = {}
