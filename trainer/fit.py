@@ -67,6 +67,7 @@ def encode_pairs(
 
 
 PIPELINES = ("bucketed", "seed")
+COMPUTE_DTYPES = ("float32", "bfloat16", "float16")  # trainer.model maps them to Keras policies
 STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
@@ -87,6 +88,7 @@ def fit(
     vocabulary_words: int | None = None,
     pipeline: str = "bucketed",
     strategy: str = "none",
+    compute_dtype: str = "float32",
     resume: bool = False,
     verbose: int = 2,
     log=print,
@@ -95,6 +97,8 @@ def fit(
 
     `pipeline="bucketed"` batches pairs of similar length and puts no loss on padding;
     `"seed"` pads every pair to the longest one and weighs every position (the seed's tensors).
+    `compute_dtype="bfloat16"` or `"float16"` trains the LSTMs in mixed precision (the run's model
+    is still decoded and exported in float32).
     `resume=True` continues the interrupted run aimed at `out` from its last finished epoch, with
     that run's settings (`epochs` may raise the total).
     """
@@ -102,6 +106,8 @@ def fit(
         raise DataError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
     if strategy not in STRATEGIES:
         raise DataError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if compute_dtype not in COMPUTE_DTYPES:
+        raise DataError(f"compute dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}")
     if not replaceable(out, RUN_JSON):
         raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
     if resume:
@@ -140,6 +146,7 @@ def fit(
         "optimizer": "rmsprop", "learning_rate": learning_rate,
         "loss": "sparse_categorical_crossentropy",
         "loss_on_padding": pipeline == "seed", "pipeline": pipeline, "strategy": strategy,
+        "compute_dtype": compute_dtype,
         "max_input_length": max_input_length, "max_output_length": max_output_length,
         "vocabulary_words": vocabulary_words if data is None else None, "strict": strict,
     }
@@ -162,7 +169,8 @@ def fit(
 
     keras.utils.set_random_seed(seed)
     with tf_strategy.scope():
-        model = build_training_model(len(source_vocab), len(target_vocab), latent_dim, learning_rate)
+        model = build_training_model(len(source_vocab), len(target_vocab), latent_dim, learning_rate,
+                                     compute_dtype)
 
     # A unique staging directory: concurrent runs aimed at one --out never mix their files.
     # Workers other than the chief of a multi-worker run train into a throwaway directory.
@@ -383,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="none", choices=STRATEGIES,
                    help="tf.distribute: mirrored (all local GPUs) or multi-worker (cluster in "
                    "TF_CONFIG; the chief writes the run). --batch-size is the global batch")
+    p.add_argument("--compute-dtype", default="float32", choices=COMPUTE_DTYPES,
+                   help="arithmetic of the LSTMs in training: float32 (default), or mixed precision "
+                   "with bfloat16 (CPUs with AVX512_BF16: about 2x faster here) or float16 (GPUs). "
+                   "Weights stay float32; decoding and export always run in float32")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run aimed at --out from its last finished epoch, "
                    "with its settings (--epochs may raise the total)")
@@ -391,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 RESUME_FIXED = ("data", "num_samples", "latent_dim", "batch_size", "learning_rate", "max_input_length",
-                "max_output_length", "vocabulary_words", "pipeline", "seed", "validation_split", "strict")
+                "max_output_length", "vocabulary_words", "pipeline", "seed", "validation_split", "strict",
+                "compute_dtype")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -408,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
-        resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
+        compute_dtype=args.compute_dtype, resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )
     return 0
 

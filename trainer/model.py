@@ -33,29 +33,57 @@ class OneHot(layers.Layer):
         return {**super().get_config(), "depth": self.depth}
 
 
+# --compute-dtype -> Keras dtype policy of the two LSTMs. Variables stay float32 under every policy,
+# and the dense softmax always computes in float32 (its loss needs the precision, its cost is small).
+COMPUTE_DTYPES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+
+
 def build_training_model(
-    num_source_tokens: int, num_target_tokens: int, latent_dim: int, learning_rate: float = 1e-3
+    num_source_tokens: int, num_target_tokens: int, latent_dim: int, learning_rate: float = 1e-3,
+    compute_dtype: str = "float32",
 ) -> keras.Model:
-    """The seed's model, compiled with rmsprop (the seed uses its default rate, 1e-3)."""
+    """The seed's model, compiled with rmsprop (the seed uses its default rate, 1e-3).
+
+    `compute_dtype` bfloat16 or float16 trains the LSTMs in mixed precision (bfloat16: CPUs with
+    AVX512_BF16 and recent GPUs; float16: GPUs, with loss scaling). Inference and export always
+    rebuild the model in float32 (`float32_model`), so every artifact is judged against float32.
+    """
+    policy = COMPUTE_DTYPES[compute_dtype]
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
-    _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, name="encoder_lstm")(x)
+    _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, name="encoder_lstm", dtype=policy)(x)
 
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
     y = OneHot(num_target_tokens, name="decoder_onehot")(decoder_ids)
-    y = layers.LSTM(latent_dim, return_sequences=True, return_state=True, name="decoder_lstm")(
+    y = layers.LSTM(latent_dim, return_sequences=True, return_state=True, name="decoder_lstm", dtype=policy)(
         y, initial_state=[state_h, state_c]
     )[0]
-    probs = layers.Dense(num_target_tokens, activation="softmax", name="decoder_dense")(y)
+    probs = layers.Dense(num_target_tokens, activation="softmax", name="decoder_dense", dtype="float32")(y)
 
     model = keras.Model([encoder_ids, decoder_ids], probs, name="seq2seq")
     compile_model(model, learning_rate)
     return model
 
 
+def float32_model(model: keras.Model) -> keras.Model:
+    """`model` itself when it computes in float32, else a float32 copy with the same weights."""
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers
+           if not isinstance(layer, (layers.InputLayer, OneHot))):
+        return model
+    copy = build_training_model(
+        model.get_layer("encoder_onehot").depth, model.get_layer("decoder_onehot").depth,
+        model.get_layer("encoder_lstm").units,
+    )
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def compile_model(model: keras.Model, learning_rate: float, jit_compile: bool | str = False) -> None:
+    optimizer = keras.optimizers.RMSprop(learning_rate)
+    if model.get_layer("decoder_lstm").dtype_policy.name == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 gradients underflow
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate),
+        optimizer=optimizer,
         # Mean over weighted positions: a batch's loss does not shrink with its share of padding.
         loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
         weighted_metrics=["accuracy"],

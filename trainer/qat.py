@@ -124,7 +124,7 @@ def fine_tune(
     compile_model(model, learning_rate)
     info.settings = {
         **info.settings, "pipeline": info.settings.get("pipeline", "seed"), "epochs": epochs,
-        "learning_rate": learning_rate, "strategy": "none",
+        "learning_rate": learning_rate, "strategy": "none", "compute_dtype": "float32",
         "quantization_aware": {**GRID, "from_run": str(run.resolve()), "from_best": info.best},
     }
     info.best = {}

@@ -111,11 +111,15 @@ def read_heldout(run: str | Path, name: str = HELDOUT_TSV) -> list[tuple[str, st
 
 
 def load_model(run: str | Path):
-    """The run's Keras model, loaded in safe mode (no arbitrary code from the file)."""
+    """The run's Keras model in float32, loaded in safe mode (no arbitrary code from the file).
+
+    A run trained in mixed precision comes back as float32 layers with its weights: decoding,
+    evaluation and every export use float32 arithmetic.
+    """
     import keras
 
     from . import model as _model  # registers the custom layer
 
-    return keras.saving.load_model(
+    return _model.float32_model(keras.saving.load_model(
         Path(run) / MODEL_FILE, custom_objects={"OneHot": _model.OneHot}, safe_mode=True, compile=False
-    )
+    ))
