@@ -32,7 +32,8 @@ def assert_user_error(done, *fragments):
 
 
 @pytest.mark.parametrize(
-    "module", ["runtime", "trainer.fit", "trainer.decode", "trainer.evaluate", "export.to_onnx", "export.to_tflite"])
+    "module", ["runtime", "trainer.fit", "trainer.decode", "trainer.evaluate", "trainer.qat", "export.to_onnx",
+               "export.to_tflite"])
 def test_help(module):
     done = cli(module, "--help")
     assert done.returncode == 0 and "usage:" in done.stdout

@@ -74,8 +74,10 @@ def test_dynamic_tflite_carries_the_fine_tuned_weights_exactly(qat_run, tmp_path
     assert found == set(range(len(QUANTIZED_WEIGHTS)))  # every quantized matrix, exactly
 
 
-def test_cli_refuses_to_overwrite_the_run_it_starts_from(tiny_run, capsys):
+def test_cli_refuses_to_overwrite_the_run_it_starts_from(tiny_run, tmp_path, capsys):
     from runtime.cli import run_main
 
     assert run_main(main, "python -m trainer.qat", ["--run", str(tiny_run), "--out", str(tiny_run)]) == 2
     assert "--out must differ from --run" in capsys.readouterr().err
+    assert run_main(main, "python -m trainer.qat", ["--run", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "run directory not found" in capsys.readouterr().err
