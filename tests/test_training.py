@@ -185,19 +185,20 @@ def test_num_samples_0_reads_the_whole_file_and_stale_runs_are_named(tmp_path):
         fit(tmp_path / "b", None, num_samples=0, epochs=1, verbose=0, log=quiet)
 
 
-def test_mixed_precision_trains_and_is_served_in_float32(tmp_path):
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_mixed_precision_trains_and_is_served_in_float32(tmp_path, dtype):
     from export.to_onnx import export_onnx
 
-    out = tmp_path / "bf16"
-    fit(out, None, num_samples=600, epochs=2, latent_dim=32, batch_size=32, compute_dtype="bfloat16",
+    out = tmp_path / dtype
+    fit(out, None, num_samples=600, epochs=2, latent_dim=32, batch_size=32, compute_dtype=dtype,
         verbose=0, log=lambda *a: None)
-    assert read_run(out).settings["compute_dtype"] == "bfloat16"
+    assert read_run(out).settings["compute_dtype"] == dtype
     import keras
 
     from trainer.model import OneHot
 
     trained = keras.saving.load_model(out / "model.keras", custom_objects={"OneHot": OneHot}, compile=False)
-    assert trained.get_layer("decoder_lstm").dtype_policy.compute_dtype == "bfloat16"
+    assert trained.get_layer("decoder_lstm").dtype_policy.compute_dtype == dtype
     model = load_model(out)
     assert {layer.dtype_policy.compute_dtype for layer in model.layers} == {"float32"}
     for a, b in zip(model.get_weights(), trained.get_weights()):

@@ -393,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "TF_CONFIG; the chief writes the run). --batch-size is the global batch")
     p.add_argument("--compute-dtype", default="float32", choices=COMPUTE_DTYPES,
                    help="arithmetic of the LSTMs in training: float32 (default), or mixed precision "
-                   "with bfloat16 (CPUs with AVX512_BF16: about 2x faster here) or float16 (GPUs). "
+                   "with bfloat16 (CPUs with AVX512_BF16, recent GPUs; pays at large latent sizes and batches) "
+                   "or float16 (GPUs, with loss scaling). "
                    "Weights stay float32; decoding and export always run in float32")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run aimed at --out from its last finished epoch, "
