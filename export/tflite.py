@@ -122,8 +122,8 @@ def dequantize_state_path(model: bytes) -> bytes:
     """The dynamic-range step with its recurrent-state products in float, weights still int8.
 
     Every hybrid FULLY_CONNECTED that reads a state tensor (the step's h input, or the h it outputs,
-    which feeds the logits) gets its int8 weights through a DEQUANTIZE op instead: a plain float
-    FULLY_CONNECTED, which TFLite runs with the weights dequantized once (a constant input).
+    which feeds the logits) gets its int8 weights through a DEQUANTIZE op instead, and becomes a
+    plain float FULLY_CONNECTED.
     """
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
@@ -131,12 +131,10 @@ def dequantize_state_path(model: bytes) -> bytes:
     ops = schema.BuiltinOperator
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
 
-    def code_of(op) -> int:
-        code = m.operatorCodes[op.opcodeIndex]
+    def builtin(code) -> int:  # codes above 127 live in builtinCode only
         return max(code.builtinCode, code.deprecatedBuiltinCode)
 
-    dequantize = next((i for i, c in enumerate(m.operatorCodes)
-                       if max(c.builtinCode, c.deprecatedBuiltinCode) == ops.DEQUANTIZE), None)
+    dequantize = next((i for i, c in enumerate(m.operatorCodes) if builtin(c) == ops.DEQUANTIZE), None)
     if dequantize is None:
         code = schema.OperatorCodeT()
         code.builtinCode = code.deprecatedBuiltinCode = ops.DEQUANTIZE
@@ -149,7 +147,8 @@ def dequantize_state_path(model: bytes) -> bytes:
         states = set(graph.inputs) | set(graph.outputs)
         rewritten = []
         for op in graph.operators:
-            weights = graph.tensors[op.inputs[1]] if code_of(op) == ops.FULLY_CONNECTED else None
+            fully_connected = builtin(m.operatorCodes[op.opcodeIndex]) == ops.FULLY_CONNECTED
+            weights = graph.tensors[op.inputs[1]] if fully_connected else None
             if (weights is not None and weights.type == schema.TensorType.INT8
                     and graph.tensors[op.inputs[0]].type == schema.TensorType.FLOAT32
                     and op.inputs[0] in states):
