@@ -67,7 +67,7 @@ def encode_pairs(
 
 
 PIPELINES = ("bucketed", "seed")
-COMPUTE_DTYPES = ("float32", "bfloat16", "float16")  # trainer.model maps them to Keras policies
+COMPUTE_DTYPES = ("float32", "bfloat16", "float16")  # the LSTMs' Keras policy: float32 or mixed_<dtype>
 STRATEGIES = ("none", "mirrored", "multi-worker")
 
 
@@ -218,6 +218,18 @@ def training_split(info: RunInfo, log=lambda *a: None) -> tuple[list[Pair], list
     return split_pairs(pairs, s["validation_split"], s["seed"])
 
 
+def same_training_split(info: RunInfo, who: str, consequence: str, log=lambda *a: None):
+    """`training_split`, refused unless it rebuilds exactly the pairs and vocabularies of `info`
+    (training more on a changed data file would mix two datasets)."""
+    train, valid = training_split(info, log)
+    pairs = train + valid
+    if (Vocabulary.from_texts(en for en, _ in pairs) != info.source_vocab
+            or Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs) != info.target_vocab
+            or len(pairs) != info.data.get("pairs")):
+        raise DataError(f"{info.data.get('source')} no longer gives the pairs {who} trained on: {consequence}")
+    return train, valid
+
+
 def _strategy(name: str, log):
     """The tf.distribute strategy, and whether this process writes the run (the chief does)."""
     import tensorflow as tf
@@ -329,13 +341,7 @@ def _resume(out, epochs: int | None, strategy: str, verbose: int, log) -> RunInf
     # kill came after a better epoch was saved but before its progress was).
     info.best = info.best or progress.get("best", {})
     s = info.settings
-    train, valid = training_split(info, log)
-    pairs = train + valid
-    if (Vocabulary.from_texts(en for en, _ in pairs) != info.source_vocab
-            or Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs) != info.target_vocab
-            or len(pairs) != info.data.get("pairs")):
-        raise DataError(f"{info.data.get('source')} no longer gives the pairs the interrupted run "
-                        "trained on: cannot resume")
+    train, valid = same_training_split(info, "the interrupted run", "cannot resume", log)
     log(f"resuming {staged.name} after epoch {done} of {s['epochs']}")
     tf_strategy, chief = _strategy(strategy if strategy != "none" else s.get("strategy", "none"), log)
     import keras

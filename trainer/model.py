@@ -33,11 +33,6 @@ class OneHot(layers.Layer):
         return {**super().get_config(), "depth": self.depth}
 
 
-# --compute-dtype -> Keras dtype policy of the two LSTMs. Variables stay float32 under every policy,
-# and the dense softmax always computes in float32 (its loss needs the precision, its cost is small).
-COMPUTE_DTYPES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-
-
 def build_training_model(
     num_source_tokens: int, num_target_tokens: int, latent_dim: int, learning_rate: float = 1e-3,
     compute_dtype: str = "float32",
@@ -48,7 +43,9 @@ def build_training_model(
     AVX512_BF16 and recent GPUs; float16: GPUs, with loss scaling). Inference and export always
     rebuild the model in float32 (`float32_model`), so every artifact is judged against float32.
     """
-    policy = COMPUTE_DTYPES[compute_dtype]
+    # The LSTMs' policy; variables stay float32 under every policy, and the dense softmax always
+    # computes in float32 (its loss needs the precision, its cost is small).
+    policy = "float32" if compute_dtype == "float32" else f"mixed_{compute_dtype}"
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
     _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, name="encoder_lstm", dtype=policy)(x)
@@ -67,8 +64,7 @@ def build_training_model(
 
 def float32_model(model: keras.Model) -> keras.Model:
     """`model` itself when it computes in float32, else a float32 copy with the same weights."""
-    if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers
-           if not isinstance(layer, (layers.InputLayer, OneHot))):
+    if model.get_layer("decoder_lstm").dtype_policy.compute_dtype == "float32":  # both LSTMs share it
         return model
     copy = build_training_model(
         model.get_layer("encoder_onehot").depth, model.get_layer("decoder_onehot").depth,

@@ -99,7 +99,7 @@ def fine_tune(
     log=print,
 ):
     """Fine-tune `run` on its own training split with int8-grid weights; write a new run at `out`."""
-    from .fit import _train, training_split
+    from .fit import _train, same_training_split
 
     run, out = Path(run), Path(out)
     if out.resolve() == run.resolve():
@@ -111,9 +111,7 @@ def fine_tune(
     if not learning_rate > 0:
         raise DataError(f"learning-rate must be positive, got {learning_rate}")
     info = read_run(run)
-    train, valid = training_split(info, log)
-    if len(train) + len(valid) != info.data.get("pairs"):
-        raise DataError(f"{info.data.get('source')} no longer gives the pairs {run} trained on")
+    train, valid = same_training_split(info, str(run), "cannot fine-tune it", log)
 
     import keras
 
