@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from typing import Callable, Sequence
 
 from .errors import S2SError
@@ -27,6 +29,17 @@ def positive_int(text: str) -> int:
     return _whole_number(text, 1)
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: an integer of at least 0."""
     return _whole_number(text, 0)
@@ -36,13 +49,32 @@ def add_verbose(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it unwinds as from Ctrl-C: temporary files
+    are removed and finished work (a training run's epochs) is kept."""
+
+
+def raise_terminated(signum=None, frame=None):
+    """The SIGTERM handler of every CLI."""
+    raise Terminated
+
+
 def run_main(
     main: Callable[[Sequence[str] | None], int], prog: str, argv: Sequence[str] | None = None
 ) -> int:
-    """Call `main`, turning user errors into `PROG: error: MESSAGE` and exit status 2."""
+    """Call `main`, turning user errors into `PROG: error: MESSAGE` and exit status 2, Ctrl-C into
+    status 130 and SIGTERM (schedulers, `kill`) into 143 after the same cleanup."""
     verbose = "--verbose" in (sys.argv[1:] if argv is None else argv)
+    # Only where SIGTERM still kills outright: an application embedding us keeps its own handler.
+    own = threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if own:
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return main(argv)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -53,6 +85,9 @@ def run_main(
         return 2
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
+    finally:
+        if own:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _one_line(exc: BaseException) -> str:

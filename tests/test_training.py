@@ -139,6 +139,46 @@ def test_resume_refuses_changed_settings_on_the_command_line(tmp_path):
     assert done.returncode == 2 and "--latent-dim" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_time_limit_stops_after_the_epoch_that_would_pass_it_and_keeps_a_finished_run(tmp_path):
+    out = tmp_path / "run"
+    lines = []
+    info = fit(out, None, num_samples=300, epochs=50, latent_dim=8, batch_size=32, time_limit=1e-4,
+               verbose=0, log=lines.append)
+    history = json.loads((out / HISTORY_JSON).read_text())
+    assert [row["epoch"] for row in history] == [1]  # any epoch takes longer than 6 ms
+    assert info.settings["time_limit_minutes"] == 1e-4 and info.best["epoch"] == 1
+    assert any(line.startswith("time limit: stopping after epoch 1") for line in lines)
+    assert not interrupted_runs(out) and load_model(out) is not None
+    with pytest.raises(Exception, match="time limit must be a positive number"):
+        fit(tmp_path / "b", None, time_limit=0, verbose=0, log=quiet)
+
+
+def test_sigterm_keeps_finished_epochs_for_resume(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainer.fit", "--out", str(out), "--num-samples", "300", "--latent-dim", "8",
+         "--epochs", "1000"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 240
+    while not interrupted_runs(out) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "training ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "terminated" in stderr and "Traceback" not in stderr
+    assert "--resume" in stdout and not out.exists()
+    (partial,) = interrupted_runs(out)
+    done = json.loads((partial / PROGRESS_JSON).read_text())["epoch"]
+    info = fit(out, None, resume=True, epochs=done + 1, verbose=0, log=quiet)
+    assert [row["epoch"] for row in json.loads((out / HISTORY_JSON).read_text())] == list(range(1, done + 2))
+    assert info.settings["epochs"] == done + 1 and not interrupted_runs(out)
+
+
 def test_run_has_curves_and_history_with_memory(tiny_run):
     assert (tiny_run / CURVES_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     history = json.loads((tiny_run / HISTORY_JSON).read_text())

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
 import keras
 
+from runtime.cli import Terminated, raise_terminated
 from runtime.fileio import atomic_write_json
 
 from .run import HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON, RunInfo
@@ -52,3 +55,65 @@ class BestCheckpoint(keras.callbacks.Callback):
         if self.info.best:  # nothing worth resuming before a finite epoch
             _save(self.model, self.root / LAST_CHECKPOINT)
             atomic_write_json(self.root / PROGRESS_JSON, {"epoch": epoch + 1, "best": self.info.best})
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training after the epoch at which one more epoch (as long as the last one) would take
+    the training time, the sum of the epochs' durations in `history` (resumed ones included), past
+    `minutes`. The run then ends as a finished one, with its best epoch."""
+
+    def __init__(self, minutes: float, history: list[dict], log=print) -> None:
+        super().__init__()
+        self.limit, self.history, self.log = minutes * 60.0, history, log
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        spent = sum(row["seconds"] for row in self.history)
+        if self.history and spent + self.history[-1]["seconds"] > self.limit:
+            self.stopped_epoch = epoch + 1
+            self.model.stop_training = True
+            self.log(f"time limit: stopping after epoch {epoch + 1}, {spent / 60:.1f} of "
+                     f"{self.limit / 60:g} minutes trained")
+
+
+class StopAtBatchEnd(keras.callbacks.Callback):
+    """While training, Ctrl-C and SIGTERM stop the run at the next batch boundary instead of
+    wherever TensorFlow is (an exception raised inside a step can hang its threads); a second signal
+    stops at once. Only Python's own handlers are replaced (an application's are left alone, and a
+    background job's ignored SIGINT stays ignored); `restore()` puts them back."""
+
+    DEFAULTS = {signal.SIGINT: (signal.default_int_handler,),
+                signal.SIGTERM: (signal.SIG_DFL, raise_terminated)}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def on_train_begin(self, logs=None):
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig, defaults in self.DEFAULTS.items():
+            if signal.getsignal(sig) in defaults:
+                self._previous[sig] = signal.signal(sig, self._request)
+
+    def _request(self, signum, frame):
+        first = self.received is None
+        self.received = signum
+        if not first:
+            self._stop()
+
+    def _stop(self):
+        self.restore()
+        raise Terminated if self.received == signal.SIGTERM else KeyboardInterrupt
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received is not None:
+            self._stop()
+
+    on_test_batch_end = on_train_batch_end  # validation batches too
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()

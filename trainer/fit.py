@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.cli import add_verbose, positive_int, run_main
+from runtime.cli import add_verbose, positive_float, positive_int, run_main
 from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir, replaceable, staging_dir
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
@@ -89,6 +89,7 @@ def fit(
     pipeline: str = "bucketed",
     strategy: str = "none",
     compute_dtype: str = "float32",
+    time_limit: float | None = None,
     resume: bool = False,
     verbose: int = 2,
     log=print,
@@ -99,8 +100,10 @@ def fit(
     `"seed"` pads every pair to the longest one and weighs every position (the seed's tensors).
     `compute_dtype="bfloat16"` or `"float16"` trains the LSTMs in mixed precision (the run's model
     is still decoded and exported in float32).
+    `time_limit` (minutes) stops after the epoch at which one more would pass it; the run is then
+    finished with its best epoch.
     `resume=True` continues the interrupted run aimed at `out` from its last finished epoch, with
-    that run's settings (`epochs` may raise the total).
+    that run's settings (`epochs` may raise the total, `time_limit` may change).
     """
     if pipeline not in PIPELINES:
         raise DataError(f"pipeline must be one of {', '.join(PIPELINES)}, got {pipeline!r}")
@@ -108,10 +111,12 @@ def fit(
         raise DataError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if compute_dtype not in COMPUTE_DTYPES:
         raise DataError(f"compute dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise DataError(f"time limit must be a positive number of minutes, got {time_limit}")
     if not replaceable(out, RUN_JSON):
         raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
     if resume:
-        return _resume(out, epochs, strategy, verbose, log)
+        return _resume(out, epochs, time_limit, strategy, verbose, log)
     stale = interrupted_runs(out)
     if stale:
         log(f"note: {len(stale)} interrupted run(s) beside {out} ({', '.join(p.name for p in stale)}); "
@@ -146,7 +151,7 @@ def fit(
         "optimizer": "rmsprop", "learning_rate": learning_rate,
         "loss": "sparse_categorical_crossentropy",
         "loss_on_padding": pipeline == "seed", "pipeline": pipeline, "strategy": strategy,
-        "compute_dtype": compute_dtype,
+        "compute_dtype": compute_dtype, "time_limit_minutes": time_limit,
         "max_input_length": max_input_length, "max_output_length": max_output_length,
         "vocabulary_words": vocabulary_words if data is None else None, "strict": strict,
     }
@@ -254,7 +259,7 @@ def _strategy(name: str, log):
 def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch: int, history: list,
            chief: bool, verbose: int, log) -> RunInfo:
     """Train from `initial_epoch` to the run's epochs inside `staged`, then move it to `out`."""
-    from .callbacks import BestCheckpoint
+    from .callbacks import BestCheckpoint, StopAtBatchEnd, TimeLimit
     from .curves import write_curves
     from .pipeline import EpochClock, PairData, dataset
 
@@ -271,14 +276,18 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
         valid_ds = dataset(valid_data, s["batch_size"], seed=None, **options)
     log(f"training pairs held as ids: {train_data.nbytes / 2**20:.1f} MiB")
     checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss", history=history)
-    callbacks = [clock.callback()]
+    stopper = StopAtBatchEnd()
+    callbacks = [stopper, clock.callback()]
     if s.get("quantization_aware"):  # trainer.qat's runs, resumed ones too
         from .qat import weight_grid_callback
 
         callbacks.append(weight_grid_callback())
+    callbacks.append(checkpoint)
+    if s.get("time_limit_minutes"):  # after the checkpoint: it reads the epoch's duration
+        callbacks.append(TimeLimit(s["time_limit_minutes"], checkpoint.history, log))
     try:
         model.fit(train_ds, epochs=s["epochs"], initial_epoch=initial_epoch, validation_data=valid_ds,
-                  callbacks=[*callbacks, checkpoint], verbose=verbose, shuffle=False)
+                  callbacks=callbacks, verbose=verbose, shuffle=False)
         if not (staged / MODEL_FILE).is_file():
             raise DataError(
                 f"training never produced a finite {checkpoint.monitor} (diverged? try a lower "
@@ -301,6 +310,7 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
             shutil.rmtree(staged, ignore_errors=True)
         raise
     finally:
+        stopper.restore()
         if not chief:
             shutil.rmtree(staged, ignore_errors=True)
     log(f"run written to {out} (best epoch {info.best.get('epoch')}, "
@@ -322,7 +332,7 @@ def interrupted_runs(out: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: (p / PROGRESS_JSON).stat().st_mtime, reverse=True)
 
 
-def _resume(out, epochs: int | None, strategy: str, verbose: int, log) -> RunInfo:
+def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, verbose: int, log) -> RunInfo:
     candidates = interrupted_runs(out)
     if not candidates:
         raise RunError(
@@ -337,6 +347,8 @@ def _resume(out, epochs: int | None, strategy: str, verbose: int, log) -> RunInf
         if epochs < done:
             raise DataError(f"--epochs {epochs} is below the {done} epochs already trained")
         info.settings["epochs"] = epochs
+    if time_limit is not None:
+        info.settings["time_limit_minutes"] = time_limit
     # run.json is written with model.keras, so its best always describes that file (even when a
     # kill came after a better epoch was saved but before its progress was).
     info.best = info.best or progress.get("best", {})
@@ -402,9 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "with bfloat16 (CPUs with AVX512_BF16, recent GPUs; pays at large latent sizes and batches) "
                    "or float16 (GPUs, with loss scaling). "
                    "Weights stay float32; decoding and export always run in float32")
+    p.add_argument("--time-limit", type=positive_float, metavar="MINUTES",
+                   help="stop after the epoch at which one more would take the training time (the "
+                   "sum of the epochs' durations) past MINUTES; the run is kept with its best epoch")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run aimed at --out from its last finished epoch, "
-                   "with its settings (--epochs may raise the total)")
+                   "with its settings (--epochs may raise the total, --time-limit may change)")
     add_verbose(p)
     return p
 
@@ -428,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
-        compute_dtype=args.compute_dtype, resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
+        compute_dtype=args.compute_dtype, time_limit=args.time_limit, resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )
     return 0
 
