@@ -74,6 +74,37 @@ def test_dynamic_tflite_carries_the_fine_tuned_weights_exactly(qat_run, tmp_path
     assert found == set(range(len(QUANTIZED_WEIGHTS)))  # every quantized matrix, exactly
 
 
+def test_onnx_int8_stores_the_fine_tuned_state_path_weights_as_int8_with_float_products(qat_run, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    from export.to_onnx import export_onnx, float_state_path
+
+    out = tmp_path / "bundle"
+    export_onnx(qat_run, out, quantize=["none", "int8"], min_agreement={"int8": 0.0}, log=lambda *a: None)
+    decoder = onnx.load(str(out / "decoder_step.int8.onnx"))
+    init = {i.name: numpy_helper.to_array(i) for i in decoder.graph.initializer}
+    producers = {o: n for n in decoder.graph.node for o in n.output}
+    fp32 = onnx.load(str(out / "decoder_step.float32.onnx"))
+    fp32_init = {i.name: numpy_helper.to_array(i) for i in fp32.graph.initializer}
+    fp32_weights = {n.name: fp32_init[n.input[1]] for n in fp32.graph.node if n.name in float_state_path(fp32)}
+    model = load_model(qat_run)
+    recurrent, dense = model.get_layer("decoder_lstm").cell.recurrent_kernel, model.get_layer("decoder_dense").kernel
+    state_path = float_state_path(decoder)
+    assert len(state_path) == 2
+    for node in (n for n in decoder.graph.node if n.name in state_path):
+        mul = producers[node.input[1]]
+        cast = producers[mul.input[0]]
+        assert (mul.op_type, cast.op_type) == ("Mul", "Cast") and init[cast.input[0]].dtype == np.int8
+        weight = init[cast.input[0]].astype(np.float32) * init[mul.input[1]]
+        # the same float32 product as the float32 graph's, whose weight is the model's
+        np.testing.assert_allclose(weight, fp32_weights[node.name], rtol=1e-6, atol=1e-9)
+        assert any(w.shape == weight.shape and np.allclose(w, weight, rtol=1e-5, atol=1e-7)
+                   for w in (recurrent.numpy(), dense.numpy()))
+    assert not any(i.dtype == np.float32 and i.size >= recurrent.shape[0] * dense.shape[1]
+                   for i in init.values())  # no float matrix left
+
+
 def test_cli_refuses_to_overwrite_the_run_it_starts_from(tiny_run, tmp_path, capsys):
     from runtime.cli import run_main
 
