@@ -210,6 +210,42 @@ def test_distributed_strategy_trains_a_tiny_model_on_two_logical_cpus(tmp_path, 
     assert load_model(out).get_layer("encoder_lstm").units == 8
 
 
+def test_multi_worker_trains_with_two_worker_processes(tmp_path):
+    import re
+    import socket
+
+    def free_port():
+        with socket.socket() as sock:
+            sock.bind(("localhost", 0))
+            return sock.getsockname()[1]
+
+    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
+    out = tmp_path / "run"
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        env = {**os.environ, "TF_CONFIG": tf_config, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "trainer.fit", "--out", str(out), "--num-samples", "300", "--latent-dim", "8",
+             "--epochs", "2", "--batch-size", "32", "--strategy", "multi-worker"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        results = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, (stdout, stderr) in zip(procs, results):
+        assert p.returncode == 0, stderr[-3000:]
+        assert "2 replicas in sync" in stdout
+    assert "not the chief" in results[1][0]
+    # Synchronous: both workers log the same all-reduced losses, epoch by epoch.
+    losses = [re.findall(r" loss: ([0-9.]+)", stdout) for stdout, _ in results]
+    assert len(losses[0]) == 2 and losses[0] == losses[1]
+    history = json.loads((out / HISTORY_JSON).read_text())
+    assert [row["epoch"] for row in history] == [1, 2] and history[1]["loss"] < history[0]["loss"]
+    assert read_run(out).settings["strategy"] == "multi-worker" and not interrupted_runs(out)
+
+
 def test_num_samples_0_reads_the_whole_file_and_stale_runs_are_named(tmp_path):
     data = tmp_path / "pairs.txt"
     data.write_text("".join(f"Go {i}.\tVa {i} !\n" for i in range(50)), encoding="utf-8")

@@ -25,6 +25,7 @@ from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir, r
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
 from .data import DataError, Pair, read_pairs, split_pairs
+from .distributed import strategy_for
 from .run import (
     CURVES_PNG, HELDOUT_TSV, HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON,
     TRAIN_SAMPLE_TSV, RunError, RunInfo, read_run_json,
@@ -167,7 +168,7 @@ def fit(
     info = RunInfo(source_vocab, target_vocab, max_source_length, max_target_length,
                    latent_dim, settings, data_info, best={})
 
-    tf_strategy, chief = _strategy(strategy, log)
+    tf_strategy, chief = strategy_for(strategy, log)
     import keras
 
     from .model import build_training_model
@@ -233,27 +234,6 @@ def same_training_split(info: RunInfo, who: str, consequence: str, log=lambda *a
             or len(pairs) != info.data.get("pairs")):
         raise DataError(f"{info.data.get('source')} no longer gives the pairs {who} trained on: {consequence}")
     return train, valid
-
-
-def _strategy(name: str, log):
-    """The tf.distribute strategy, and whether this process writes the run (the chief does)."""
-    import tensorflow as tf
-
-    if name == "none":
-        return tf.distribute.get_strategy(), True
-    if name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy()
-        log(f"mirrored strategy over {strategy.num_replicas_in_sync} replicas")
-        return strategy, True
-    # Multi-worker: the cluster comes from TF_CONFIG; without it, this process is the only worker.
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    resolver = strategy.cluster_resolver
-    task_type, task_id = getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)
-    chief = task_type in (None, "chief") or (task_type == "worker" and task_id == 0
-                                             and "chief" not in resolver.cluster_spec().jobs)
-    log(f"multi-worker strategy: {task_type or 'single'} worker {task_id or 0}, "
-        f"{strategy.num_replicas_in_sync} replicas in sync{'' if chief else ' (not the chief: writes nothing)'}")
-    return strategy, chief
 
 
 def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch: int, history: list,
@@ -355,7 +335,7 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
     s = info.settings
     train, valid = same_training_split(info, "the interrupted run", "cannot resume", log)
     log(f"resuming {staged.name} after epoch {done} of {s['epochs']}")
-    tf_strategy, chief = _strategy(strategy if strategy != "none" else s.get("strategy", "none"), log)
+    tf_strategy, chief = strategy_for(strategy if strategy != "none" else s.get("strategy", "none"), log)
     import keras
 
     from .model import OneHot
