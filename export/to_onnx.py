@@ -73,9 +73,6 @@ def float_state_path(model) -> list[str]:
             if n.op_type == "MatMul" and ({b.STATE_H, b.NEXT_STATE_H} & set(n.input))]
 
 
-GRID_LEVELS = 127  # symmetric int8, onnxruntime's and TFLite's per-channel weight grid (trainer.qat's)
-
-
 def store_grid_weights_int8(model) -> int:
     """Weight-only int8 for the float state path: a MatMul weight there that already lies on the
     per-column int8 grid (a `trainer.qat` run) is stored as int8 times a float32 scale per column,
@@ -90,7 +87,10 @@ def store_grid_weights_int8(model) -> int:
     import onnx
     from onnx import helper, numpy_helper
 
+    from trainer.qat import int8_grid, int8_levels, int8_scale
+
     initializers = {i.name: i for i in model.graph.initializer}
+    taken = set(initializers) | {o for n in model.graph.node for o in n.output}
     uses: dict[str, int] = {}
     for node in model.graph.node:
         for name in node.input:
@@ -102,22 +102,20 @@ def store_grid_weights_int8(model) -> int:
         if weight not in initializers or uses[weight] != 1:
             continue
         w = numpy_helper.to_array(initializers[weight])
-        if w.dtype != np.float32 or w.ndim != 2:
-            continue
-        scale = np.abs(w).max(axis=0) / GRID_LEVELS
-        scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-        q = np.round(w / scale)
-        if np.abs(q * scale - w).max(initial=0.0) > 1e-3 * scale.min():  # off the grid: keep float
-            continue
-        q_name, scale_name, cast_name, w_name = (f"{weight}_{x}" for x in ("int8", "scale", "float", "dequantized"))
+        if w.dtype != np.float32 or w.ndim != 2 or not np.array_equal(w, int8_grid(w)):
+            continue  # off the grid (a plain run): keep float
+        names = [f"{weight}_s2s_{x}" for x in ("int8", "scale", "float", "dequantized")]
+        if taken & set(names):
+            raise ExportError(f"cannot store {weight} as int8: the graph already has a name among {names}")
+        q_name, scale_name, cast_name, w_name = names
         model.graph.initializer.remove(initializers[weight])
         model.graph.initializer.extend([
-            numpy_helper.from_array(np.clip(q, -GRID_LEVELS, GRID_LEVELS).astype(np.int8), q_name),
-            numpy_helper.from_array(scale, scale_name),
+            numpy_helper.from_array(int8_levels(w).astype(np.int8), q_name),
+            numpy_helper.from_array(int8_scale(w)[0], scale_name),
         ])
         converted += [
-            helper.make_node("Cast", [q_name], [cast_name], to=onnx.TensorProto.FLOAT, name=f"{node.name}_weight_cast"),
-            helper.make_node("Mul", [cast_name, scale_name], [w_name], name=f"{node.name}_weight_scale"),
+            helper.make_node("Cast", [q_name], [cast_name], to=onnx.TensorProto.FLOAT, name=f"{node.name}_s2s_cast"),
+            helper.make_node("Mul", [cast_name, scale_name], [w_name], name=f"{node.name}_s2s_scale"),
         ]
         node.input[1] = w_name
     for op in reversed(converted):  # they read initializers only: first in topological order

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from typing import Callable, Sequence
 
 from .errors import S2SError
@@ -29,14 +28,14 @@ def positive_int(text: str) -> int:
     return _whole_number(text, 1)
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite number above 0."""
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number of at least 0."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive number, got {text}")
     return value
 
 
@@ -50,26 +49,16 @@ def add_verbose(parser: argparse.ArgumentParser) -> None:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, so that it unwinds as from Ctrl-C: temporary files
-    are removed and finished work (a training run's epochs) is kept."""
-
-
-def raise_terminated(signum=None, frame=None):
-    """The SIGTERM handler of every CLI."""
-    raise Terminated
+    """A SIGTERM that a long job turned into an exception at a safe point (trainer.fit: at a batch
+    boundary), so that it unwinds as from Ctrl-C and keeps its finished work."""
 
 
 def run_main(
     main: Callable[[Sequence[str] | None], int], prog: str, argv: Sequence[str] | None = None
 ) -> int:
     """Call `main`, turning user errors into `PROG: error: MESSAGE` and exit status 2, Ctrl-C into
-    status 130 and SIGTERM (schedulers, `kill`) into 143 after the same cleanup."""
+    status 130 and a `Terminated` into 143."""
     verbose = "--verbose" in (sys.argv[1:] if argv is None else argv)
-    # Only where SIGTERM still kills outright: an application embedding us keeps its own handler.
-    own = threading.current_thread() is threading.main_thread() and \
-        signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    if own:
-        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         return main(argv)
     except Terminated:
@@ -85,9 +74,6 @@ def run_main(
         return 2
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
-    finally:
-        if own:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _one_line(exc: BaseException) -> str:

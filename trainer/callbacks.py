@@ -10,7 +10,7 @@ from pathlib import Path
 
 import keras
 
-from runtime.cli import Terminated, raise_terminated
+from runtime.cli import Terminated
 from runtime.fileio import atomic_write_json
 
 from .run import HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON, RunInfo
@@ -57,33 +57,43 @@ class BestCheckpoint(keras.callbacks.Callback):
             atomic_write_json(self.root / PROGRESS_JSON, {"epoch": epoch + 1, "best": self.info.best})
 
 
-class TimeLimit(keras.callbacks.Callback):
-    """Stops training after the epoch at which one more epoch (as long as the last one) would take
-    the training time, the sum of the epochs' durations in `history` (resumed ones included), past
-    `minutes`. The run then ends as a finished one, with its best epoch."""
+def time_spent(history: list[dict]) -> float:
+    """Training time so far: the sum of the epochs' durations (resumed ones included), seconds."""
+    return sum(row["seconds"] for row in history)
 
-    def __init__(self, minutes: float, history: list[dict], log=print) -> None:
+
+def time_is_up(minutes: float, history: list[dict]) -> bool:
+    """Whether one more epoch, as long as the last one, would take the training time past `minutes`."""
+    return bool(history) and time_spent(history) + history[-1]["seconds"] > minutes * 60.0
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training after the epoch at which `time_is_up`; the run then ends as a finished one,
+    with its best epoch. `agree` makes the workers of a multi-worker run take one decision (each
+    measures its own durations; one stopping alone would leave the others waiting for it)."""
+
+    def __init__(self, minutes: float, history: list[dict], log=print, agree=None) -> None:
         super().__init__()
-        self.limit, self.history, self.log = minutes * 60.0, history, log
-        self.stopped_epoch: int | None = None
+        self.minutes, self.history, self.log = minutes, history, log
+        self.agree = agree or (lambda stop: stop)
 
     def on_epoch_end(self, epoch, logs=None):
-        spent = sum(row["seconds"] for row in self.history)
-        if self.history and spent + self.history[-1]["seconds"] > self.limit:
-            self.stopped_epoch = epoch + 1
+        if self.agree(time_is_up(self.minutes, self.history)):
             self.model.stop_training = True
-            self.log(f"time limit: stopping after epoch {epoch + 1}, {spent / 60:.1f} of "
-                     f"{self.limit / 60:g} minutes trained")
+            self.log(f"time limit: stopping after epoch {epoch + 1}, "
+                     f"{time_spent(self.history) / 60:.1f} of {self.minutes:g} minutes trained")
 
 
 class StopAtBatchEnd(keras.callbacks.Callback):
     """While training, Ctrl-C and SIGTERM stop the run at the next batch boundary instead of
-    wherever TensorFlow is (an exception raised inside a step can hang its threads); a second signal
-    stops at once. Only Python's own handlers are replaced (an application's are left alone, and a
-    background job's ignored SIGINT stays ignored); `restore()` puts them back."""
+    wherever TensorFlow is (an exception raised inside a step can hang its threads); a second
+    signal stops as soon as Python runs again. Only Python's defaults are replaced (an
+    application's handlers are left alone, and a background job's ignored SIGINT stays ignored);
+    they are back after training or on `restore()`. Not for multi-worker runs: workers stopping at
+    different batches would leave the others blocked in a collective, which only SIGKILL ends,
+    where the default SIGTERM ends every worker at once (finished epochs are kept either way)."""
 
-    DEFAULTS = {signal.SIGINT: (signal.default_int_handler,),
-                signal.SIGTERM: (signal.SIG_DFL, raise_terminated)}
+    DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
     def __init__(self) -> None:
         super().__init__()
@@ -93,8 +103,8 @@ class StopAtBatchEnd(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if threading.current_thread() is not threading.main_thread():
             return
-        for sig, defaults in self.DEFAULTS.items():
-            if signal.getsignal(sig) in defaults:
+        for sig, default in self.DEFAULTS.items():
+            if signal.getsignal(sig) == default:
                 self._previous[sig] = signal.signal(sig, self._request)
 
     def _request(self, signum, frame):
@@ -112,6 +122,9 @@ class StopAtBatchEnd(keras.callbacks.Callback):
             self._stop()
 
     on_test_batch_end = on_train_batch_end  # validation batches too
+
+    def on_train_end(self, logs=None):
+        self.restore()  # finishing the run (curves, rename) is not interrupted halfway
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():

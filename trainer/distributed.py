@@ -26,6 +26,19 @@ def strategy_for(name: str, log):
     return strategy, chief
 
 
+def is_multi_worker(strategy) -> bool:
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def any_worker(strategy, flag: bool) -> bool:
+    """Whether `flag` holds on any worker (a collective: every worker must call it)."""
+    import tensorflow as tf
+
+    return float(strategy.reduce("SUM", tf.constant(float(flag)), axis=None)) > 0
+
+
 def patch_keras_multi_worker() -> None:
     """Two fixes to Keras 3's TensorFlow trainer, which fails as soon as a second worker joins
     (keras-team/keras#20585, tensorflow/tensorflow#72388; one worker never meets them):
@@ -67,9 +80,10 @@ def patch_keras_multi_worker() -> None:
 
     def reduce_scalars(values, strategy, reduction):
         if multi_worker(strategy) and reduction in ("auto", "mean"):
+            # With one device per worker a step's values are plain tensors: reduce them too.
             return tree.map_structure(
                 lambda v: strategy.reduce("MEAN", v, axis=None)
-                if isinstance(v, tf.distribute.DistributedValues) else v, values)
+                if isinstance(v, (tf.distribute.DistributedValues, tf.Tensor)) else v, values)
         return reduce_per_replica(values, strategy, reduction)
 
     symbolic_build.s2s_patched = True

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.cli import add_verbose, positive_float, positive_int, run_main
+from runtime.cli import add_verbose, non_negative_float, positive_int, run_main
 from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir, replaceable, staging_dir
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
@@ -101,8 +101,8 @@ def fit(
     `"seed"` pads every pair to the longest one and weighs every position (the seed's tensors).
     `compute_dtype="bfloat16"` or `"float16"` trains the LSTMs in mixed precision (the run's model
     is still decoded and exported in float32).
-    `time_limit` (minutes) stops after the epoch at which one more would pass it; the run is then
-    finished with its best epoch.
+    `time_limit` (minutes; 0 or None: none) stops after the epoch at which one more would pass it;
+    the run is then finished with its best epoch.
     `resume=True` continues the interrupted run aimed at `out` from its last finished epoch, with
     that run's settings (`epochs` may raise the total, `time_limit` may change).
     """
@@ -112,8 +112,8 @@ def fit(
         raise DataError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if compute_dtype not in COMPUTE_DTYPES:
         raise DataError(f"compute dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}")
-    if time_limit is not None and not time_limit > 0:
-        raise DataError(f"time limit must be a positive number of minutes, got {time_limit}")
+    if time_limit is not None and not 0 <= time_limit < float("inf"):
+        raise DataError(f"time limit must be a number of minutes (0: none), got {time_limit}")
     if not replaceable(out, RUN_JSON):
         raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
     if resume:
@@ -152,7 +152,7 @@ def fit(
         "optimizer": "rmsprop", "learning_rate": learning_rate,
         "loss": "sparse_categorical_crossentropy",
         "loss_on_padding": pipeline == "seed", "pipeline": pipeline, "strategy": strategy,
-        "compute_dtype": compute_dtype, "time_limit_minutes": time_limit,
+        "compute_dtype": compute_dtype, "time_limit_minutes": time_limit or None,
         "max_input_length": max_input_length, "max_output_length": max_output_length,
         "vocabulary_words": vocabulary_words if data is None else None, "strict": strict,
     }
@@ -239,7 +239,8 @@ def same_training_split(info: RunInfo, who: str, consequence: str, log=lambda *a
 def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch: int, history: list,
            chief: bool, verbose: int, log) -> RunInfo:
     """Train from `initial_epoch` to the run's epochs inside `staged`, then move it to `out`."""
-    from .callbacks import BestCheckpoint, StopAtBatchEnd, TimeLimit
+    from .callbacks import BestCheckpoint, StopAtBatchEnd, TimeLimit, time_is_up
+    from .distributed import any_worker, is_multi_worker
     from .curves import write_curves
     from .pipeline import EpochClock, PairData, dataset
 
@@ -256,17 +257,23 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
         valid_ds = dataset(valid_data, s["batch_size"], seed=None, **options)
     log(f"training pairs held as ids: {train_data.nbytes / 2**20:.1f} MiB")
     checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss", history=history)
+    multi_worker = is_multi_worker(model.distribute_strategy)
     stopper = StopAtBatchEnd()
-    callbacks = [stopper, clock.callback()]
+    callbacks = [clock.callback()] if multi_worker else [stopper, clock.callback()]
     if s.get("quantization_aware"):  # trainer.qat's runs, resumed ones too
         from .qat import weight_grid_callback
 
         callbacks.append(weight_grid_callback())
     callbacks.append(checkpoint)
+    epochs = s["epochs"]
     if s.get("time_limit_minutes"):  # after the checkpoint: it reads the epoch's duration
-        callbacks.append(TimeLimit(s["time_limit_minutes"], checkpoint.history, log))
+        agree = (lambda stop: any_worker(model.distribute_strategy, stop)) if multi_worker else None
+        callbacks.append(TimeLimit(s["time_limit_minutes"], checkpoint.history, log, agree))
+        if time_is_up(s["time_limit_minutes"], checkpoint.history):  # resumed past the limit
+            log(f"time limit: {s['time_limit_minutes']:g} minutes already trained, no more epochs")
+            epochs = initial_epoch
     try:
-        model.fit(train_ds, epochs=s["epochs"], initial_epoch=initial_epoch, validation_data=valid_ds,
+        model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, validation_data=valid_ds,
                   callbacks=callbacks, verbose=verbose, shuffle=False)
         if not (staged / MODEL_FILE).is_file():
             raise DataError(
@@ -278,6 +285,8 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
         (staged / PROGRESS_JSON).unlink(missing_ok=True)
         if chief:
             replace_dir(staged, out)
+        if stopper.received is not None:
+            log("stop requested after the last batch: the run was finished anyway")
     except DataError:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -328,7 +337,7 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
             raise DataError(f"--epochs {epochs} is below the {done} epochs already trained")
         info.settings["epochs"] = epochs
     if time_limit is not None:
-        info.settings["time_limit_minutes"] = time_limit
+        info.settings["time_limit_minutes"] = time_limit or None
     # run.json is written with model.keras, so its best always describes that file (even when a
     # kill came after a better epoch was saved but before its progress was).
     info.best = info.best or progress.get("best", {})
@@ -394,9 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "with bfloat16 (CPUs with AVX512_BF16, recent GPUs; pays at large latent sizes and batches) "
                    "or float16 (GPUs, with loss scaling). "
                    "Weights stay float32; decoding and export always run in float32")
-    p.add_argument("--time-limit", type=positive_float, metavar="MINUTES",
+    p.add_argument("--time-limit", type=non_negative_float, metavar="MINUTES",
                    help="stop after the epoch at which one more would take the training time (the "
-                   "sum of the epochs' durations) past MINUTES; the run is kept with its best epoch")
+                   "sum of the epochs' durations) past MINUTES; the run is kept with its best epoch "
+                   "(0: no limit)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run aimed at --out from its last finished epoch, "
                    "with its settings (--epochs may raise the total, --time-limit may change)")
@@ -416,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = [n for n in RESUME_FIXED if getattr(args, n) != parser.get_default(n)]
         if given:
             parser.error(f"--resume continues with the interrupted run's settings; drop "
-                         f"{', '.join('--' + n.replace('_', '-') for n in given)} (only --epochs may change)")
+                         f"{', '.join('--' + n.replace('_', '-') for n in given)} (only --epochs, --time-limit and --strategy may change)")
     fit(
         args.out, args.data, num_samples=args.num_samples, epochs=args.epochs,
         latent_dim=args.latent_dim, batch_size=args.batch_size, learning_rate=args.learning_rate,

@@ -41,11 +41,20 @@ DEFAULT_EPOCHS = 10
 DEFAULT_LEARNING_RATE = 2e-4
 
 
+def int8_scale(w: np.ndarray) -> np.ndarray:
+    """The grid's step for each output column of `w` (float32, shape [1, columns])."""
+    scale = np.abs(w).max(axis=0, keepdims=True) / GRID["levels"]
+    return np.where(scale > 0, scale, 1.0).astype(np.float32)
+
+
+def int8_levels(w: np.ndarray) -> np.ndarray:
+    """The integers (as float32) that `w` rounds to on the grid."""
+    return np.clip(np.round(w / int8_scale(w)), -GRID["levels"], GRID["levels"])
+
+
 def int8_grid(w: np.ndarray) -> np.ndarray:
     """`w` rounded to the per-output-channel symmetric int8 grid (still float32)."""
-    scale = np.abs(w).max(axis=0, keepdims=True) / GRID["levels"]
-    scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
-    return (np.clip(np.round(w / scale), -GRID["levels"], GRID["levels"]) * scale).astype(np.float32)
+    return (int8_levels(w) * int8_scale(w)).astype(np.float32)
 
 
 def quantized_variables(model) -> list:
@@ -123,6 +132,7 @@ def fine_tune(
     info.settings = {
         **info.settings, "pipeline": info.settings.get("pipeline", "seed"), "epochs": epochs,
         "learning_rate": learning_rate, "strategy": "none", "compute_dtype": "float32",
+        "time_limit_minutes": None,
         "quantization_aware": {**GRID, "from_run": str(run.resolve()), "from_best": info.best},
     }
     info.best = {}
