@@ -153,6 +153,35 @@ def test_time_limit_stops_after_the_epoch_that_would_pass_it_and_keeps_a_finishe
         fit(tmp_path / "b", None, time_limit=-1, verbose=0, log=quiet)
 
 
+def test_stop_signals_wait_for_a_batch_end_unless_repeated_and_leave_other_handlers_alone():
+    import signal
+
+    from runtime.cli import Terminated
+    from trainer.callbacks import StopAtBatchEnd
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a job started with `&`
+    try:
+        stopper = StopAtBatchEnd()
+        stopper.on_train_begin()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # ignored stays ignored
+        assert signal.getsignal(signal.SIGTERM) == stopper._request
+        os.kill(os.getpid(), signal.SIGTERM)  # the first: recorded, acted on at the batch end
+        assert stopper.received == signal.SIGTERM
+        with pytest.raises(Terminated):
+            stopper.on_train_batch_end(0)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored on the way out
+
+        stopper = StopAtBatchEnd()
+        stopper.on_train_begin()
+        os.kill(os.getpid(), signal.SIGTERM)
+        with pytest.raises(Terminated):  # the second: at once
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def test_sigterm_keeps_finished_epochs_for_resume(tmp_path):
     import signal
     import time
