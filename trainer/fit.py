@@ -240,8 +240,8 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
            chief: bool, verbose: int, log) -> RunInfo:
     """Train from `initial_epoch` to the run's epochs inside `staged`, then move it to `out`."""
     from .callbacks import BestCheckpoint, StopAtBatchEnd, TimeLimit, time_is_up
-    from .distributed import any_worker, is_multi_worker
     from .curves import write_curves
+    from .distributed import any_worker, is_multi_worker
     from .pipeline import EpochClock, PairData, dataset
 
     s = info.settings
