@@ -242,8 +242,8 @@ def test_distributed_strategy_trains_a_tiny_model_on_two_logical_cpus(tmp_path, 
     assert load_model(out).get_layer("encoder_lstm").units == 8
 
 
-def test_multi_worker_trains_with_two_worker_processes_that_agree_on_the_time_limit(tmp_path):
-    import re
+def _start_two_workers(out: Path, *args: str) -> list[subprocess.Popen]:
+    """`python -m trainer.fit --out OUT --strategy multi-worker ARGS` as two workers on localhost."""
     import socket
 
     def free_port():
@@ -252,20 +252,33 @@ def test_multi_worker_trains_with_two_worker_processes_that_agree_on_the_time_li
             return sock.getsockname()[1]
 
     cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
-    out = tmp_path / "run"
     procs = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         env = {**os.environ, "TF_CONFIG": tf_config, "TF_CPP_MIN_LOG_LEVEL": "2"}
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "trainer.fit", "--out", str(out), "--num-samples", "300", "--latent-dim", "8",
-             "--epochs", "3", "--batch-size", "32", "--strategy", "multi-worker", "--time-limit", "0.0001"],
+            [sys.executable, "-m", "trainer.fit", "--out", str(out), "--strategy", "multi-worker", *args],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return procs
+
+
+def _finish(procs: list[subprocess.Popen]) -> list[tuple[str, str]]:
     try:
-        results = [p.communicate(timeout=300) for p in procs]
+        return [p.communicate(timeout=300) for p in procs]
     finally:
         for p in procs:
             p.kill()
+
+
+TINY = ("--num-samples", "300", "--latent-dim", "8", "--batch-size", "32")
+
+
+def test_multi_worker_trains_with_two_worker_processes_that_agree_on_the_time_limit(tmp_path):
+    import re
+
+    out = tmp_path / "run"
+    procs = _start_two_workers(out, *TINY, "--epochs", "3", "--time-limit", "0.0001")
+    results = _finish(procs)
     for p, (stdout, stderr) in zip(procs, results):
         assert p.returncode == 0, stderr[-3000:]
         assert "2 replicas in sync" in stdout and "time limit: stopping after epoch 1" in stdout
@@ -276,6 +289,30 @@ def test_multi_worker_trains_with_two_worker_processes_that_agree_on_the_time_li
     history = json.loads((out / HISTORY_JSON).read_text())
     assert [row["epoch"] for row in history] == [1]
     assert read_run(out).settings["strategy"] == "multi-worker" and not interrupted_runs(out)
+
+
+def test_sigterm_to_one_worker_stops_both_and_the_run_resumes(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    procs = _start_two_workers(out, *TINY, "--epochs", "1000")
+    deadline = time.monotonic() + 240
+    while not interrupted_runs(out) and all(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(p.poll() is None for p in procs), "training ended before it could be stopped"
+    procs[1].send_signal(signal.SIGTERM)  # the other worker only learns of it from its peer
+    results = _finish(procs)
+    for p, (_, stderr) in zip(procs, results):
+        assert p.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    assert "--resume" in results[0][0] and not out.exists()
+    (partial,) = interrupted_runs(out)
+    done = json.loads((partial / PROGRESS_JSON).read_text())["epoch"]
+    procs = _start_two_workers(out, "--resume", "--epochs", str(done + 1))
+    for p, (_, stderr) in zip(procs, _finish(procs)):
+        assert p.returncode == 0, stderr[-3000:]
+    assert [row["epoch"] for row in json.loads((out / HISTORY_JSON).read_text())] == list(range(1, done + 2))
+    assert not interrupted_runs(out)
 
 
 def test_num_samples_0_reads_the_whole_file_and_stale_runs_are_named(tmp_path):

@@ -89,15 +89,18 @@ class StopAtBatchEnd(keras.callbacks.Callback):
     wherever TensorFlow is (an exception raised inside a step can hang its threads); a second
     signal stops as soon as Python runs again. Only Python's defaults are replaced (an
     application's handlers are left alone, and a background job's ignored SIGINT stays ignored);
-    they are back after training or on `restore()`. Not for multi-worker runs: workers stopping at
-    different batches would leave the others blocked in a collective, which only SIGKILL ends,
-    where the default SIGTERM ends every worker at once (finished epochs are kept either way)."""
+    they are back after training or on `restore()`.
+
+    `agree` makes the workers of a multi-worker run stop at the same batch when any of them got a
+    signal (one stopping alone would leave the others blocked in their next collective); it is
+    asked at every batch end, so every worker must run the callback."""
 
     DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
-    def __init__(self) -> None:
+    def __init__(self, agree=None) -> None:
         super().__init__()
         self.received: int | None = None
+        self.agree = agree or (lambda stop: stop)
         self._previous: dict = {}
 
     def on_train_begin(self, logs=None):
@@ -115,10 +118,10 @@ class StopAtBatchEnd(keras.callbacks.Callback):
 
     def _stop(self):
         self.restore()
-        raise Terminated if self.received == signal.SIGTERM else KeyboardInterrupt
+        raise KeyboardInterrupt if self.received == signal.SIGINT else Terminated
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.received is not None:
+        if self.agree(self.received is not None):
             self._stop()
 
     on_test_batch_end = on_train_batch_end  # validation batches too

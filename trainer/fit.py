@@ -258,8 +258,9 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
     log(f"training pairs held as ids: {train_data.nbytes / 2**20:.1f} MiB")
     checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss", history=history)
     multi_worker = is_multi_worker(model.distribute_strategy)
-    stopper = StopAtBatchEnd()
-    callbacks = [clock.callback()] if multi_worker else [stopper, clock.callback()]
+    agree = (lambda flag: any_worker(model.distribute_strategy, flag)) if multi_worker else None
+    stopper = StopAtBatchEnd(agree)
+    callbacks = [stopper, clock.callback()]
     if s.get("quantization_aware"):  # trainer.qat's runs, resumed ones too
         from .qat import weight_grid_callback
 
@@ -267,7 +268,6 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
     callbacks.append(checkpoint)
     epochs = s["epochs"]
     if s.get("time_limit_minutes"):  # after the checkpoint: it reads the epoch's duration
-        agree = (lambda stop: any_worker(model.distribute_strategy, stop)) if multi_worker else None
         callbacks.append(TimeLimit(s["time_limit_minutes"], checkpoint.history, log, agree))
         if time_is_up(s["time_limit_minutes"], checkpoint.history):  # resumed past the limit
             log(f"time limit: {s['time_limit_minutes']:g} minutes already trained, no more epochs")
@@ -302,7 +302,7 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
         stopper.restore()
         if not chief:
             shutil.rmtree(staged, ignore_errors=True)
-    log(f"run written to {out} (best epoch {info.best.get('epoch')}, "
+    log(f"run written to {out}{'' if chief else ' by the chief'} (best epoch {info.best.get('epoch')}, "
         f"{info.best.get('monitor', 'loss')} {info.best.get('value', float('nan')):.4f}; "
         f"peak RSS {peak_rss_mib():.0f} MiB)")
     return info
