@@ -92,15 +92,16 @@ class StopAtBatchEnd(keras.callbacks.Callback):
     they are back after training or on `restore()`.
 
     `agree` makes the workers of a multi-worker run stop at the same batch when any of them got a
-    signal (one stopping alone would leave the others blocked in their next collective); it is
-    asked at every batch end, so every worker must run the callback."""
+    signal (one stopping alone would leave the others blocked in their next collective); it is a
+    collective itself, so it is asked only every `every` batches (the same ones on every worker)."""
 
     DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
-    def __init__(self, agree=None) -> None:
+    def __init__(self, agree=None, every: int = 1) -> None:
         super().__init__()
         self.received: int | None = None
-        self.agree = agree or (lambda stop: stop)
+        self.agree, self.every = agree or (lambda stop: stop), every
+        self.batches = 0  # training and validation batches so far: the same count on every worker
         self._previous: dict = {}
 
     def on_train_begin(self, logs=None):
@@ -121,7 +122,8 @@ class StopAtBatchEnd(keras.callbacks.Callback):
         raise KeyboardInterrupt if self.received == signal.SIGINT else Terminated
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.agree(self.received is not None):
+        self.batches += 1
+        if self.batches % self.every == 0 and self.agree(self.received is not None):
             self._stop()
 
     on_test_batch_end = on_train_batch_end  # validation batches too

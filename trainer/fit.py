@@ -259,7 +259,9 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
     checkpoint = BestCheckpoint(staged, info, monitor="val_loss" if valid else "loss", history=history)
     multi_worker = is_multi_worker(model.distribute_strategy)
     agree = (lambda flag: any_worker(model.distribute_strategy, flag)) if multi_worker else None
-    stopper = StopAtBatchEnd(agree)
+    # A worker's agreement is an all-reduce: every 16 batches it costs little (measured on 2 workers
+    # of a tiny model: every batch doubled the epoch time).
+    stopper = StopAtBatchEnd(agree, every=16 if multi_worker else 1)
     callbacks = [stopper, clock.callback()]
     if s.get("quantization_aware"):  # trainer.qat's runs, resumed ones too
         from .qat import weight_grid_callback
