@@ -60,3 +60,29 @@ def test_beam_search_evaluation(tiny_run, tiny_bundle):
     quiet = lambda *a, **k: None  # noqa: E731
     beam = evaluate(tiny_run, tiny_bundle, limit=40, beam_size=4, log=quiet)
     assert beam.sentences == 40 and 0 <= beam.chrf <= 100
+
+
+def test_baseline_is_scored_on_the_same_sentences_less_those_it_trained_on(tiny_run, tmp_path):
+    from tests.conftest import TINY
+    from trainer.evaluate import group_references
+    from trainer.fit import fit, training_split
+    from trainer.run import read_heldout, read_run
+
+    quiet = lambda *a, **k: None  # noqa: E731
+    # Same corpus and shuffle, a smaller validation split: it trains on part of tiny_run's held-out.
+    other = tmp_path / "other"
+    fit(other, None, **{**TINY, "epochs": 2, "latent_dim": 16}, validation_split=0.1, verbose=0, log=quiet)
+    compared = evaluate(tiny_run, baseline=other, log=quiet)
+
+    trained = {en for en, _ in training_split(read_run(other))[0]}
+    common = [(en, fr) for en, fr in read_heldout(tiny_run) if en not in trained]
+    assert compared.sentences == len(group_references(common)[0])
+    assert 0 < compared.sentences < len(group_references(read_heldout(tiny_run))[0])
+    shared = tmp_path / "common.tsv"
+    shared.write_text("".join(f"{en}\t{fr}\n" for en, fr in common), encoding="utf-8")
+    alone = evaluate(tiny_run, pairs=shared, log=quiet)
+    baseline = evaluate(other, pairs=shared, log=quiet)
+    v = compared.versus
+    assert (alone.chrf, alone.bleu) == (compared.chrf, compared.bleu) and v.baseline == baseline
+    assert compared.chrf > v.baseline.chrf  # 20 epochs at latent 64 beat 2 at latent 16
+    assert 0 < v.p_chrf <= 1 and 0 < v.p_bleu <= 1
