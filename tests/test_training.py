@@ -351,3 +351,22 @@ def test_mixed_precision_trains_and_is_served_in_float32(tmp_path, dtype):
     # float32 artifacts must still match the (float32) Keras model to 1e-5 and 100% of decodes
     _, reports = export_onnx(out, tmp_path / "bundle", log=lambda *a: None)
     assert reports[0].agreement == 1.0
+
+
+def test_dropout_regularizes_training_only(tmp_path):
+    from export.to_onnx import export_onnx
+
+    out = tmp_path / "dropout"
+    fit(out, None, num_samples=600, epochs=2, latent_dim=32, batch_size=32, dropout=0.3,
+        verbose=0, log=lambda *a: None)
+    assert read_run(out).settings["dropout"] == 0.3
+    model = load_model(out)
+    assert model.get_layer("decoder_lstm").dropout == 0.3 and model.get_layer("decoder_dropout").rate == 0.3
+    ids = [np.zeros((2, 5), "int32"), np.zeros((2, 4), "int32")]
+    np.testing.assert_array_equal(model(ids, training=False), model(ids, training=False))  # no dropout
+    assert not np.array_equal(model(ids, training=True), model(ids, training=False))
+    # the exported graphs are the seed's: float32 ONNX still matches Keras on 100% of decodes
+    _, reports = export_onnx(out, tmp_path / "bundle", log=lambda *a: None)
+    assert reports[0].agreement == 1.0
+    with pytest.raises(Exception, match="dropout must be in"):
+        fit(tmp_path / "bad", None, dropout=1.0, verbose=0, log=quiet)

@@ -90,6 +90,7 @@ def fit(
     pipeline: str = "bucketed",
     strategy: str = "none",
     compute_dtype: str = "float32",
+    dropout: float = 0.0,
     time_limit: float | None = None,
     resume: bool = False,
     verbose: int = 2,
@@ -100,7 +101,7 @@ def fit(
     `pipeline="bucketed"` batches pairs of similar length and puts no loss on padding;
     `"seed"` pads every pair to the longest one and weighs every position (the seed's tensors).
     `compute_dtype="bfloat16"` or `"float16"` trains the LSTMs in mixed precision (the run's model
-    is still decoded and exported in float32).
+    is still decoded and exported in float32). `dropout` regularizes training only.
     `time_limit` (minutes; 0 or None: none) stops after the epoch at which one more would pass it;
     the run is then finished with its best epoch.
     `resume=True` continues the interrupted run aimed at `out` from its last finished epoch, with
@@ -112,6 +113,8 @@ def fit(
         raise DataError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
     if compute_dtype not in COMPUTE_DTYPES:
         raise DataError(f"compute dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}")
+    if not 0 <= dropout < 1:
+        raise DataError(f"dropout must be in [0, 1), got {dropout}")
     if time_limit is not None and not 0 <= time_limit < float("inf"):
         raise DataError(f"time limit must be a number of minutes (0: none), got {time_limit}")
     if not replaceable(out, RUN_JSON):
@@ -152,7 +155,7 @@ def fit(
         "optimizer": "rmsprop", "learning_rate": learning_rate,
         "loss": "sparse_categorical_crossentropy",
         "loss_on_padding": pipeline == "seed", "pipeline": pipeline, "strategy": strategy,
-        "compute_dtype": compute_dtype, "time_limit_minutes": time_limit or None,
+        "compute_dtype": compute_dtype, "dropout": dropout, "time_limit_minutes": time_limit or None,
         "max_input_length": max_input_length, "max_output_length": max_output_length,
         "vocabulary_words": vocabulary_words if data is None else None, "strict": strict,
     }
@@ -176,7 +179,7 @@ def fit(
     keras.utils.set_random_seed(seed)
     with tf_strategy.scope():
         model = build_training_model(len(source_vocab), len(target_vocab), latent_dim, learning_rate,
-                                     compute_dtype)
+                                     compute_dtype, dropout)
 
     # A unique staging directory: concurrent runs aimed at one --out never mix their files.
     # Workers other than the chief of a multi-worker run train into a throwaway directory.
@@ -405,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "with bfloat16 (CPUs with AVX512_BF16, recent GPUs; pays at large latent sizes and batches) "
                    "or float16 (GPUs, with loss scaling). "
                    "Weights stay float32; decoding and export always run in float32")
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout on the LSTMs' inputs and the decoder's outputs while training "
+                   "(0 to 1; default 0, the seed's); the exported model is unchanged")
     p.add_argument("--time-limit", type=non_negative_float, metavar="MINUTES",
                    help="stop after the epoch at which one more would take the training time (the "
                    "sum of the epochs' durations) past MINUTES; the run is kept with its best epoch "
@@ -418,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 RESUME_FIXED = ("data", "num_samples", "latent_dim", "batch_size", "learning_rate", "max_input_length",
                 "max_output_length", "vocabulary_words", "pipeline", "seed", "validation_split", "strict",
-                "compute_dtype")
+                "compute_dtype", "dropout")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -435,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
-        compute_dtype=args.compute_dtype, time_limit=args.time_limit, resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
+        compute_dtype=args.compute_dtype, dropout=args.dropout, time_limit=args.time_limit, resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )
     return 0
 

@@ -35,26 +35,33 @@ class OneHot(layers.Layer):
 
 def build_training_model(
     num_source_tokens: int, num_target_tokens: int, latent_dim: int, learning_rate: float = 1e-3,
-    compute_dtype: str = "float32",
+    compute_dtype: str = "float32", dropout: float = 0.0,
 ) -> keras.Model:
     """The seed's model, compiled with rmsprop (the seed uses its default rate, 1e-3).
 
     `compute_dtype` bfloat16 or float16 trains the LSTMs in mixed precision (bfloat16: CPUs with
     AVX512_BF16 and recent GPUs; float16: GPUs, with loss scaling). Inference and export always
     rebuild the model in float32 (`float32_model`), so every artifact is judged against float32.
+
+    `dropout` > 0 regularizes training only (Zaremba et al.'s non-recurrent dropout: on each LSTM's
+    inputs and on the decoder's outputs before the dense layer); the trained weights and the
+    inference graphs are those of the seed's model. Recurrent dropout is left out: it would rule
+    out the cuDNN kernel.
     """
     # The LSTMs' policy; variables stay float32 under every policy, and the dense softmax always
     # computes in float32 (its loss needs the precision, its cost is small).
     policy = "float32" if compute_dtype == "float32" else f"mixed_{compute_dtype}"
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
-    _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, name="encoder_lstm", dtype=policy)(x)
+    _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, dropout=dropout, name="encoder_lstm",
+                                      dtype=policy)(x)
 
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
     y = OneHot(num_target_tokens, name="decoder_onehot")(decoder_ids)
-    y = layers.LSTM(latent_dim, return_sequences=True, return_state=True, name="decoder_lstm", dtype=policy)(
-        y, initial_state=[state_h, state_c]
-    )[0]
+    y = layers.LSTM(latent_dim, return_sequences=True, return_state=True, dropout=dropout, name="decoder_lstm",
+                    dtype=policy)(y, initial_state=[state_h, state_c])[0]
+    if dropout:
+        y = layers.Dropout(dropout, name="decoder_dropout")(y)
     probs = layers.Dense(num_target_tokens, activation="softmax", name="decoder_dense", dtype="float32")(y)
 
     model = keras.Model([encoder_ids, decoder_ids], probs, name="seq2seq")
