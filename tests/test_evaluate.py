@@ -86,3 +86,13 @@ def test_baseline_is_scored_on_the_same_sentences_less_those_it_trained_on(tiny_
     assert (alone.chrf, alone.bleu) == (compared.chrf, compared.bleu) and v.baseline == baseline
     assert compared.chrf > v.baseline.chrf  # 20 epochs at latent 64 beat 2 at latent 16
     assert 0 < v.p_chrf <= 1 and 0 < v.p_bleu <= 1
+
+
+def test_paired_test_of_equal_systems_is_no_evidence():
+    from trainer.evaluate import paired_test
+
+    refs = [[f"le chat {i} dort ici"] for i in range(40)]
+    hyps = [f"le chat {i} dort là" for i in range(40)]
+    assert paired_test(hyps, hyps, refs) == (1.0, 1.0)  # sacrebleu alone says 1/1001
+    p_chrf, p_bleu = paired_test([f"un chien {i}" for i in range(40)], hyps, refs)
+    assert p_chrf < 0.01 and p_bleu < 0.01  # far better on every sentence: not chance

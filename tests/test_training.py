@@ -171,12 +171,32 @@ def test_stop_signals_wait_for_a_batch_end_unless_repeated_and_leave_other_handl
             stopper.on_train_batch_end(0)
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored on the way out
 
-        stopper = StopAtBatchEnd()
+        exits = []
+
+        def exit_now(code):
+            exits.append(code)
+            raise Interrupt
+
+        stopper = StopAtBatchEnd(exit_now=exit_now)
         stopper.on_train_begin()
         os.kill(os.getpid(), signal.SIGTERM)
-        with pytest.raises(Terminated):  # the second: at once
+        with pytest.raises(Interrupt):  # the second: the process ends at once
             os.kill(os.getpid(), signal.SIGTERM)
-        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert exits == [128 + signal.SIGTERM] and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+        # A signal after an epoch's last batch: that epoch is kept, then the run stops.
+        class Model:
+            stop_training = False
+
+        stopper = StopAtBatchEnd(every=16)
+        stopper.set_model(Model())
+        stopper.on_train_begin()
+        os.kill(os.getpid(), signal.SIGTERM)
+        stopper.on_train_batch_end(0)  # not a 16th batch: no stop yet
+        stopper.on_epoch_end(0)
+        assert stopper.model.stop_training
+        with pytest.raises(Terminated):
+            stopper.raise_if_stopped()
     finally:
         signal.signal(signal.SIGINT, before)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

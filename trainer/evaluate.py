@@ -27,7 +27,9 @@ from .run import RunError, read_heldout, read_run
 @dataclass
 class Comparison:
     baseline: "Scores"
-    p_chrf: float  # paired bootstrap: the chance of a difference this large with equal systems
+    # Paired bootstrap: how often resampled sentences show a difference this large by chance alone
+    # (1.0 for equal scores, where sacrebleu's own formula gives its smallest value).
+    p_chrf: float
     p_bleu: float
 
 
@@ -49,8 +51,9 @@ class Scores:
         if self.versus is None:
             return f"{header}\n{self.row()}"
         v = self.versus
+        chrf, bleu = (round(a, 1) - round(b, 1) for a, b in ((self.chrf, v.baseline.chrf), (self.bleu, v.baseline.bleu)))
         return (f"{header}\n{v.baseline.row('baseline')}\n{self.row('this run')}\n"
-                f"{'difference':<22}{self.chrf - v.baseline.chrf:>+6.1f} {self.bleu - v.baseline.bleu:>+6.1f}\n"
+                f"{'difference':<22}{chrf:>+6.1f} {bleu:>+6.1f}\n"
                 f"{'p (paired)':<22}{v.p_chrf:>6.3f} {v.p_bleu:>6.3f}")
 
 
@@ -101,7 +104,10 @@ def paired_test(baseline: Sequence[str], hypotheses: Sequence[str],
                           references=_streams(references), test_type="bs", n_samples=1000)
         _, results = test()
         (key,) = (k for k in results if k != "System")  # sacrebleu's own name for the metric
-        return float(results[key][1].p_value)
+        base, system = results[key]
+        # sacrebleu counts resamples whose difference *exceeds* the observed one: none can when
+        # the scores are equal, so it reports its smallest p; no difference is no evidence.
+        return 1.0 if system.score == base.score else float(system.p_value)
 
     return p_value(CHRF()), p_value(BLEU())
 
@@ -122,6 +128,8 @@ def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str 
     if info.data.get("heldout_is_training_sample"):
         log("warning: this run has no validation split; heldout.tsv holds training pairs")
     source = pairs if pairs is not None else f"{run}'s held-out split"
+    if baseline is not None and pairs is None and info.data.get("heldout_is_training_sample"):
+        raise RunError(f"{run} has no held-out split to compare on: give a test set with --pairs")
     if pairs is not None:
         heldout = _untrained(_read_tsv(pairs), run, info, pairs, log)
     if baseline is not None:
@@ -143,7 +151,7 @@ def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str 
     if baseline is not None:
         from .decode import keras_translator
 
-        log(f"translating them with the baseline {baseline} (keras, {search}) ...")
+        log(f"translating them with the baseline {baseline} (its Keras model, {search}) ...")
         baseline_hypotheses, baseline_scores = _translate(
             keras_translator(baseline), sources, references, read_run(baseline).max_target_length,
             beam_size, length_penalty)

@@ -280,6 +280,7 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
     try:
         model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch, validation_data=valid_ds,
                   callbacks=callbacks, verbose=verbose, shuffle=False)
+        stopper.raise_if_stopped()  # a stop agreed at an epoch end: interrupted, not finished
         if not (staged / MODEL_FILE).is_file():
             raise DataError(
                 f"training never produced a finite {checkpoint.monitor} (diverged? try a lower "

@@ -75,7 +75,7 @@ def float32_model(model: keras.Model) -> keras.Model:
         return model
     copy = build_training_model(
         model.get_layer("encoder_onehot").depth, model.get_layer("decoder_onehot").depth,
-        model.get_layer("encoder_lstm").units,
+        model.get_layer("encoder_lstm").units, dropout=model.get_layer("decoder_lstm").dropout,
     )
     copy.set_weights(model.get_weights())
     return copy
