@@ -51,7 +51,9 @@ class Scores:
         if self.versus is None:
             return f"{header}\n{self.row()}"
         v = self.versus
-        chrf, bleu = (round(a, 1) - round(b, 1) for a, b in ((self.chrf, v.baseline.chrf), (self.bleu, v.baseline.bleu)))
+        # differences of the rounded scores: what the two rows above show
+        chrf, bleu = (round(a, 1) - round(b, 1)
+                      for a, b in ((self.chrf, v.baseline.chrf), (self.bleu, v.baseline.bleu)))
         return (f"{header}\n{v.baseline.row('baseline')}\n{self.row('this run')}\n"
                 f"{'difference':<22}{chrf:>+6.1f} {bleu:>+6.1f}\n"
                 f"{'p (paired)':<22}{v.p_chrf:>6.3f} {v.p_bleu:>6.3f}")
