@@ -114,7 +114,8 @@ def store_grid_weights_int8(model) -> int:
             numpy_helper.from_array(int8_scale(w)[0], scale_name),
         ])
         converted += [
-            helper.make_node("Cast", [q_name], [cast_name], to=onnx.TensorProto.FLOAT, name=f"{node.name}_s2s_cast"),
+            helper.make_node("Cast", [q_name], [cast_name], to=onnx.TensorProto.FLOAT,
+                             name=f"{node.name}_s2s_cast"),
             helper.make_node("Mul", [cast_name, scale_name], [w_name], name=f"{node.name}_s2s_scale"),
         ]
         node.input[1] = w_name

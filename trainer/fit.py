@@ -435,14 +435,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = [n for n in RESUME_FIXED if getattr(args, n) != parser.get_default(n)]
         if given:
             parser.error(f"--resume continues with the interrupted run's settings; drop "
-                         f"{', '.join('--' + n.replace('_', '-') for n in given)} (only --epochs, --time-limit and --strategy may change)")
+                         f"{', '.join('--' + n.replace('_', '-') for n in given)} "
+                         "(only --epochs, --time-limit and --strategy may change)")
     fit(
         args.out, args.data, num_samples=args.num_samples, epochs=args.epochs,
         latent_dim=args.latent_dim, batch_size=args.batch_size, learning_rate=args.learning_rate,
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
-        compute_dtype=args.compute_dtype, dropout=args.dropout, time_limit=args.time_limit, resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
+        compute_dtype=args.compute_dtype, dropout=args.dropout, time_limit=args.time_limit,
+        resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )
     return 0
 
