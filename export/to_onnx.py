@@ -83,6 +83,8 @@ def store_grid_weights_int8(model) -> int:
     MatMulNBits, which flipped 4.2% more greedy decodes of the seed-settings QAT model (94.2% vs
     98.4% identical to Keras); Cast and Mul of constants are folded back to the float weight when
     the session loads. Returns the count."""
+    from collections import Counter
+
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper
@@ -91,10 +93,7 @@ def store_grid_weights_int8(model) -> int:
 
     initializers = {i.name: i for i in model.graph.initializer}
     taken = set(initializers) | {o for n in model.graph.node for o in n.output}
-    uses: dict[str, int] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            uses[name] = uses.get(name, 0) + 1
+    uses = Counter(name for node in model.graph.node for name in node.input)
     path = set(float_state_path(model))
     converted = []
     for node in model.graph.node:
