@@ -69,14 +69,15 @@ def test_missing_and_empty_files_are_data_errors(tmp_path):
         read_pairs(write(tmp_path, b"garbage\n"))
 
 
-def test_split_is_deterministic_and_grouped_by_english():
+@pytest.mark.parametrize("method", ["hashed", "ordered"])
+def test_split_is_deterministic_and_grouped_by_english(method):
     pairs = [(f"E{i % 40}.", f"F{i}.") for i in range(200)]  # 5 French variants per English
-    train, valid = split_pairs(pairs, 0.2, seed=1)
-    assert (train, valid) == split_pairs(pairs, 0.2, seed=1)
+    train, valid = split_pairs(pairs, 0.2, seed=1, method=method)
+    assert (train, valid) == split_pairs(pairs, 0.2, seed=1, method=method)
     assert not {en for en, _ in train} & {en for en, _ in valid}
     assert len(train) + len(valid) == len(pairs)
-    assert 0.15 <= len(valid) / len(pairs) <= 0.3
-    assert split_pairs(pairs, 0.2, seed=2) != (train, valid)
+    assert 0.1 <= len(valid) / len(pairs) <= 0.3
+    assert split_pairs(pairs, 0.2, seed=2, method=method) != (train, valid)
 
 
 def test_split_refuses_impossible_fractions():
@@ -98,3 +99,57 @@ def test_everything_at_once_reports_line_numbers(tmp_path):
     pairs, report = read_pairs(write(tmp_path, content))
     assert pairs == [("Go.", "Va !"), ("Hi.", "Salut.")]
     assert [n for n, _ in report.skipped] == [3, 4]
+
+
+def test_hashed_split_keeps_each_sentence_on_its_side_across_subsets_and_fractions():
+    from hypothesis import given, settings, strategies as st
+
+    pairs = [(f"E{i % 500}.", f"F{i}.") for i in range(2000)]
+    train, valid = split_pairs(pairs, 0.1, seed=4)
+    held = {en for en, _ in valid}
+    assert 30 <= len(held) <= 75  # about 10% of the 500 sentences
+    assert not held & {en for en, _ in train}
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.sets(st.integers(0, 1999), min_size=40))
+    def any_subset(rows):
+        subset = [pairs[r] for r in sorted(rows)]
+        try:
+            _, sub_valid = split_pairs(subset, 0.1, seed=4)
+        except DataError:  # a subset too small for both sides
+            return
+        sub_held = {en for en, _ in sub_valid}
+        natural = {en for en, _ in subset} & held
+        # The sentences held out are the subset's share of the full split's, unless the draw left
+        # a side empty and one sentence was moved to fill it.
+        assert sub_held == natural or (not natural and len(sub_held) == 1)
+
+    any_subset()
+    # A smaller fraction holds out a subset of a larger one (with the same seed).
+    assert {en for en, _ in split_pairs(pairs, 0.05, seed=4)[1]} < held
+    assert {en for en, _ in split_pairs(pairs, 0.1, seed=5)[1]} != held
+
+
+def test_hashed_split_fills_both_sides_of_tiny_data():
+    for seed in range(20):
+        train, valid = split_pairs([("a", "1"), ("b", "2"), ("c", "3")], 0.05, seed)
+        assert len(valid) == 1 and len(train) == 2
+        train, valid = split_pairs([("a", "1"), ("b", "2")], 0.95, seed)
+        assert len(valid) == 1 and len(train) == 1
+
+
+def test_runs_without_a_recorded_split_rebuild_the_ordered_one(tmp_path):
+    from types import SimpleNamespace
+
+    from trainer.fit import training_split
+
+    path = write(tmp_path, "".join(f"E{i % 60}.\tF{i}.\n" for i in range(300)).encode())
+    settings = {"num_samples": None, "validation_split": 0.2, "seed": 1, "strict": False}
+    legacy = SimpleNamespace(settings=settings, data={"source": str(path)})
+    pairs, _ = read_pairs(path)
+    assert training_split(legacy) == split_pairs(pairs, 0.2, 1, "ordered")
+    assert split_pairs(pairs, 0.2, 1, "ordered") != split_pairs(pairs, 0.2, 1, "hashed")
+    hashed = SimpleNamespace(settings={**settings, "split": "hashed"}, data={"source": str(path)})
+    assert training_split(hashed) == split_pairs(pairs, 0.2, 1)
+    with pytest.raises(DataError, match="unknown split"):
+        split_pairs(pairs, 0.2, 1, "random")

@@ -7,6 +7,7 @@ and counted by default, fatal with `strict=True`.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,29 +123,32 @@ def read_pairs(
     return pairs, report
 
 
-def split_pairs(pairs: list[Pair], validation_split: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+# How a run's pairs are split (recorded in run.json). "hashed": each English sentence's side is a hash
+# of (seed, sentence), so one sentence falls on the same side in every run with that seed, whatever
+# other pairs the run reads, and a smaller fraction holds out a subset of a larger one: runs on
+# different subsets of one file share their held-out sentences and can be compared on them.
+# "ordered": the first split, drawn over the run's sorted sentences; runs written before
+# `split` was recorded used it, and rebuild their split with it.
+SPLITS = ("hashed", "ordered")
+
+
+def split_pairs(pairs: list[Pair], validation_split: float, seed: int,
+                method: str = "hashed") -> tuple[list[Pair], list[Pair]]:
     """A deterministic train/validation split, grouped by English sentence.
 
     All French variants of one English sentence fall on the same side, so validation measures
     translation of unseen English, not recall of a sibling pair. Order within each side is kept.
+    `hashed` holds out about `validation_split` of the distinct English sentences, `ordered` about
+    that share of the pairs (see SPLITS).
     """
     if not 0.0 <= validation_split < 1.0:
         raise DataError(f"validation split must be in [0, 1), got {validation_split}")
+    if method not in SPLITS:
+        raise DataError(f"unknown split {method!r}: expected one of {', '.join(SPLITS)}")
     if validation_split == 0.0:
         return list(pairs), []
     groups = sorted({en for en, _ in pairs})
-    random.Random(seed).shuffle(groups)
-    counts: dict[str, int] = {}
-    for en, _ in pairs:
-        counts[en] = counts.get(en, 0) + 1
-    target = validation_split * len(pairs)
-    held: set[str] = set()
-    taken = 0
-    for en in groups:
-        if taken >= target:
-            break
-        held.add(en)
-        taken += counts[en]
+    held = (_hashed_heldout if method == "hashed" else _ordered_heldout)(pairs, groups, validation_split, seed)
     train = [p for p in pairs if p[0] not in held]
     valid = [p for p in pairs if p[0] in held]
     if not train or not valid:
@@ -153,3 +157,36 @@ def split_pairs(pairs: list[Pair], validation_split: float, seed: int) -> tuple[
             f"with validation split {validation_split}: use more data or another split"
         )
     return train, valid
+
+
+def sentence_draw(sentence: str, seed: int) -> float:
+    """A uniform number in [0, 1) fixed by (seed, sentence): the sentence's place in a hashed split."""
+    digest = hashlib.blake2b(sentence.encode("utf-8"), digest_size=8, key=str(seed).encode()).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def _hashed_heldout(pairs, groups: list[str], fraction: float, seed: int) -> set[str]:
+    draws = {en: sentence_draw(en, seed) for en in groups}
+    held = {en for en, u in draws.items() if u < fraction}
+    # Too few sentences for the draw to land on both sides: the lowest draw goes, the highest stays.
+    if not held and len(groups) > 1:
+        held = {min(groups, key=draws.__getitem__)}
+    if len(held) == len(groups) > 1:
+        held.discard(max(groups, key=draws.__getitem__))
+    return held
+
+
+def _ordered_heldout(pairs, groups: list[str], fraction: float, seed: int) -> set[str]:
+    random.Random(seed).shuffle(groups)
+    counts: dict[str, int] = {}
+    for en, _ in pairs:
+        counts[en] = counts.get(en, 0) + 1
+    target = fraction * len(pairs)
+    held: set[str] = set()
+    taken = 0
+    for en in groups:
+        if taken >= target:
+            break
+        held.add(en)
+        taken += counts[en]
+    return held

@@ -151,7 +151,7 @@ def fit(
 
     settings = {
         "num_samples": num_samples, "epochs": epochs, "latent_dim": latent_dim,
-        "batch_size": batch_size, "validation_split": validation_split, "seed": seed,
+        "batch_size": batch_size, "validation_split": validation_split, "split": "hashed", "seed": seed,
         "optimizer": "rmsprop", "learning_rate": learning_rate,
         "loss": "sparse_categorical_crossentropy",
         "loss_on_padding": pipeline == "seed", "pipeline": pipeline, "strategy": strategy,
@@ -160,7 +160,7 @@ def fit(
         "vocabulary_words": vocabulary_words if data is None else None, "strict": strict,
     }
     pairs, data_info = _load_pairs(data, settings, log)
-    train, valid = split_pairs(pairs, validation_split, seed)
+    train, valid = split_pairs(pairs, validation_split, seed, settings["split"])
     source_vocab = Vocabulary.from_texts(en for en, _ in pairs)
     target_vocab = Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs)
     max_source_length = max(len(en) for en, _ in pairs)
@@ -224,7 +224,8 @@ def training_split(info: RunInfo, log=lambda *a: None) -> tuple[list[Pair], list
         raise RunError(f"cannot rebuild the run's training split: its data file {data} is missing")
     defaults = {"strict": False, "max_input_length": None, "max_output_length": None, "vocabulary_words": None}
     pairs, _ = _load_pairs(data, {**defaults, **s}, log)
-    return split_pairs(pairs, s["validation_split"], s["seed"])
+    # Runs written before the split was recorded drew the "ordered" one.
+    return split_pairs(pairs, s["validation_split"], s["seed"], s.get("split", "ordered"))
 
 
 def same_training_split(info: RunInfo, who: str, consequence: str, log=lambda *a: None):
