@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from runtime.vocab import Vocabulary, wrap_target
+from trainer.data import DataError
 from trainer.fit import fit, interrupted_runs
 from trainer.pipeline import PairData
 from tests.seed_reference import seed_tensors
@@ -237,13 +238,44 @@ def test_run_has_curves_and_history_with_memory(tiny_run):
     assert all(row["peak_rss_mib"] > 0 and "val_loss" in row for row in history)
 
 
+def test_chrf_sample_scores_the_current_weights_after_every_epoch(tiny_run, tmp_path):
+    from trainer.callbacks import HeldoutChrF
+    from trainer.decode import keras_translator
+    from trainer.evaluate import translate_scored
+    from trainer.run import read_heldout
+
+    out = tmp_path / "run"
+    fit(out, None, num_samples=600, epochs=2, latent_dim=16, batch_size=32, chrf_sample=30, verbose=0,
+        log=quiet)
+    history = json.loads((out / HISTORY_JSON).read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(0 <= row["val_chrf"] <= 100 and 0 <= row["val_bleu"] <= 100 for row in history)
+    assert read_run(out).settings["chrf_sample"] == 30
+
+    # On a trained model, the callback's score is that of the model's own translations of the
+    # sampled sentences: the weights reach the callback's float32 copy.
+    info, model = read_run(tiny_run), load_model(tiny_run)
+    callback = HeldoutChrF(info, read_heldout(tiny_run), 40, seed=1)
+    callback.set_model(model)
+    logs = {}
+    callback.on_epoch_end(0, logs)
+    assert len(callback.sources) == 40
+    _, expected = translate_scored(keras_translator(tiny_run), callback.sources, callback.references,
+                                   info.max_target_length)
+    assert logs["val_chrf"] == pytest.approx(expected.chrf) and logs["val_chrf"] > 20
+    assert logs["val_bleu"] == pytest.approx(expected.bleu)
+
+    with pytest.raises(DataError, match="validation-split"):
+        fit(tmp_path / "none", None, num_samples=100, chrf_sample=10, validation_split=0.0, log=quiet)
+
+
 MIRRORED = """
 import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from trainer.fit import fit
 info = fit(sys.argv[1], None, num_samples=300, epochs=2, latent_dim=8, batch_size=32,
-           strategy=sys.argv[2], verbose=0)
+           strategy=sys.argv[2], chrf_sample=20, verbose=0)
 """
 
 
@@ -260,6 +292,7 @@ def test_distributed_strategy_trains_a_tiny_model_on_two_logical_cpus(tmp_path, 
     info = read_run(out)
     assert info.settings["strategy"] == strategy and info.best["epoch"] in (1, 2)
     assert load_model(out).get_layer("encoder_lstm").units == 8
+    assert all(0 <= row["val_chrf"] <= 100 for row in json.loads((out / HISTORY_JSON).read_text()))
 
 
 def _start_two_workers(out: Path, *args: str) -> list[subprocess.Popen]:

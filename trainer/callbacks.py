@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sys
 import threading
@@ -56,6 +57,48 @@ class BestCheckpoint(keras.callbacks.Callback):
         if self.info.best:  # nothing worth resuming before a finite epoch
             _save(self.model, self.root / LAST_CHECKPOINT)
             atomic_write_json(self.root / PROGRESS_JSON, {"epoch": epoch + 1, "best": self.info.best})
+
+
+class HeldoutChrF(keras.callbacks.Callback):
+    """After every epoch: greedy chrF and BLEU (sacrebleu) of the current weights on a fixed sample
+    of `sentences` distinct held-out English sentences, added to the epoch's logs as `val_chrf` and
+    `val_bleu` (so to the progress line, history.json and curves.png).
+
+    Validation loss is what training minimizes; decoded chrF on unseen sentences is what users judge,
+    and the two part ways (a lower loss need not translate better). Decoding runs on a float32 copy
+    of the model, as `trainer.evaluate` does, through the runtime's greedy loop; its time counts in
+    the epoch's duration (and so in a time limit)."""
+
+    def __init__(self, info: RunInfo, pairs, sentences: int, seed: int = 0) -> None:
+        super().__init__()
+        from .evaluate import group_references
+
+        sources, references = group_references(pairs)
+        pick = sorted(random.Random(seed).sample(range(len(sources)), min(sentences, len(sources))))
+        self.sources = [sources[i] for i in pick]
+        self.references = [references[i] for i in pick]
+        self.info = info
+        self._copy = self._translator = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .evaluate import translate_scored
+
+        if self._translator is None:
+            from runtime.translator import Translator
+
+            from .model import InferenceFunctions, build_training_model
+
+            # Its own float32 variables, outside any distribution strategy; weights copied in.
+            self._copy = build_training_model(len(self.info.source_vocab), len(self.info.target_vocab),
+                                              self.info.latent_dim)
+            self._translator = Translator.from_step_model(
+                InferenceFunctions(self._copy), self.info, max_batch_size=128, on_unknown="skip",
+                on_overflow="truncate")
+        self._copy.set_weights(self.model.get_weights())
+        _, scores = translate_scored(self._translator, self.sources, self.references,
+                                     self.info.max_target_length)
+        if logs is not None:
+            logs.update(val_chrf=scores.chrf, val_bleu=scores.bleu)
 
 
 def time_spent(history: list[dict]) -> float:

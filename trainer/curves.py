@@ -10,7 +10,8 @@ from runtime.fileio import atomic_write_bytes
 
 
 def write_curves(path: Path, history: Sequence[dict]) -> None:
-    """Loss and accuracy per epoch, training and validation, side by side."""
+    """Loss and accuracy per epoch, training and validation, side by side (and held-out chrF and
+    BLEU when the run logged them)."""
     if not history:
         return
     import matplotlib
@@ -19,14 +20,17 @@ def write_curves(path: Path, history: Sequence[dict]) -> None:
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
-        for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
+    panels = [(metric, ((metric, "training"), (f"val_{metric}", "validation"))) for metric in ("loss", "accuracy")]
+    if any("val_chrf" in row for row in history):  # trainer.fit --chrf-sample
+        panels.append(("held-out score", (("val_chrf", "chrF"), ("val_bleu", "BLEU"))))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
+    for ax, (title, lines) in zip(axes, panels):
+        for key, label in lines:
             values = [row.get(key) for row in history]
             if any(v is not None for v in values):
                 ax.plot(epochs, values, label=label)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(title)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle("training curves")

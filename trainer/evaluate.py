@@ -148,13 +148,13 @@ def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str 
         translator, name = Translator(bundle, backend=backend, precision=precision), f"{backend}/{precision}"
     search = f"beam {beam_size}, length penalty {length_penalty}" if beam_size > 1 else "greedy"
     log(f"translating {len(sources)} held-out sentences with {name} ({search}) ...")
-    hypotheses, scores = _translate(translator, sources, references, info.max_target_length,
+    hypotheses, scores = translate_scored(translator, sources, references, info.max_target_length,
                                     beam_size, length_penalty)
     if baseline is not None:
         from .decode import keras_translator
 
         log(f"translating them with the baseline {baseline} (its Keras model, {search}) ...")
-        baseline_hypotheses, baseline_scores = _translate(
+        baseline_hypotheses, baseline_scores = translate_scored(
             keras_translator(baseline), sources, references, read_run(baseline).max_target_length,
             beam_size, length_penalty)
         scores.versus = Comparison(baseline_scores, *paired_test(baseline_hypotheses, hypotheses, references))
@@ -164,7 +164,9 @@ def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str 
     return scores
 
 
-def _translate(translator, sources, references, max_length: int, beam_size: int, length_penalty: float):
+def translate_scored(translator, sources, references, max_length: int, beam_size: int = 1,
+                     length_penalty: float = 1.0) -> tuple[list[str], Scores]:
+    """`translator`'s best hypothesis for each source, and their scores against `references`."""
     results = translator.hypotheses(sources, beam_size=beam_size, length_penalty=length_penalty,
                                     on_unknown="skip", on_overflow="truncate")
     hypotheses = [r[0].text for r in results]

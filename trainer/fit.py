@@ -92,6 +92,7 @@ def fit(
     compute_dtype: str = "float32",
     dropout: float = 0.0,
     time_limit: float | None = None,
+    chrf_sample: int = 0,
     resume: bool = False,
     verbose: int = 2,
     log=print,
@@ -104,6 +105,8 @@ def fit(
     is still decoded and exported in float32). `dropout` regularizes training only.
     `time_limit` (minutes; 0 or None: none) stops after the epoch at which one more would pass it;
     the run is then finished with its best epoch.
+    `chrf_sample` > 0 logs, after every epoch, the greedy chrF and BLEU of that many held-out
+    sentences (`val_chrf`, `val_bleu`).
     `resume=True` continues the interrupted run aimed at `out` from its last finished epoch, with
     that run's settings (`epochs` may raise the total, `time_limit` may change).
     """
@@ -117,6 +120,10 @@ def fit(
         raise DataError(f"dropout must be in [0, 1), got {dropout}")
     if time_limit is not None and not 0 <= time_limit < float("inf"):
         raise DataError(f"time limit must be a number of minutes (0: none), got {time_limit}")
+    if chrf_sample < 0:
+        raise DataError(f"chrf-sample must be 0 (off) or a number of sentences, got {chrf_sample}")
+    if chrf_sample and not validation_split:
+        raise DataError("--chrf-sample scores held-out sentences: give a --validation-split above 0")
     if not replaceable(out, RUN_JSON):
         raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
     if resume:
@@ -156,6 +163,7 @@ def fit(
         "loss": "sparse_categorical_crossentropy",
         "loss_on_padding": pipeline == "seed", "pipeline": pipeline, "strategy": strategy,
         "compute_dtype": compute_dtype, "dropout": dropout, "time_limit_minutes": time_limit or None,
+        "chrf_sample": chrf_sample,
         "max_input_length": max_input_length, "max_output_length": max_output_length,
         "vocabulary_words": vocabulary_words if data is None else None, "strict": strict,
     }
@@ -271,6 +279,10 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
         from .qat import weight_grid_callback
 
         callbacks.append(weight_grid_callback())
+    if s.get("chrf_sample") and valid:  # before the checkpoint: the epoch's row gets its scores
+        from .callbacks import HeldoutChrF
+
+        callbacks.append(HeldoutChrF(info, valid, s["chrf_sample"], s["seed"]))
     callbacks.append(checkpoint)
     epochs = s["epochs"]
     if s.get("time_limit_minutes"):  # after the checkpoint: it reads the epoch's duration
@@ -417,6 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after the epoch at which one more would take the training time (the "
                    "sum of the epochs' durations) past MINUTES; the run is kept with its best epoch "
                    "(0: no limit)")
+    p.add_argument("--chrf-sample", type=int, default=0, metavar="N",
+                   help="after every epoch, translate N held-out English sentences greedily and log "
+                   "their chrF and BLEU (val_chrf, val_bleu: progress line, history, curves); "
+                   "a few seconds an epoch for a few hundred (default 0: off)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run aimed at --out from its last finished epoch, "
                    "with its settings (--epochs may raise the total, --time-limit may change)")
@@ -426,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 RESUME_FIXED = ("data", "num_samples", "latent_dim", "batch_size", "learning_rate", "max_input_length",
                 "max_output_length", "vocabulary_words", "pipeline", "seed", "validation_split", "strict",
-                "compute_dtype", "dropout")
+                "compute_dtype", "dropout", "chrf_sample")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -445,6 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
         compute_dtype=args.compute_dtype, dropout=args.dropout, time_limit=args.time_limit,
+        chrf_sample=args.chrf_sample,
         resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )
     return 0
