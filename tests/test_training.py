@@ -240,7 +240,7 @@ def test_run_has_curves_and_history_with_memory(tiny_run):
 
 def test_chrf_sample_scores_the_current_weights_after_every_epoch(tiny_run, tmp_path):
     from trainer.callbacks import HeldoutChrF
-    from trainer.decode import keras_translator
+    from trainer.decode import keras_translator, step_translator
     from trainer.evaluate import translate_scored
     from trainer.run import read_heldout
 
@@ -264,6 +264,18 @@ def test_chrf_sample_scores_the_current_weights_after_every_epoch(tiny_run, tmp_
                                    info.max_target_length)
     assert logs["val_chrf"] == pytest.approx(expected.chrf) and logs["val_chrf"] > 20
     assert logs["val_bleu"] == pytest.approx(expected.bleu)
+    # The next epoch scores the weights it ends with, not those of the first.
+    model.set_weights([np.random.default_rng(0).normal(0, 0.3, w.shape) for w in model.get_weights()])
+    callback.on_epoch_end(1, logs)
+    _, expected = translate_scored(step_translator(model, info), callback.sources, callback.references,
+                                   info.max_target_length)
+    assert logs["val_chrf"] == pytest.approx(expected.chrf) and logs["val_chrf"] < 20
+
+    # A run whose held-out side holds a subset of these sentences scores the shared ones.
+    heldout = read_heldout(tiny_run)
+    kept = set(list(dict.fromkeys(en for en, _ in heldout))[::2])
+    subset = HeldoutChrF(info, [p for p in heldout if p[0] in kept], 40, seed=1)
+    assert set(callback.sources) & kept <= set(subset.sources) and set(callback.sources) & kept
 
     with pytest.raises(DataError, match="validation-split"):
         fit(tmp_path / "none", None, num_samples=100, chrf_sample=10, validation_split=0.0, log=quiet)

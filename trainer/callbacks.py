@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import sys
 import threading
@@ -61,7 +60,7 @@ class BestCheckpoint(keras.callbacks.Callback):
 
 class HeldoutChrF(keras.callbacks.Callback):
     """After every epoch: greedy chrF and BLEU (sacrebleu) of the current weights on a fixed sample
-    of `sentences` distinct held-out English sentences, added to the epoch's logs as `val_chrf` and
+    of `sentences` distinct held-out English sentences (the same sample in every epoch), added to the epoch's logs as `val_chrf` and
     `val_bleu` (so to the progress line, history.json and curves.png).
 
     Validation loss is what training minimizes; decoded chrF on unseen sentences is what users judge,
@@ -73,10 +72,15 @@ class HeldoutChrF(keras.callbacks.Callback):
         super().__init__()
         from .evaluate import group_references
 
+        from .data import sentence_draw
+
+        # The sentences with the lowest draws of the hashed split (trainer.data): runs with one seed
+        # on different subsets of a file score the same sentences wherever their held-out sides
+        # share them, so their curves compare.
         sources, references = group_references(pairs)
-        pick = sorted(random.Random(seed).sample(range(len(sources)), min(sentences, len(sources))))
-        self.sources = [sources[i] for i in pick]
-        self.references = [references[i] for i in pick]
+        pick = sorted(range(len(sources)), key=lambda i: sentence_draw(sources[i], seed))[:sentences]
+        self.sources = [sources[i] for i in sorted(pick)]
+        self.references = [references[i] for i in sorted(pick)]
         self.info = info
         self._copy = self._translator = None
 
@@ -84,16 +88,14 @@ class HeldoutChrF(keras.callbacks.Callback):
         from .evaluate import translate_scored
 
         if self._translator is None:
-            from runtime.translator import Translator
+            from .decode import step_translator
+            from .model import build_training_model
 
-            from .model import InferenceFunctions, build_training_model
-
-            # Its own float32 variables, outside any distribution strategy; weights copied in.
+            # A copy of its own even for a float32 model: plain float32 variables, outside any
+            # distribution strategy, that decoding reads; the weights are copied in every epoch.
             self._copy = build_training_model(len(self.info.source_vocab), len(self.info.target_vocab),
                                               self.info.latent_dim)
-            self._translator = Translator.from_step_model(
-                InferenceFunctions(self._copy), self.info, max_batch_size=128, on_unknown="skip",
-                on_overflow="truncate")
+            self._translator = step_translator(self._copy, self.info, max_batch_size=128)
         self._copy.set_weights(self.model.get_weights())
         _, scores = translate_scored(self._translator, self.sources, self.references,
                                      self.info.max_target_length)

@@ -20,7 +20,8 @@ def write_curves(path: Path, history: Sequence[dict]) -> None:
     import matplotlib.pyplot as plt
 
     epochs = [row["epoch"] for row in history]
-    panels = [(metric, ((metric, "training"), (f"val_{metric}", "validation"))) for metric in ("loss", "accuracy")]
+    panels = [(metric, ((metric, "training"), (f"val_{metric}", "validation")))
+              for metric in ("loss", "accuracy")]
     if any("val_chrf" in row for row in history):  # trainer.fit --chrf-sample
         panels.append(("held-out score", (("val_chrf", "chrF"), ("val_bleu", "BLEU"))))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))

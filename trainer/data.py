@@ -130,10 +130,11 @@ def read_pairs(
 # "ordered": the first split, drawn over the run's sorted sentences; runs written before
 # `split` was recorded used it, and rebuild their split with it.
 SPLITS = ("hashed", "ordered")
+DEFAULT_SPLIT = "hashed"  # new runs
 
 
 def split_pairs(pairs: list[Pair], validation_split: float, seed: int,
-                method: str = "hashed") -> tuple[list[Pair], list[Pair]]:
+                method: str = DEFAULT_SPLIT) -> tuple[list[Pair], list[Pair]]:
     """A deterministic train/validation split, grouped by English sentence.
 
     All French variants of one English sentence fall on the same side, so validation measures
@@ -148,7 +149,10 @@ def split_pairs(pairs: list[Pair], validation_split: float, seed: int,
     if validation_split == 0.0:
         return list(pairs), []
     groups = sorted({en for en, _ in pairs})
-    held = (_hashed_heldout if method == "hashed" else _ordered_heldout)(pairs, groups, validation_split, seed)
+    if method == "hashed":
+        held = _hashed_heldout(groups, validation_split, seed)
+    else:
+        held = _ordered_heldout(pairs, groups, validation_split, seed)
     train = [p for p in pairs if p[0] not in held]
     valid = [p for p in pairs if p[0] in held]
     if not train or not valid:
@@ -165,7 +169,7 @@ def sentence_draw(sentence: str, seed: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def _hashed_heldout(pairs, groups: list[str], fraction: float, seed: int) -> set[str]:
+def _hashed_heldout(groups: list[str], fraction: float, seed: int) -> set[str]:
     draws = {en: sentence_draw(en, seed) for en in groups}
     held = {en for en, u in draws.items() if u < fraction}
     # Too few sentences for the draw to land on both sides: the lowest draw goes, the highest stays.
@@ -177,6 +181,7 @@ def _hashed_heldout(pairs, groups: list[str], fraction: float, seed: int) -> set
 
 
 def _ordered_heldout(pairs, groups: list[str], fraction: float, seed: int) -> set[str]:
+    groups = list(groups)
     random.Random(seed).shuffle(groups)
     counts: dict[str, int] = {}
     for en, _ in pairs:

@@ -24,13 +24,15 @@ def keras_translator(
     run: str | Path, *, max_batch_size: int = 64, on_unknown: str = "error", on_overflow: str = "error"
 ) -> Translator:
     """A Translator whose steps run on the run's Keras model."""
+    return step_translator(load_model(run), read_run(run), max_batch_size=max_batch_size,
+                           on_unknown=on_unknown, on_overflow=on_overflow)
+
+
+def step_translator(model, info, **options) -> Translator:
+    """A Translator whose steps run on `model` (float32, the run's layers) with `info`'s vocabularies."""
     from .model import InferenceFunctions
 
-    info = read_run(run)
-    functions = InferenceFunctions(load_model(run))
-    return Translator.from_step_model(
-        functions, info, max_batch_size=max_batch_size, on_unknown=on_unknown, on_overflow=on_overflow
-    )
+    return Translator.from_step_model(InferenceFunctions(model), info, **options)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -149,7 +149,7 @@ def evaluate(run: str | Path, bundle: str | Path | None = None, *, backend: str 
     search = f"beam {beam_size}, length penalty {length_penalty}" if beam_size > 1 else "greedy"
     log(f"translating {len(sources)} held-out sentences with {name} ({search}) ...")
     hypotheses, scores = translate_scored(translator, sources, references, info.max_target_length,
-                                    beam_size, length_penalty)
+                                          beam_size, length_penalty)
     if baseline is not None:
         from .decode import keras_translator
 

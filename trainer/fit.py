@@ -20,11 +20,11 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.cli import add_verbose, non_negative_float, positive_int, run_main
+from runtime.cli import add_verbose, non_negative_float, non_negative_int, positive_int, run_main
 from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir, replaceable, staging_dir
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
-from .data import DataError, Pair, read_pairs, split_pairs
+from .data import DEFAULT_SPLIT, DataError, Pair, read_pairs, split_pairs
 from .distributed import strategy_for
 from .run import (
     CURVES_PNG, HELDOUT_TSV, HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON,
@@ -158,7 +158,7 @@ def fit(
 
     settings = {
         "num_samples": num_samples, "epochs": epochs, "latent_dim": latent_dim,
-        "batch_size": batch_size, "validation_split": validation_split, "split": "hashed", "seed": seed,
+        "batch_size": batch_size, "validation_split": validation_split, "split": DEFAULT_SPLIT, "seed": seed,
         "optimizer": "rmsprop", "learning_rate": learning_rate,
         "loss": "sparse_categorical_crossentropy",
         "loss_on_padding": pipeline == "seed", "pipeline": pipeline, "strategy": strategy,
@@ -279,7 +279,9 @@ def _train(staged: Path, out, info: RunInfo, model, train, valid, initial_epoch:
         from .qat import weight_grid_callback
 
         callbacks.append(weight_grid_callback())
-    if s.get("chrf_sample") and valid:  # before the checkpoint: the epoch's row gets its scores
+    # Before the checkpoint, so the epoch's row gets the scores and its duration the decoding. A
+    # stop signal that comes during the decoding is acted on at the next batch (or the epoch end).
+    if s.get("chrf_sample") and valid:
         from .callbacks import HeldoutChrF
 
         callbacks.append(HeldoutChrF(info, valid, s["chrf_sample"], s["seed"]))
@@ -429,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after the epoch at which one more would take the training time (the "
                    "sum of the epochs' durations) past MINUTES; the run is kept with its best epoch "
                    "(0: no limit)")
-    p.add_argument("--chrf-sample", type=int, default=0, metavar="N",
+    p.add_argument("--chrf-sample", type=non_negative_int, default=0, metavar="N",
                    help="after every epoch, translate N held-out English sentences greedily and log "
                    "their chrF and BLEU (val_chrf, val_bleu: progress line, history, curves); "
                    "a few seconds an epoch for a few hundred (default 0: off)")
