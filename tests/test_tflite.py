@@ -132,13 +132,16 @@ def test_export_of_another_model_replaces_the_bundle(tiny_run, full_bundle, tmp_
     from trainer.fit import fit
 
     other = tmp_path / "other"
-    fit(other, None, num_samples=600, epochs=1, latent_dim=8, verbose=0, **QUIET)
+    # Trained until its decodes end (none hits the length limit): a one-epoch model babbles to the
+    # limit between near-tied characters, where float32 rounding alone can flip a greedy choice and
+    # fail the export's 100% parity bar.
+    fit(other, None, num_samples=600, epochs=8, latent_dim=16, learning_rate=1e-2, verbose=0, **QUIET)
     bundle = tmp_path / "b"
     shutil.copytree(full_bundle[0], bundle)
     export_onnx(other, bundle, **QUIET)
     manifest = read_manifest(bundle)
     assert {(a.backend, a.precision) for a in manifest.artifacts} == {("onnx", "float32")}
-    assert manifest.latent_dim == 8
+    assert manifest.latent_dim == 16
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
         [MANIFEST, "encoder.float32.onnx", "decoder_step.float32.onnx"])
 

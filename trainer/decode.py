@@ -24,7 +24,8 @@ def keras_translator(
     run: str | Path, *, max_batch_size: int = 64, on_unknown: str = "error", on_overflow: str = "error"
 ) -> Translator:
     """A Translator whose steps run on the run's Keras model."""
-    return step_translator(load_model(run), read_run(run), max_batch_size=max_batch_size,
+    info = read_run(run)  # first: it names a missing or foreign run directory
+    return step_translator(load_model(run), info, max_batch_size=max_batch_size,
                            on_unknown=on_unknown, on_overflow=on_overflow)
 
 
