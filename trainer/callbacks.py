@@ -60,8 +60,8 @@ class BestCheckpoint(keras.callbacks.Callback):
 
 class HeldoutChrF(keras.callbacks.Callback):
     """After every epoch: greedy chrF and BLEU (sacrebleu) of the current weights on a fixed sample
-    of `sentences` distinct held-out English sentences (the same sample in every epoch), added to the epoch's logs as `val_chrf` and
-    `val_bleu` (so to the progress line, history.json and curves.png).
+    of `sentences` distinct held-out English sentences (the same in every epoch), added to the
+    epoch's logs as `val_chrf` and `val_bleu` (so to the progress line, history.json, curves.png).
 
     Validation loss is what training minimizes; decoded chrF on unseen sentences is what users judge,
     and the two part ways (a lower loss need not translate better). Decoding runs on a float32 copy
@@ -70,17 +70,16 @@ class HeldoutChrF(keras.callbacks.Callback):
 
     def __init__(self, info: RunInfo, pairs, sentences: int, seed: int = 0) -> None:
         super().__init__()
-        from .evaluate import group_references
-
         from .data import sentence_draw
+        from .evaluate import group_references
 
         # The sentences with the lowest draws of the hashed split (trainer.data): runs with one seed
         # on different subsets of a file score the same sentences wherever their held-out sides
         # share them, so their curves compare.
         sources, references = group_references(pairs)
-        pick = sorted(range(len(sources)), key=lambda i: sentence_draw(sources[i], seed))[:sentences]
-        self.sources = [sources[i] for i in sorted(pick)]
-        self.references = [references[i] for i in sorted(pick)]
+        pick = sorted(sorted(range(len(sources)), key=lambda i: sentence_draw(sources[i], seed))[:sentences])
+        self.sources = [sources[i] for i in pick]
+        self.references = [references[i] for i in pick]
         self.info = info
         self._copy = self._translator = None
 
