@@ -131,6 +131,7 @@ def read_pairs(
 # `split` was recorded used it, and rebuild their split with it.
 SPLITS = ("hashed", "ordered")
 DEFAULT_SPLIT = "hashed"  # new runs
+UNRECORDED_SPLIT = "ordered"  # runs whose run.json names no split
 
 
 def split_pairs(pairs: list[Pair], validation_split: float, seed: int,

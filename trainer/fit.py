@@ -24,7 +24,7 @@ from runtime.cli import add_verbose, non_negative_float, non_negative_int, posit
 from runtime.fileio import atomic_write_bytes, atomic_write_json, replace_dir, replaceable, staging_dir
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
-from .data import DEFAULT_SPLIT, DataError, Pair, read_pairs, split_pairs
+from .data import DEFAULT_SPLIT, UNRECORDED_SPLIT, DataError, Pair, read_pairs, split_pairs
 from .distributed import strategy_for
 from .run import (
     CURVES_PNG, HELDOUT_TSV, HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON,
@@ -232,8 +232,7 @@ def training_split(info: RunInfo, log=lambda *a: None) -> tuple[list[Pair], list
         raise RunError(f"cannot rebuild the run's training split: its data file {data} is missing")
     defaults = {"strict": False, "max_input_length": None, "max_output_length": None, "vocabulary_words": None}
     pairs, _ = _load_pairs(data, {**defaults, **s}, log)
-    # Runs written before the split was recorded drew the "ordered" one.
-    return split_pairs(pairs, s["validation_split"], s["seed"], s.get("split", "ordered"))
+    return split_pairs(pairs, s["validation_split"], s["seed"], s.get("split", UNRECORDED_SPLIT))
 
 
 def same_training_split(info: RunInfo, who: str, consequence: str, log=lambda *a: None):
