@@ -20,13 +20,13 @@ from runtime.bundle import (
     sha256_file,
 )
 from runtime.errors import BundleError
-from runtime.fileio import atomic_write_json, replace_dir, replaceable, staging_dir
-from trainer.run import RunInfo
+from trainer.fileio import atomic_write_json, replace_dir, replaceable, staging_dir
+from trainer.spec import Seq2SeqSpec
 
 
 def write_bundle(
     out: str | Path,
-    info: RunInfo,
+    spec: Seq2SeqSpec,
     model_id: str,
     files: dict[tuple[str, str, str], tuple[str, bytes]],
     producer: dict[str, str],
@@ -54,11 +54,11 @@ def write_bundle(
             artifacts.append(Artifact(backend, precision, role, name, sha256_bytes(data), len(data),
                                       batch_invariant=precision not in batch_dependent))
         manifest = Manifest(
-            source_vocab=info.source_vocab,
-            target_vocab=info.target_vocab,
-            max_source_length=info.max_source_length,
-            max_target_length=info.max_target_length,
-            latent_dim=info.latent_dim,
+            source_vocab=spec.source_vocab,
+            target_vocab=spec.target_vocab,
+            max_source_length=spec.max_source_length,
+            max_target_length=spec.max_target_length,
+            latent_dim=spec.latent_dim,
             artifacts=tuple(artifacts),
             model_id=model_id,
             producer=producer,

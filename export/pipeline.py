@@ -1,41 +1,27 @@
-"""The export flow every backend shares: convert, stage, validate against Keras, then publish."""
+"""The export flow every backend shares: open the run once, convert, stage, validate against Keras,
+then publish.
+
+Data flows one way: `trainer.model.open_run` reads the run and loads its Keras model once; the
+converters receive its description (`Source.spec`) and training pairs; validation receives the same
+Keras model as the reference; the bundle writer receives the files and the description.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from runtime.bundle import sha256_file
-from runtime.errors import S2SError
+from runtime.bundle import MANIFEST
+from runtime.errors import BundleError
+from trainer.fileio import replaceable
+from trainer.model import TrainedRun, open_run
+from trainer.reference import step_translator
+from trainer.run import TRAIN_SAMPLE_TSV, read_heldout
 
-from .validate import Baseline, ParityReport, format_table, require_parity
-
-
-class UsageError(S2SError, ValueError):
-    """A bad command-line value."""
-
-
-@dataclass
-class Loaded:
-    """A training run opened for export."""
-
-    path: Path
-    info: object  # trainer.run.RunInfo
-    model: object  # keras.Model
-    functions: object  # trainer.model.InferenceFunctions
-    model_id: str
-
-
-def open_run(run: str | Path) -> Loaded:
-    from trainer.model import InferenceFunctions
-    from trainer.run import MODEL_FILE, load_model, read_run
-
-    run = Path(run)
-    info = read_run(run)
-    model = load_model(run)
-    return Loaded(run, info, model, InferenceFunctions(model), sha256_file(run / MODEL_FILE))
+from .bundle_writer import write_bundle
+from .source import Converter, Source, UsageError, usable_pairs
+from .validate import Baseline, format_table, require_parity
 
 
 def artifact_name(role: str, precision: str, extension: str) -> str:
@@ -47,7 +33,7 @@ def export_bundle(
     out: str | Path,
     backend: str,
     precisions: Sequence[str],
-    convert: Callable[[Loaded, str], dict[str, bytes]],
+    convert: Converter,
     extension: str,
     producer: dict[str, str],
     *,
@@ -58,40 +44,32 @@ def export_bundle(
 ):
     """Convert `run` to `backend` in each precision, validate and write the bundle at `out`.
 
-    `convert(loaded, precision)` returns {"encoder": bytes, "decoder_step": bytes}. Returns
-    (Manifest, [ParityReport]). Raises ParityError, leaving `out` as it was, when an artifact
-    misses its precision's bar (runtime.validate.MIN_AGREEMENT, or `min_agreement`).
+    Returns (Manifest, [ParityReport]). Raises ParityError, leaving `out` as it was, when an artifact
+    misses its precision's bar (export.validate.MIN_AGREEMENT, or `min_agreement`).
     """
-    from trainer.decode import keras_translator
-    from trainer.run import read_heldout
-
-    from .bundle_writer import write_bundle
-
-    from runtime.bundle import MANIFEST
-    from runtime.errors import BundleError
-    from runtime.fileio import replaceable
-
     if not replaceable(out, MANIFEST):  # fail before minutes of conversion
         raise BundleError(f"--out {out} exists and is not a bundle: refusing to replace it")
     if num_decodes < 1:
         raise UsageError(f"num_decodes must be at least 1, got {num_decodes}")
-    loaded = open_run(run)
+    trained: TrainedRun = open_run(run)
+    source = Source(str(trained.path), trained.spec,
+                    usable_pairs(read_heldout(trained.path, TRAIN_SAMPLE_TSV), trained.spec))
     files = {}
     for precision in precisions:
         started = time.perf_counter()
         log(f"converting to {backend}/{precision} ...")
-        graphs = convert(loaded, precision)
+        graphs = convert(source, precision)
         for role, data in graphs.items():
             files[(backend, precision, role)] = (artifact_name(role, precision, extension), data)
         sizes = ", ".join(f"{role} {len(d) / 1024:.0f} KiB" for role, d in graphs.items())
         log(f"  done in {time.perf_counter() - started:.1f}s: {sizes}")
 
-    pairs = read_heldout(loaded.path)
-    reports: list[ParityReport] = []
+    reports = []
 
     def validate(staged: Path) -> dict:
         log(f"validating against Keras on up to {num_decodes} held-out sentences ...")
-        baseline = Baseline(loaded.model, keras_translator(loaded.path), loaded.info, pairs, num_decodes)
+        reference = step_translator(trained.model, trained.spec)
+        baseline = Baseline(trained.model, reference, trained.spec, read_heldout(trained.path), num_decodes)
         for precision in precisions:
             reports.append(baseline.compare(staged, backend, precision))
         log(format_table(reports, keras_chrf=baseline.chrf))
@@ -100,23 +78,8 @@ def export_bundle(
         return {r.name: r.to_json() for r in reports}
 
     manifest = write_bundle(
-        out, loaded.info, loaded.model_id, files, producer=producer, validate=validate,
+        out, trained.spec, trained.model_id, files, producer=producer, validate=validate,
         batch_dependent=set(batch_dependent),
     )
     log(f"bundle written to {out}")
     return manifest, reports
-
-
-def parse_min_agreement(values: Sequence[str] | None) -> dict[str, float]:
-    """`PRECISION=FRACTION` flags -> {precision: fraction}."""
-    out = {}
-    for item in values or []:
-        precision, sep, value = item.partition("=")
-        try:
-            fraction = float(value)
-        except ValueError:
-            fraction = -1.0
-        if not sep or not 0.0 <= fraction <= 1.0:
-            raise UsageError(f"--min-agreement takes PRECISION=FRACTION (e.g. int8=0.85), got {item!r}")
-        out[precision] = fraction
-    return out

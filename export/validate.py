@@ -18,10 +18,15 @@ from typing import Sequence
 
 import numpy as np
 
+from runtime.decoding import softmax
 from runtime.errors import S2SError
 from runtime.translator import Translator
-from trainer.fit import encode_pairs
-from trainer.run import RunInfo
+from trainer.metrics import chrf, group_references
+from trainer.model import keras_reference
+from trainer.pipeline import encode_pairs
+from trainer.spec import Seq2SeqSpec
+
+from .source import Pair, usable_pairs
 
 FLOAT_TOLERANCE = 1e-5
 # Share of greedy decodes that must equal Keras, by precision (float32 must also be within 1e-5).
@@ -83,12 +88,6 @@ def format_table(reports: Sequence[ParityReport], keras_chrf: float | None = Non
     return "\n".join(rows)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def teacher_forced_probs(step_model, encoder_ids: np.ndarray, decoder_ids: np.ndarray):
     """Encoder states and the [batch, time, vocab] probabilities of stepping along decoder_ids."""
     h, c = step_model.encode(encoder_ids)
@@ -96,36 +95,8 @@ def teacher_forced_probs(step_model, encoder_ids: np.ndarray, decoder_ids: np.nd
     probs = []
     for t in range(decoder_ids.shape[1]):
         logits, h, c = step_model.step(decoder_ids[:, t], h, c)
-        probs.append(softmax(np.asarray(logits, dtype=np.float64)))
+        probs.append(softmax(logits))
     return states, np.stack(probs, axis=1)
-
-
-def keras_reference(model, encoder_ids: np.ndarray, decoder_ids: np.ndarray):
-    """The training model's encoder states and softmax outputs, straight from Keras."""
-    import keras
-
-    encoder = keras.Model(model.inputs[0], model.get_layer("encoder_lstm").output[1:])
-    h, c = (np.asarray(x) for x in encoder(encoder_ids, training=False))
-    probs = np.asarray(model([encoder_ids, decoder_ids], training=False))
-    return (h, c), probs
-
-
-def usable_pairs(pairs: Sequence[tuple[str, str]], info: RunInfo) -> list[tuple[str, str]]:
-    """The pairs the model can take as they are (known characters, within the maximum lengths)."""
-    return [
-        (en, fr)
-        for en, fr in pairs
-        if len(en) <= info.max_source_length
-        and len(fr) + 2 <= info.max_target_length
-        and not info.source_vocab.unknown(en)
-        and not info.target_vocab.unknown(fr)
-    ]
-
-
-def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    import sacrebleu
-
-    return float(sacrebleu.corpus_chrf(list(hypotheses), [list(references)]).score)
 
 
 class Baseline:
@@ -135,20 +106,19 @@ class Baseline:
         self,
         model,
         reference: Translator,
-        info: RunInfo,
-        pairs: Sequence[tuple[str, str]],
+        spec: Seq2SeqSpec,
+        pairs: Sequence[Pair],
         num_decodes: int = 500,
         num_teacher_forced: int = 64,
     ) -> None:
         if num_decodes < 1 or num_teacher_forced < 1:
             raise ParityError("validation needs at least one sentence to decode and compare")
-        usable = usable_pairs(pairs, info)
+        usable = usable_pairs(pairs, spec)
         if not usable:
             raise ParityError("no usable held-out pairs to validate the export with")
-        self.info = info
         tf_pairs = usable[:num_teacher_forced]
         self.encoder_ids, self.decoder_ids, _ = encode_pairs(
-            tf_pairs, info.source_vocab, info.target_vocab, info.max_source_length, info.max_target_length
+            tf_pairs, spec.source_vocab, spec.target_vocab, spec.max_source_length, spec.max_target_length
         )
         (self.h, self.c), self.probs = keras_reference(model, self.encoder_ids, self.decoder_ids)
         # Compare the positions decoding uses: up to the step that predicts END. Past END the
@@ -156,11 +126,10 @@ class Baseline:
         # and float rounding differences grow with it, although no decode ever reaches them.
         lengths = np.array([len(fr) + 2 for _, fr in tf_pairs])
         self.real = np.arange(self.decoder_ids.shape[1])[None, :] < (lengths - 1)[:, None]
-        first_reference: dict[str, str] = {}
-        for en, fr in usable:
-            first_reference.setdefault(en, fr)
-        self.sources = list(first_reference)[:num_decodes]
-        self.references = [first_reference[s] for s in self.sources]
+        # Each distinct sentence once, scored against its first reference.
+        sources, references = group_references(usable)
+        self.sources = sources[:num_decodes]
+        self.references = [[refs[0]] for refs in references[:num_decodes]]
         self.expected = reference.translate(self.sources)
         self.chrf = chrf(self.expected, self.references)
 

@@ -35,7 +35,12 @@ STATE_H, STATE_C = "state_h", "state_c"
 LOGITS = "logits"
 NEXT_STATE_H, NEXT_STATE_C = "next_state_h", "next_state_c"
 
-ROLES = ("encoder", "decoder_step")
+# Each role's graph inputs and outputs, in this order in the manifest's "io".
+GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "encoder": ((SOURCE_IDS,), (STATE_H, STATE_C)),
+    "decoder_step": ((TOKEN_IDS, STATE_H, STATE_C), (LOGITS, NEXT_STATE_H, NEXT_STATE_C)),
+}
+ROLES = tuple(GRAPH_IO)
 
 
 @dataclass(frozen=True)
@@ -80,13 +85,8 @@ class Manifest:
             "max_target_length": self.max_target_length,
             "latent_dim": self.latent_dim,
             "model_id": self.model_id,
-            "io": {
-                "encoder": {"inputs": [SOURCE_IDS], "outputs": [STATE_H, STATE_C]},
-                "decoder_step": {
-                    "inputs": [TOKEN_IDS, STATE_H, STATE_C],
-                    "outputs": [LOGITS, NEXT_STATE_H, NEXT_STATE_C],
-                },
-            },
+            "io": {role: {"inputs": list(inputs), "outputs": list(outputs)}
+                   for role, (inputs, outputs) in GRAPH_IO.items()},
             "artifacts": [a.to_json() for a in self.artifacts],
             "producer": self.producer or {},
             "validation": self.validation or {},
@@ -104,6 +104,8 @@ class Manifest:
             )
         if (data.get("start_token"), data.get("end_token"), data.get("pad_token")) != (START, END, PAD):
             raise BundleError(f"{where} uses special tokens this runtime does not know")
+        if data.get("padding") != "right":
+            raise BundleError(f"{where} pads on the {data.get('padding')!r} side; this runtime pads on the right")
         try:
             artifacts = tuple(Artifact(**a) for a in data["artifacts"])
             manifest = cls(

@@ -42,6 +42,11 @@ def log_softmax(scores: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Probabilities of `scores` (logits) along the last axis, in float64."""
+    return np.exp(log_softmax(scores))
+
+
 # A chooser maps (scores [live, vocab], rows [live] = input rows of the live entries) to token ids.
 Chooser = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

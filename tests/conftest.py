@@ -21,6 +21,18 @@ def quiet(*_args, **_kwargs) -> None:
     pass
 
 
+# Fixtures that train a model: a test that uses one, directly or through another fixture, is slow.
+# Modules whose tests train or export models themselves set `pytestmark = pytest.mark.slow`.
+# `pytest -m "not slow"` is the fast lane.
+SLOW_FIXTURES = {"tiny_run", "real_run"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     from trainer.fit import fit

@@ -14,7 +14,10 @@ import pytest
 
 from runtime import Translator
 from runtime.bundle import MANIFEST
-from trainer.run import RUN_JSON, load_model, read_run
+from trainer.model import open_run
+from trainer.run import RUN_JSON, read_run
+
+pytestmark = pytest.mark.slow  # every test here trains or exports a model
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
@@ -43,7 +46,7 @@ def fit_args(out: Path, latent: int) -> list[str]:
 
 def assert_complete_run(out: Path, latent: int | None = None) -> dict:
     info = read_run(out)
-    model = load_model(out)
+    model = open_run(out).model
     assert model.get_layer("encoder_lstm").units == info.latent_dim
     if latent is not None:
         assert info.latent_dim == latent

@@ -141,15 +141,20 @@ def test_hashed_split_fills_both_sides_of_tiny_data():
 def test_runs_without_a_recorded_split_rebuild_the_ordered_one(tmp_path):
     from types import SimpleNamespace
 
-    from trainer.fit import training_split
+    from trainer.run import training_split
+    from trainer.settings import Settings
 
     path = write(tmp_path, "".join(f"E{i % 60}.\tF{i}.\n" for i in range(300)).encode())
-    settings = {"num_samples": None, "validation_split": 0.2, "seed": 1, "strict": False}
-    legacy = SimpleNamespace(settings=settings, data={"source": str(path)})
+    # run.json of a run written before the split was recorded
+    settings = {"num_samples": None, "epochs": 1, "latent_dim": 8, "batch_size": 4,
+                "validation_split": 0.2, "seed": 1, "strict": False}
+    legacy = SimpleNamespace(settings=Settings.from_json(settings), data={"source": str(path)})
+    assert legacy.settings.split == "ordered" and legacy.settings.pipeline == "seed"
     pairs, _ = read_pairs(path)
     assert training_split(legacy) == split_pairs(pairs, 0.2, 1, "ordered")
     assert split_pairs(pairs, 0.2, 1, "ordered") != split_pairs(pairs, 0.2, 1, "hashed")
-    hashed = SimpleNamespace(settings={**settings, "split": "hashed"}, data={"source": str(path)})
+    hashed = SimpleNamespace(settings=Settings.from_json({**settings, "split": "hashed"}),
+                             data={"source": str(path)})
     assert training_split(hashed) == split_pairs(pairs, 0.2, 1)
     with pytest.raises(DataError, match="unknown split"):
         split_pairs(pairs, 0.2, 1, "random")

@@ -213,7 +213,7 @@ def test_bad_decoding_options_are_named(translator, options, message):
 
 
 def test_beam_and_sampling_with_greedy_loop_on_keras(tiny_run, translator, sentences):
-    from trainer.decode import keras_translator
+    from trainer.reference import keras_translator
 
     keras = keras_translator(tiny_run)
     assert keras.translate(sentences[:10], beam_size=3) == translator.translate(sentences[:10], beam_size=3)

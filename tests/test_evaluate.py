@@ -2,7 +2,8 @@
 
 import sacrebleu
 
-from trainer.evaluate import evaluate, group_references, score
+from trainer.evaluate import evaluate
+from trainer.metrics import group_references, score
 
 
 def test_single_reference_metrics_equal_sacrebleu():
@@ -64,8 +65,9 @@ def test_beam_search_evaluation(tiny_run, tiny_bundle):
 
 def test_baseline_is_scored_on_the_same_sentences_less_those_it_trained_on(tiny_run, tmp_path):
     from tests.conftest import TINY
-    from trainer.evaluate import group_references
-    from trainer.fit import fit, training_split
+    from trainer.metrics import group_references
+    from trainer.fit import fit
+    from trainer.run import training_split
     from trainer.run import read_heldout, read_run
 
     quiet = lambda *a, **k: None  # noqa: E731
@@ -89,7 +91,7 @@ def test_baseline_is_scored_on_the_same_sentences_less_those_it_trained_on(tiny_
 
 
 def test_paired_test_of_equal_systems_is_no_evidence():
-    from trainer.evaluate import paired_test
+    from trainer.metrics import paired_test
 
     refs = [[f"le chat {i} dort ici"] for i in range(40)]
     hyps = [f"le chat {i} dort là" for i in range(40)]

@@ -7,19 +7,13 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from export.validate import (
-    Baseline,
-    ParityError,
-    keras_reference,
-    require_parity,
-    teacher_forced_probs,
-)
+from export.validate import Baseline, ParityError, require_parity, teacher_forced_probs
 from runtime import Translator
 from runtime.bundle import MANIFEST, read_manifest
-from trainer.decode import keras_translator
-from trainer.fit import encode_pairs
-from trainer.model import InferenceFunctions
-from trainer.run import load_model, read_heldout, read_run
+from trainer.model import keras_reference, open_run
+from trainer.pipeline import encode_pairs
+from trainer.reference import InferenceFunctions, keras_translator
+from trainer.run import read_heldout, read_run
 
 
 def sources_of(run, limit):
@@ -28,8 +22,9 @@ def sources_of(run, limit):
 
 @pytest.fixture(scope="module")
 def baseline(tiny_run):
-    return Baseline(load_model(tiny_run), keras_translator(tiny_run), read_run(tiny_run),
-                    read_heldout(tiny_run), num_decodes=250)
+    trained = open_run(tiny_run)
+    return Baseline(trained.model, keras_translator(tiny_run), trained.spec, read_heldout(tiny_run),
+                    num_decodes=250)
 
 
 def test_onnx_matches_keras_probabilities_and_states(baseline, tiny_bundle):
@@ -48,7 +43,7 @@ def test_decodes_are_not_degenerate(tiny_run, tiny_bundle):
 
 def test_keras_step_functions_reproduce_the_training_model(tiny_run):
     # The reference decoder steps the decoder LSTM's cell; it must equal the teacher-forced model.
-    info, model = read_run(tiny_run), load_model(tiny_run)
+    info, model = read_run(tiny_run), open_run(tiny_run).model
     pairs = read_heldout(tiny_run)[:32]
     enc, dec, _ = encode_pairs(pairs, info.source_vocab, info.target_vocab,
                                info.max_source_length, info.max_target_length)
@@ -84,7 +79,7 @@ def seed_decode_sequence(model, info, text):
 
 
 def test_batched_reference_equals_the_seeds_loop(tiny_run):
-    info, model = read_run(tiny_run), load_model(tiny_run)
+    info, model = read_run(tiny_run), open_run(tiny_run).model
     texts = sources_of(tiny_run, 12)
     expected = [seed_decode_sequence(model, info, t) for t in texts]
     assert keras_translator(tiny_run, max_batch_size=5).translate(texts) == expected
@@ -129,21 +124,22 @@ def test_parity_check_catches_a_wrong_graph(baseline, copy_bundle):
 
 
 def test_failed_validation_leaves_the_previous_bundle(tiny_run, copy_bundle, monkeypatch):
+    import export.onnx_converter as onnx_converter
     import export.to_onnx as to_onnx
 
     bundle = copy_bundle()
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
-    real_convert = to_onnx.convert_float32
+    real_convert = onnx_converter.convert_float32
 
-    def broken_convert(functions, opset=17):
-        graphs = real_convert(functions, opset)
+    def broken_convert(spec, opset=17):
+        graphs = real_convert(spec, opset)
         proto = onnx.load_from_string(graphs["encoder"])
         init = max(proto.graph.initializer, key=lambda t: np.prod(t.dims))
         init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 0.9, init.name))
         graphs["encoder"] = proto.SerializeToString()
         return graphs
 
-    monkeypatch.setattr(to_onnx, "convert_float32", broken_convert)
+    monkeypatch.setattr(onnx_converter, "convert_float32", broken_convert)
     with pytest.raises(ParityError, match="encoder states differ"):
         to_onnx.export_onnx(tiny_run, bundle, log=lambda *a: None)
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before

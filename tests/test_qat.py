@@ -10,8 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from trainer.qat import QUANTIZED_WEIGHTS, fine_tune, int8_grid, main, on_grid, quantized_variables
-from trainer.run import RUN_JSON, load_model
+from trainer.model import open_run
+from trainer.qat import fine_tune, main
+from trainer.quantize import int8_grid, on_grid
+from trainer.run import RUN_JSON
+from trainer.spec import Seq2SeqSpec
+
+
+
+def quantized(run) -> list[np.ndarray]:
+    """The matrices that int8 exports quantize, from the run's model description."""
+    weights = open_run(run).spec.weights()
+    return [weights[name] for name in Seq2SeqSpec.QUANTIZED]
 
 QUIET = dict(verbose=0, log=lambda *a, **k: None)
 matrices = arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6)),
@@ -39,13 +49,13 @@ def qat_run(tiny_run, tmp_path_factory):
 
 def test_fine_tuned_weights_lie_on_the_grid_and_the_original_is_untouched(tiny_run, qat_run):
     before = (tiny_run / "model.keras").read_bytes()
-    assert on_grid(load_model(qat_run))
-    assert not on_grid(load_model(tiny_run))
+    assert all(on_grid(w) for w in quantized(qat_run))
+    assert not any(on_grid(w) for w in quantized(tiny_run))
     assert (tiny_run / "model.keras").read_bytes() == before
     settings_ = json.loads((qat_run / RUN_JSON).read_text())["settings"]
     assert settings_["quantization_aware"]["bits"] == 8
     assert settings_["epochs"] == 2
-    assert len(quantized_variables(load_model(qat_run))) == len(QUANTIZED_WEIGHTS)
+    assert len(quantized(qat_run)) == 5  # both LSTMs' input and recurrent kernels, the dense
 
 
 def test_dynamic_tflite_carries_the_fine_tuned_weights_exactly(qat_run, tmp_path):
@@ -55,8 +65,7 @@ def test_dynamic_tflite_carries_the_fine_tuned_weights_exactly(qat_run, tmp_path
 
     out = tmp_path / "bundle"
     export_tflite(qat_run, out, quantize=["dynamic"], min_agreement={"dynamic": 0.0}, log=lambda *a: None)
-    model = load_model(qat_run)
-    wanted = [v.numpy().T for v in quantized_variables(model)]  # TFLite keeps [out, in]
+    wanted = [w.T for w in quantized(qat_run)]  # TFLite keeps [out, in]
     found = set()
     for path in out.glob("*.dynamic.tflite"):
         interpreter = Interpreter(model_path=str(path))
@@ -71,14 +80,15 @@ def test_dynamic_tflite_carries_the_fine_tuned_weights_exactly(qat_run, tmp_path
                        if w.shape == weights.shape and np.allclose(w, weights, rtol=1e-5, atol=1e-7)}
             assert matches, f"{path.name}: int8 tensor {t['name']} is none of the model's weights"
             found |= matches
-    assert found == set(range(len(QUANTIZED_WEIGHTS)))  # every quantized matrix, exactly
+    assert found == set(range(len(wanted)))  # every quantized matrix, exactly
 
 
 def test_onnx_int8_stores_the_fine_tuned_state_path_weights_as_int8_with_float_products(qat_run, tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    from export.to_onnx import export_onnx, float_state_path
+    from export.onnx_converter import float_state_path
+    from export.to_onnx import export_onnx
 
     out = tmp_path / "bundle"
     export_onnx(qat_run, out, quantize=["none", "int8"], min_agreement={"int8": 0.0}, log=lambda *a: None)
@@ -88,8 +98,8 @@ def test_onnx_int8_stores_the_fine_tuned_state_path_weights_as_int8_with_float_p
     fp32 = onnx.load(str(out / "decoder_step.float32.onnx"))
     fp32_init = {i.name: numpy_helper.to_array(i) for i in fp32.graph.initializer}
     fp32_weights = {n.name: fp32_init[n.input[1]] for n in fp32.graph.node if n.name in float_state_path(fp32)}
-    model = load_model(qat_run)
-    recurrent, dense = model.get_layer("decoder_lstm").cell.recurrent_kernel, model.get_layer("decoder_dense").kernel
+    spec = open_run(qat_run).spec
+    recurrent, dense = spec.decoder.recurrent_kernel, spec.dense.kernel
     state_path = float_state_path(decoder)
     assert len(state_path) == 2
     for node in (n for n in decoder.graph.node if n.name in state_path):
@@ -100,7 +110,7 @@ def test_onnx_int8_stores_the_fine_tuned_state_path_weights_as_int8_with_float_p
         # the same float32 weight as the float32 graph's (which is the model's): the same products
         np.testing.assert_array_equal(weight, fp32_weights[node.name])
         assert any(w.shape == weight.shape and np.allclose(w, weight, rtol=1e-5, atol=1e-7)
-                   for w in (recurrent.numpy(), dense.numpy()))
+                   for w in (recurrent, dense))
     assert not any(i.dtype == np.float32 and i.size >= recurrent.shape[0] * dense.shape[1]
                    for i in init.values())  # no float matrix left
 

@@ -119,6 +119,14 @@ def test_unknown_format_version(copy_bundle):
         Translator(bundle)
 
 
+@pytest.mark.parametrize("padding", ["left", None])
+def test_padding_other_than_right_is_refused(copy_bundle, padding):
+    bundle = copy_bundle()
+    edit_manifest(bundle, lambda m: m.update(padding=padding))
+    with pytest.raises(BundleError, match="pads on the"):
+        Translator(bundle)
+
+
 @pytest.mark.parametrize("name", ["../encoder.float32.onnx", "/etc/passwd", "sub/encoder.float32.onnx", ""])
 def test_paths_outside_the_bundle_are_refused(copy_bundle, name):
     bundle = copy_bundle()

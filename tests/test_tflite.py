@@ -90,7 +90,7 @@ def test_quantized_artifacts_are_smaller(full_bundle):
 
 
 def test_tflite_models_hold_builtin_ops_only(full_bundle):
-    from export.tflite import operator_names
+    from export.tflite_converter import operator_names
 
     bundle, _ = full_bundle
     for art in read_manifest(bundle).artifacts:
@@ -102,7 +102,7 @@ def test_tflite_models_hold_builtin_ops_only(full_bundle):
 def test_flex_guard_refuses_a_model_with_a_flex_op():
     import tensorflow as tf
 
-    from export.tflite import FlexOpError, require_builtin_ops
+    from export.tflite_converter import FlexOpError, require_builtin_ops
 
     @tf.function(input_signature=[tf.TensorSpec([None, 2, 2], tf.float32)])
     def determinant(x):
@@ -150,6 +150,7 @@ def test_both_backends_run_without_tensorflow(full_bundle, sentences, run_withou
     bundle, _ = full_bundle
     run_without_tensorflow(f"""
 from runtime import Translator
+
 a = Translator({str(bundle)!r}, backend='onnx', precision='int8').translate({sentences[:4]!r})
 b = Translator({str(bundle)!r}, backend='tflite', precision='int8').translate({sentences[:4]!r})
 assert len(a) == len(b) == 4
@@ -186,7 +187,7 @@ def test_onnx_int8_is_marked_batch_dependent_and_decoded_row_by_row(full_bundle,
 
 
 def test_guard_treats_every_non_builtin_name_as_foreign():
-    from export.tflite import _is_builtin_name
+    from export.tflite_converter import _is_builtin_name
 
     assert _is_builtin_name("FULLY_CONNECTED") and _is_builtin_name("GATHER")
     for name in ("FlexMatrixDeterminant", "MyCustomOp", "CUSTOM", "UNKNOWN"):

@@ -17,7 +17,10 @@ from trainer.data import DataError
 from trainer.fit import fit, interrupted_runs
 from trainer.pipeline import PairData
 from tests.seed_reference import seed_tensors
-from trainer.run import CURVES_PNG, HISTORY_JSON, LAST_CHECKPOINT, PROGRESS_JSON, load_model, read_run
+from trainer.model import open_run
+from trainer.run import CURVES_PNG, HISTORY_JSON, LAST_CHECKPOINT, PROGRESS_JSON, read_run
+
+pytestmark = pytest.mark.slow  # every test here trains or exports a model
 
 def quiet(*_args, **_kwargs) -> None:
     pass
@@ -119,13 +122,13 @@ def test_resume_continues_from_the_saved_epoch(tmp_path, monkeypatch):
     history = json.loads((out / HISTORY_JSON).read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
     assert history[:2] == before
-    assert info.settings["epochs"] == 4 and read_run(out).latent_dim == 16
+    assert info.settings.epochs == 4 and read_run(out).latent_dim == 16
     assert not (out / LAST_CHECKPOINT).exists() and not (out / PROGRESS_JSON).exists()
     assert not interrupted_runs(out)
     # Same seed, same per-epoch shuffles: the resumed run ends where the uninterrupted one did.
     whole_loss = [row["loss"] for row in json.loads((whole / HISTORY_JSON).read_text())]
     np.testing.assert_allclose([row["loss"] for row in history], whole_loss, rtol=1e-3)
-    for a, b in zip(load_model(out).get_weights(), load_model(whole).get_weights()):
+    for a, b in zip(open_run(out).model.get_weights(), open_run(whole).model.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-3)
 
     with pytest.raises(Exception, match="nothing to resume"):
@@ -147,9 +150,9 @@ def test_time_limit_stops_after_the_epoch_that_would_pass_it_and_keeps_a_finishe
                verbose=0, log=lines.append)
     history = json.loads((out / HISTORY_JSON).read_text())
     assert [row["epoch"] for row in history] == [1]  # any epoch takes longer than 6 ms
-    assert info.settings["time_limit_minutes"] == 1e-4 and info.best["epoch"] == 1
+    assert info.settings.time_limit_minutes == 1e-4 and info.best["epoch"] == 1
     assert any(line.startswith("time limit: stopping after epoch 1") for line in lines)
-    assert not interrupted_runs(out) and load_model(out) is not None
+    assert not interrupted_runs(out) and open_run(out).model is not None
     with pytest.raises(Exception, match="time limit must be a number of minutes"):
         fit(tmp_path / "b", None, time_limit=-1, verbose=0, log=quiet)
 
@@ -157,8 +160,8 @@ def test_time_limit_stops_after_the_epoch_that_would_pass_it_and_keeps_a_finishe
 def test_stop_signals_wait_for_a_batch_end_unless_repeated_and_leave_other_handlers_alone():
     import signal
 
-    from runtime.cli import Terminated
-    from trainer.callbacks import StopAtBatchEnd
+    from trainer.signals import Terminated
+    from trainer.signals import StopAtBatchEnd
 
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a job started with `&`
     try:
@@ -228,7 +231,7 @@ def test_sigterm_keeps_finished_epochs_for_resume(tmp_path):
     lines = []
     info = fit(out, None, resume=True, epochs=done + 5, time_limit=1e-4, verbose=0, log=lines.append)
     assert [row["epoch"] for row in json.loads((out / HISTORY_JSON).read_text())] == list(range(1, done + 1))
-    assert info.settings["time_limit_minutes"] == 1e-4 and not interrupted_runs(out)
+    assert info.settings.time_limit_minutes == 1e-4 and not interrupted_runs(out)
     assert any("already trained, no more epochs" in line for line in lines)
 
 
@@ -240,8 +243,8 @@ def test_run_has_curves_and_history_with_memory(tiny_run):
 
 def test_chrf_sample_scores_the_current_weights_after_every_epoch(tiny_run, tmp_path):
     from trainer.callbacks import HeldoutChrF
-    from trainer.decode import keras_translator, step_translator
-    from trainer.evaluate import translate_scored
+    from trainer.reference import keras_translator, step_translator
+    from trainer.metrics import translate_scored
     from trainer.run import read_heldout
 
     out = tmp_path / "run"
@@ -250,11 +253,11 @@ def test_chrf_sample_scores_the_current_weights_after_every_epoch(tiny_run, tmp_
     history = json.loads((out / HISTORY_JSON).read_text())
     assert [row["epoch"] for row in history] == [1, 2]
     assert all(0 <= row["val_chrf"] <= 100 and 0 <= row["val_bleu"] <= 100 for row in history)
-    assert read_run(out).settings["chrf_sample"] == 30
+    assert read_run(out).settings.chrf_sample == 30
 
     # On a trained model, the callback's score is that of the model's own translations of the
     # sampled sentences: the weights reach the callback's float32 copy.
-    info, model = read_run(tiny_run), load_model(tiny_run)
+    info, model = read_run(tiny_run), open_run(tiny_run).model
     callback = HeldoutChrF(info, read_heldout(tiny_run), 40, seed=1)
     callback.set_model(model)
     logs = {}
@@ -302,8 +305,8 @@ def test_distributed_strategy_trains_a_tiny_model_on_two_logical_cpus(tmp_path, 
     if strategy == "mirrored":
         assert "mirrored strategy over 2 replicas" in done.stdout
     info = read_run(out)
-    assert info.settings["strategy"] == strategy and info.best["epoch"] in (1, 2)
-    assert load_model(out).get_layer("encoder_lstm").units == 8
+    assert info.settings.strategy == strategy and info.best["epoch"] in (1, 2)
+    assert open_run(out).model.get_layer("encoder_lstm").units == 8
     assert all(0 <= row["val_chrf"] <= 100 for row in json.loads((out / HISTORY_JSON).read_text()))
 
 
@@ -353,7 +356,7 @@ def test_multi_worker_trains_with_two_worker_processes_that_agree_on_the_time_li
     assert len(losses[0]) == 2 and losses[0] == losses[1]
     history = json.loads((out / HISTORY_JSON).read_text())
     assert [row["epoch"] for row in history] == [1]
-    assert read_run(out).settings["strategy"] == "multi-worker" and not interrupted_runs(out)
+    assert read_run(out).settings.strategy == "multi-worker" and not interrupted_runs(out)
 
 
 def test_sigterm_to_one_worker_stops_both_and_the_run_resumes(tmp_path):
@@ -389,7 +392,7 @@ def test_num_samples_0_reads_the_whole_file_and_stale_runs_are_named(tmp_path):
     (stale / PROGRESS_JSON).write_text('{"epoch": 1, "best": {}}')
     lines = []
     info = fit(out, data, num_samples=0, epochs=1, latent_dim=8, verbose=0, log=lines.append)
-    assert info.data["pairs"] == 50 and info.settings["num_samples"] is None
+    assert info.data["pairs"] == 50 and info.settings.num_samples is None
     assert any("1 interrupted run" in line and stale.name in line for line in lines)
     with pytest.raises(Exception, match="num-samples must be at least 1"):
         fit(tmp_path / "b", None, num_samples=0, epochs=1, verbose=0, log=quiet)
@@ -402,14 +405,14 @@ def test_mixed_precision_trains_and_is_served_in_float32(tmp_path, dtype):
     out = tmp_path / dtype
     fit(out, None, num_samples=600, epochs=2, latent_dim=32, batch_size=32, compute_dtype=dtype,
         verbose=0, log=lambda *a: None)
-    assert read_run(out).settings["compute_dtype"] == dtype
+    assert read_run(out).settings.compute_dtype == dtype
     import keras
 
     from trainer.model import OneHot
 
     trained = keras.saving.load_model(out / "model.keras", custom_objects={"OneHot": OneHot}, compile=False)
     assert trained.get_layer("decoder_lstm").dtype_policy.compute_dtype == dtype
-    model = load_model(out)
+    model = open_run(out).model
     assert {layer.dtype_policy.compute_dtype for layer in model.layers} == {"float32"}
     for a, b in zip(model.get_weights(), trained.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -424,8 +427,8 @@ def test_dropout_regularizes_training_only(tmp_path):
     out = tmp_path / "dropout"
     fit(out, None, num_samples=600, epochs=2, latent_dim=32, batch_size=32, dropout=0.3,
         verbose=0, log=lambda *a: None)
-    assert read_run(out).settings["dropout"] == 0.3
-    model = load_model(out)
+    assert read_run(out).settings.dropout == 0.3
+    model = open_run(out).model
     assert model.get_layer("decoder_lstm").dropout == 0.3 and model.get_layer("decoder_dropout").rate == 0.3
     ids = [np.zeros((2, 5), "int32"), np.zeros((2, 4), "int32")]
     np.testing.assert_array_equal(model(ids, training=False), model(ids, training=False))  # no dropout

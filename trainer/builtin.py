@@ -15,6 +15,7 @@ import random
 import re
 from functools import lru_cache
 
+from .corpus import count_distinct, generate_pairs
 from .data import DataError, Pair, within
 
 _WORD = re.compile(r"[a-z']+")
@@ -26,8 +27,6 @@ def _words(english: str) -> set[str]:
 
 @lru_cache(maxsize=1)
 def _grammar() -> tuple[Pair, ...]:
-    from .corpus import count_distinct, generate_pairs
-
     return tuple(sorted(generate_pairs(count_distinct(), seed=0)))
 
 
@@ -54,8 +53,6 @@ def builtin_pairs(
     Pairs must fit the length limits and, with `vocabulary_words=K`, use only the grammar's K most
     frequent English words.
     """
-    from .corpus import generate_pairs
-
     if vocabulary_words is None and n is not None and max_input_length is None and max_output_length is None:
         return generate_pairs(n, seed=seed)  # the grammar's own balanced sample
     allowed = core_words(vocabulary_words) if vocabulary_words else None

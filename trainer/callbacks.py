@@ -1,20 +1,27 @@
-"""Keras callbacks of the trainer."""
+"""Keras callbacks of the training loop: checkpoints, the time limit, held-out chrF, the int8 weight
+grid (quantization-aware training). Stopping on signals is `trainer.signals`."""
 
 from __future__ import annotations
 
 import os
-import signal
-import sys
-import threading
+import resource
 import time
 from pathlib import Path
 
 import keras
 
-from runtime.cli import Terminated
-from runtime.fileio import atomic_write_json
-
+from .data import sentence_draw
+from .fileio import atomic_write_json
+from .metrics import group_references, translate_scored
+from .model import build_training_model, weight_variables
+from .quantize import int8_grid
+from .reference import step_translator
 from .run import HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON, RunInfo
+from .spec import Seq2SeqSpec
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _save(model: keras.Model, path: Path) -> None:
@@ -40,8 +47,6 @@ class BestCheckpoint(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        from .fit import peak_rss_mib
-
         row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._started, 3),
                "peak_rss_mib": round(peak_rss_mib(), 1)}
         row.update({k: float(v) for k, v in (logs or {}).items()})
@@ -70,9 +75,6 @@ class HeldoutChrF(keras.callbacks.Callback):
 
     def __init__(self, info: RunInfo, pairs, sentences: int, seed: int = 0) -> None:
         super().__init__()
-        from .data import sentence_draw
-        from .evaluate import group_references
-
         # The sentences with the lowest draws of the hashed split (trainer.data): runs with one seed
         # on different subsets of a file score the same sentences wherever their held-out sides
         # share them, so their curves compare.
@@ -84,12 +86,7 @@ class HeldoutChrF(keras.callbacks.Callback):
         self._copy = self._translator = None
 
     def on_epoch_end(self, epoch, logs=None):
-        from .evaluate import translate_scored
-
         if self._translator is None:
-            from .decode import step_translator
-            from .model import build_training_model
-
             # A copy of its own even for a float32 model: plain float32 variables, outside any
             # distribution strategy, that decoding reads; the weights are copied in every epoch.
             self._copy = build_training_model(len(self.info.source_vocab), len(self.info.target_vocab),
@@ -129,71 +126,28 @@ class TimeLimit(keras.callbacks.Callback):
                      f"{time_spent(self.history) / 60:.1f} of {self.minutes:g} minutes trained")
 
 
-class StopAtBatchEnd(keras.callbacks.Callback):
-    """While training, Ctrl-C and SIGTERM stop the run at a batch boundary instead of wherever
-    TensorFlow is (an exception raised inside a step can hang its threads); the finished epochs stay
-    for --resume. A second signal ends the process at once (`exit_now`, by default `os._exit`: the
-    finished epochs are already on disk), since raising inside a step could hang it, and would
-    leave the other workers of a multi-worker run blocked. Only Python's defaults are replaced (an
-    application's handlers are left alone, and a background job's ignored SIGINT stays ignored);
-    they are back after training or on `restore()`.
-
-    `agree` makes the workers of a multi-worker run stop at the same batch when any of them got a
-    signal (one stopping alone would leave the others blocked in their next collective); it is a
-    collective itself, so it is asked every `every` batches and at every epoch end, the same calls
-    on every worker. A stop agreed at an epoch end keeps that epoch: training ends after it and
-    `raise_if_stopped()` then raises."""
-
-    DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-
-    def __init__(self, agree=None, every: int = 1, exit_now=os._exit) -> None:
-        super().__init__()
-        self.received: int | None = None
-        self.stopped = False
-        self.agree, self.every, self.exit_now = agree or (lambda stop: stop), every, exit_now
-        self.batches = 0  # training and validation batches so far: the same count on every worker
-        self._previous: dict = {}
+class WeightGrid(keras.callbacks.Callback):
+    """Quantization-aware training by the straight-through estimator: float "shadow" weights take
+    the optimizer's updates, and after every batch the model's quantized matrices
+    (`Seq2SeqSpec.QUANTIZED`) are set to the shadows rounded to the int8 grid (`trainer.quantize`),
+    so every forward pass, validation and saved model uses grid weights."""
 
     def on_train_begin(self, logs=None):
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig, default in self.DEFAULTS.items():
-            if signal.getsignal(sig) == default:
-                self._previous[sig] = signal.signal(sig, self._request)
-
-    def _request(self, signum, frame):
-        if self.received is None:
-            self.received = signum
-            return
-        self.restore()
-        print("second signal: stopping at once (finished epochs are kept for --resume)",
-              file=sys.stderr, flush=True)
-        self.exit_now(128 + signum)
-
-    def _interrupt(self) -> BaseException:
-        return KeyboardInterrupt() if self.received == signal.SIGINT else Terminated()
+        # Batch callbacks must see every step: with several steps per call, the ones between
+        # would train on weights off the grid.
+        if getattr(self.model, "steps_per_execution", 1) not in (1, None):
+            raise ValueError("quantization-aware training needs steps_per_execution=1")
+        variables = weight_variables(self.model)
+        self.variables = [variables[name] for name in Seq2SeqSpec.QUANTIZED]
+        # A resumed run restarts from its saved (grid) weights: the shadows' sub-grid
+        # remainders of the interrupted epoch are the only thing lost.
+        self.shadows = [v.numpy().copy() for v in self.variables]
+        self.grid = [int8_grid(s) for s in self.shadows]
+        for v, g in zip(self.variables, self.grid):
+            v.assign(g)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
-        if self.batches % self.every == 0 and self.agree(self.received is not None):
-            self.restore()
-            raise self._interrupt()
-
-    on_test_batch_end = on_train_batch_end  # validation batches too
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.agree(self.received is not None):
-            self.stopped = self.model.stop_training = True
-
-    def raise_if_stopped(self) -> None:
-        if self.stopped:
-            self.restore()
-            raise self._interrupt()
-
-    def on_train_end(self, logs=None):
-        self.restore()  # finishing the run (curves, rename) is not interrupted halfway
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
+        for i, v in enumerate(self.variables):
+            self.shadows[i] += v.numpy() - self.grid[i]  # the optimizer's step, taken by the shadow
+            self.grid[i] = int8_grid(self.shadows[i])
+            v.assign(self.grid[i])

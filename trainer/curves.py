@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from runtime.fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes
 
 
 def write_curves(path: Path, history: Sequence[dict]) -> None:

@@ -3,11 +3,11 @@ MultiWorkerMirroredStrategy with more than one worker."""
 
 from __future__ import annotations
 
+import tensorflow as tf
+
 
 def strategy_for(name: str, log):
     """The tf.distribute strategy, and whether this process writes the run (the chief does)."""
-    import tensorflow as tf
-
     if name == "none":
         return tf.distribute.get_strategy(), True
     if name == "mirrored":
@@ -27,15 +27,11 @@ def strategy_for(name: str, log):
 
 
 def is_multi_worker(strategy) -> bool:
-    import tensorflow as tf
-
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def any_worker(strategy, flag: bool) -> bool:
     """Whether `flag` holds on any worker (a collective: every worker must call it)."""
-    import tensorflow as tf
-
     return float(strategy.reduce("SUM", tf.constant(float(flag)), axis=None)) > 0
 
 
@@ -60,7 +56,6 @@ def patch_keras_multi_worker() -> None:
     multi_worker = getattr(tf_trainer, "_collective_all_reduce_multi_worker", None)
     if None in (build, reduce_per_replica, multi_worker) or getattr(build, "s2s_patched", False):
         return
-    import tensorflow as tf
     from keras.src import tree
 
     def local(strategy, value):

@@ -1,4 +1,4 @@
-"""The seed's model (keras.io lstm_seq2seq) and its inference halves.
+"""The seed's model (keras.io lstm_seq2seq) in Keras: the one module that knows its layers.
 
 Training model: one-hot source -> encoder LSTM (final [h, c] only) -> decoder LSTM started from
 [h, c], teacher-forced on the shifted target -> dense softmax. The one-hot encoding happens inside
@@ -6,13 +6,24 @@ the graph from integer ids: the same mathematics as the seed's one-hot arrays, w
 materialising them. Integer targets with sparse categorical cross-entropy are the seed's
 categorical cross-entropy on one-hot targets, computed without the one-hot. The loss is averaged
 over the target positions that carry weight (`trainer.pipeline`: padding carries none).
+
+Everything downstream of training reads a model through `describe` (its `trainer.spec`
+description) or `open_run` (a run's model, read once, with its description).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import keras
-import tensorflow as tf
+import numpy as np
 from keras import layers
+
+from runtime.bundle import sha256_file
+
+from .run import MODEL_FILE, RunInfo, read_run
+from .spec import DenseSpec, LSTMSpec, Seq2SeqSpec
 
 
 @keras.saving.register_keras_serializable(package="s2s_edge")
@@ -69,21 +80,37 @@ def build_training_model(
     return model
 
 
+@dataclass(frozen=True)
+class Layers:
+    """The trained layers of a model built by `build_training_model`, found by their names."""
+
+    encoder: layers.LSTM
+    decoder: layers.LSTM
+    dense: layers.Dense
+    num_source_tokens: int
+    num_target_tokens: int
+
+
+def model_layers(model: keras.Model) -> Layers:
+    return Layers(model.get_layer("encoder_lstm"), model.get_layer("decoder_lstm"),
+                  model.get_layer("decoder_dense"), model.get_layer("encoder_onehot").depth,
+                  model.get_layer("decoder_onehot").depth)
+
+
 def float32_model(model: keras.Model) -> keras.Model:
     """`model` itself when it computes in float32, else a float32 copy with the same weights."""
-    if model.get_layer("decoder_lstm").dtype_policy.compute_dtype == "float32":  # both LSTMs share it
+    found = model_layers(model)
+    if found.decoder.dtype_policy.compute_dtype == "float32":  # both LSTMs share it
         return model
-    copy = build_training_model(
-        model.get_layer("encoder_onehot").depth, model.get_layer("decoder_onehot").depth,
-        model.get_layer("encoder_lstm").units, dropout=model.get_layer("decoder_lstm").dropout,
-    )
+    copy = build_training_model(found.num_source_tokens, found.num_target_tokens, found.encoder.units,
+                                dropout=found.decoder.dropout)
     copy.set_weights(model.get_weights())
     return copy
 
 
 def compile_model(model: keras.Model, learning_rate: float, jit_compile: bool | str = False) -> None:
     optimizer = keras.optimizers.RMSprop(learning_rate)
-    if model.get_layer("decoder_lstm").dtype_policy.name == "mixed_float16":
+    if model_layers(model).decoder.dtype_policy.name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 gradients underflow
     model.compile(
         optimizer=optimizer,
@@ -94,59 +121,66 @@ def compile_model(model: keras.Model, learning_rate: float, jit_compile: bool | 
     )
 
 
-class InferenceFunctions:
-    """The encoder and the single-step decoder of a trained model, as tf.functions.
+def weight_variables(model: keras.Model) -> dict[str, "keras.Variable"]:
+    """The Keras variable behind each of the description's weights (`Seq2SeqSpec.weights`)."""
+    found = model_layers(model)
+    out = {}
+    for part, layer in (("encoder", found.encoder), ("decoder", found.decoder)):
+        out.update({f"{part}.kernel": layer.cell.kernel, f"{part}.recurrent_kernel": layer.cell.recurrent_kernel,
+                    f"{part}.bias": layer.cell.bias})
+    out.update({"dense.kernel": found.dense.kernel, "dense.bias": found.dense.bias})
+    return out
 
-    Both reuse the trained layers' variables. The step runs the decoder LSTM's cell once (the same
-    weights and equations as the layer) and returns logits, the dense layer before its softmax:
-    argmax is unchanged, and exported graphs keep scores that survive quantization.
-    Outputs are dicts keyed by the bundle's graph names (runtime.bundle).
-    """
 
-    def __init__(self, model: keras.Model) -> None:
-        from runtime import bundle as b
+def describe(model: keras.Model, info: RunInfo) -> Seq2SeqSpec:
+    """The framework-free description of a trained model (float32 arrays) with its run's
+    vocabularies and lengths."""
+    found = model_layers(model)
+    arrays = {name: np.asarray(v.numpy(), dtype=np.float32) for name, v in weight_variables(model).items()}
 
-        self.model = model
-        encoder_lstm = model.get_layer("encoder_lstm")
-        decoder_lstm = model.get_layer("decoder_lstm")
-        dense = model.get_layer("decoder_dense")
-        self.num_source_tokens = model.get_layer("encoder_onehot").depth
-        self.num_target_tokens = model.get_layer("decoder_onehot").depth
-        self.latent_dim = encoder_lstm.units
-        latent = self.latent_dim
+    def lstm(part: str, layer: layers.LSTM) -> LSTMSpec:
+        cell = layer.cell
+        return LSTMSpec(arrays[f"{part}.kernel"], arrays[f"{part}.recurrent_kernel"], arrays[f"{part}.bias"],
+                        activation=keras.activations.serialize(cell.activation),
+                        recurrent_activation=keras.activations.serialize(cell.recurrent_activation))
 
-        self.encoder_signature = [tf.TensorSpec([None, None], tf.int32, name=b.SOURCE_IDS)]
-        self.step_signature = [
-            tf.TensorSpec([None], tf.int32, name=b.TOKEN_IDS),
-            tf.TensorSpec([None, latent], tf.float32, name=b.STATE_H),
-            tf.TensorSpec([None, latent], tf.float32, name=b.STATE_C),
-        ]
+    return Seq2SeqSpec(
+        source_vocab=info.source_vocab, target_vocab=info.target_vocab,
+        max_source_length=info.max_source_length, max_target_length=info.max_target_length,
+        encoder=lstm("encoder", found.encoder), decoder=lstm("decoder", found.decoder),
+        dense=DenseSpec(arrays["dense.kernel"], arrays["dense.bias"]),
+    )
 
-        @tf.function(input_signature=self.encoder_signature)
-        def encode(source_ids):
-            x = tf.one_hot(source_ids, self.num_source_tokens)
-            _, h, c = encoder_lstm(x)
-            return {b.STATE_H: h, b.STATE_C: c}
 
-        @tf.function(input_signature=self.step_signature)
-        def step(token_ids, state_h, state_c):
-            x = tf.one_hot(token_ids, self.num_target_tokens)
-            h, (_, c) = decoder_lstm.cell(x, [state_h, state_c])
-            logits = tf.matmul(h, dense.kernel) + dense.bias
-            return {b.LOGITS: logits, b.NEXT_STATE_H: h, b.NEXT_STATE_C: c}
+def keras_reference(model: keras.Model, encoder_ids: np.ndarray, decoder_ids: np.ndarray):
+    """The training model's own encoder states and softmax outputs (teacher forcing): what every
+    exported artifact is compared with."""
+    encoder = keras.Model(model.inputs[0], model_layers(model).encoder.output[1:])
+    h, c = (np.asarray(x) for x in encoder(encoder_ids, training=False))
+    probs = np.asarray(model([encoder_ids, decoder_ids], training=False))
+    return (h, c), probs
 
-        self.encode_fn = encode
-        self.step_fn = step
 
-    # runtime.decoding.StepModel, so the runtime's greedy loop can run on Keras.
-    def encode(self, source_ids):
-        from runtime import bundle as b
+def load_model(path: str | Path, compile: bool = False) -> keras.Model:
+    """A saved model file, loaded in safe mode (no arbitrary code from the file)."""
+    return keras.saving.load_model(path, custom_objects={"OneHot": OneHot}, safe_mode=True, compile=compile)
 
-        out = self.encode_fn(tf.constant(source_ids, tf.int32))
-        return out[b.STATE_H].numpy(), out[b.STATE_C].numpy()
 
-    def step(self, token_ids, h, c):
-        from runtime import bundle as b
+@dataclass
+class TrainedRun:
+    """A run opened once: its record, its model in float32 and that model's description."""
 
-        out = self.step_fn(tf.constant(token_ids, tf.int32), tf.constant(h), tf.constant(c))
-        return out[b.LOGITS].numpy(), out[b.NEXT_STATE_H].numpy(), out[b.NEXT_STATE_C].numpy()
+    path: Path
+    info: RunInfo
+    model: keras.Model  # float32 (a mixed-precision run comes back as float32 layers)
+    spec: Seq2SeqSpec
+    model_id: str  # sha256 of model.keras
+
+
+def open_run(run: str | Path) -> TrainedRun:
+    """Read a run directory and load its model once, in float32: decoding, evaluation and every
+    export use float32 arithmetic."""
+    run = Path(run)
+    info = read_run(run)  # first: it names a missing or foreign run directory
+    model = float32_model(load_model(run / MODEL_FILE))
+    return TrainedRun(run, info, model, describe(model, info), sha256_file(run / MODEL_FILE))

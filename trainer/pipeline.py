@@ -21,13 +21,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from runtime.vocab import PAD, Vocabulary, wrap_target
 
-Pair = tuple[str, str]
+from .data import Pair
 # Batches are bucketed within windows of this many batches: similar lengths, still shuffled.
 BUCKET_WINDOW = 32
+
+
+def encode_pairs(
+    pairs: Sequence[Pair], source_vocab: Vocabulary, target_vocab: Vocabulary,
+    max_source_length: int, max_target_length: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The seed's three tensors, as ids: encoder input, decoder input, decoder target, every pair
+    padded to the maximum lengths. The target is the decoder input shifted one step ahead (teacher
+    forcing), padded with PAD."""
+    encoder_ids = source_vocab.encode([en for en, _ in pairs], max_source_length)
+    decoder_ids = target_vocab.encode([wrap_target(fr) for _, fr in pairs], max_target_length)
+    target_ids = np.full_like(decoder_ids, target_vocab.id(PAD))
+    target_ids[:, :-1] = decoder_ids[:, 1:]
+    return encoder_ids, decoder_ids, target_ids
 
 
 @dataclass(frozen=True)
@@ -112,9 +128,7 @@ class EpochClock:
     def __init__(self, epoch: int = 0) -> None:
         self.epoch = epoch
 
-    def callback(self):
-        import keras
-
+    def callback(self) -> keras.callbacks.Callback:
         clock = self
 
         class SetEpoch(keras.callbacks.Callback):
@@ -130,8 +144,6 @@ def dataset(
 ):
     """A tf.data.Dataset of ((encoder_ids, decoder_ids), target_ids, weights); each pass over it
     is the shuffle of `clock`'s epoch."""
-    import tensorflow as tf
-
     clock = clock or EpochClock()
 
     def generate():

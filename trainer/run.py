@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import S2SError
-from runtime.vocab import PAD, Vocabulary
+from runtime.vocab import PAD, Vocabulary, wrap_target
+
+from .data import DataError, Pair, split_pairs
+from .settings import Settings, load_pairs
 
 RUN_FORMAT = "s2s-edge-run"
 RUN_FORMAT_VERSION = 1
@@ -42,7 +45,7 @@ class RunInfo:
     max_source_length: int  # encoder length: inputs are padded with PAD to this
     max_target_length: int  # decoder length in training (START + French + END); decode steps at most
     latent_dim: int
-    settings: dict[str, Any]
+    settings: Settings
     data: dict[str, Any]
     best: dict[str, Any]
 
@@ -56,7 +59,7 @@ class RunInfo:
             "max_source_length": self.max_source_length,
             "max_target_length": self.max_target_length,
             "latent_dim": self.latent_dim,
-            "settings": self.settings,
+            "settings": self.settings.to_json(),
             "data": self.data,
             "best": self.best,
         }
@@ -69,7 +72,7 @@ class RunInfo:
             max_source_length=int(data["max_source_length"]),
             max_target_length=int(data["max_target_length"]),
             latent_dim=int(data["latent_dim"]),
-            settings=data.get("settings", {}),
+            settings=Settings.from_json(data["settings"]),
             data=data.get("data", {}),
             best=data.get("best", {}),
         )
@@ -110,16 +113,24 @@ def read_heldout(run: str | Path, name: str = HELDOUT_TSV) -> list[tuple[str, st
     return pairs
 
 
-def load_model(run: str | Path):
-    """The run's Keras model in float32, loaded in safe mode (no arbitrary code from the file).
+def training_split(info: RunInfo, log=lambda *a: None) -> tuple[list[Pair], list[Pair]]:
+    """The (train, validation) pairs of a run, rebuilt from its settings and data file."""
+    source = info.data.get("source")
+    data = None if source == "builtin" else source
+    if data is not None and not Path(data).is_file():
+        raise RunError(f"cannot rebuild the run's training split: its data file {data} is missing")
+    pairs, _ = load_pairs(data, info.settings, log)
+    s = info.settings
+    return split_pairs(pairs, s.validation_split, s.seed, s.split)
 
-    A run trained in mixed precision comes back as float32 layers with its weights: decoding,
-    evaluation and every export use float32 arithmetic.
-    """
-    import keras
 
-    from . import model as _model  # registers the custom layer
-
-    return _model.float32_model(keras.saving.load_model(
-        Path(run) / MODEL_FILE, custom_objects={"OneHot": _model.OneHot}, safe_mode=True, compile=False
-    ))
+def same_training_split(info: RunInfo, who: str, consequence: str, log=lambda *a: None):
+    """`training_split`, refused unless it rebuilds exactly the pairs and vocabularies of `info`
+    (training more on a changed data file would mix two datasets)."""
+    train, valid = training_split(info, log)
+    pairs = train + valid
+    if (Vocabulary.from_texts(en for en, _ in pairs) != info.source_vocab
+            or Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs) != info.target_vocab
+            or len(pairs) != info.data.get("pairs")):
+        raise DataError(f"{info.data.get('source')} no longer gives the pairs {who} trained on: {consequence}")
+    return train, valid

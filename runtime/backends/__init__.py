@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..bundle import Artifact
 from ..errors import BackendUnavailableError
+from .onnx import OnnxStepModel
+from .tflite import TFLiteStepModel  # LiteRT itself is imported when a model is loaded
 
 BACKENDS = ("onnx", "tflite")
 
@@ -14,12 +16,8 @@ def load_backend(
 ):
     """A StepModel for backend `name` from the two graphs' bytes (already checked by the caller)."""
     if name == "onnx":
-        from .onnx import OnnxStepModel
-
         return OnnxStepModel(encoder, decoder_step, device=device, threads=threads, io_binding=io_binding)
     if name == "tflite":
-        from .tflite import TFLiteStepModel
-
         if io_binding:
             raise BackendUnavailableError("io_binding is an onnxruntime feature; backend='tflite' has none")
         return TFLiteStepModel(encoder, decoder_step, device=device, threads=threads)

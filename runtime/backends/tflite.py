@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from ..bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from ..bundle import GRAPH_IO, LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
 from ..errors import BackendUnavailableError, BundleError
 
 
@@ -35,18 +35,16 @@ class TFLiteStepModel:
             raise ValueError(f"threads must be at least 1, got {threads}")
         Interpreter = _interpreter_class()
         self.device = "cpu"
-        self._encoder = self._runner(Interpreter, encoder, "encoder", [SOURCE_IDS], [STATE_H, STATE_C], threads)
-        self._decoder = self._runner(
-            Interpreter, decoder_step, "decoder_step",
-            [TOKEN_IDS, STATE_H, STATE_C], [LOGITS, NEXT_STATE_H, NEXT_STATE_C], threads,
-        )
+        self._encoder = self._runner(Interpreter, encoder, "encoder", threads)
+        self._decoder = self._runner(Interpreter, decoder_step, "decoder_step", threads)
         self._encoder_length = self._encoder.get_input_details()[SOURCE_IDS]["shape"][1]
         # An interpreter holds its tensors: one call at a time (outputs are copies, so the
         # decoding state itself stays with each caller).
         self._lock = threading.Lock()
 
     @staticmethod
-    def _runner(Interpreter, data, role, inputs, outputs, threads):
+    def _runner(Interpreter, data, role, threads):
+        inputs, outputs = GRAPH_IO[role]
         try:
             interpreter = Interpreter(model_content=data, num_threads=1 if threads is None else threads)
             runner = interpreter.get_signature_runner()

@@ -2,11 +2,11 @@
 
 A Keras LSTM layer converts to a TensorList while-loop that needs Flex (SELECT_TF_OPS) ops once
 the batch axis is dynamic, and the LiteRT interpreter cannot run those. So the graphs here are
-written for the converter:
-- the encoder unrolls the trained encoder cell over exactly `max_source_length` steps (the runtime
+written for the converter (`export.graphs` with `unrolled=True, gather_one_hot=True`):
+- the encoder unrolls the encoder cell over exactly `max_source_length` steps (the runtime
   pads every source to that length anyway), so it is straight-line builtin ops and the batch stays
   dynamic;
-- the decoder step is the trained decoder cell once, then the dense layer without its softmax
+- the decoder step is the decoder cell once, then the dense layer without its softmax
   (logits: a quantized softmax loses the argmax);
 - one-hot inputs are a GATHER from an identity matrix: the same values, and unlike ONE_HOT or
   EMBEDDING_LOOKUP it has int16x8 kernels;
@@ -25,10 +25,20 @@ from __future__ import annotations
 import warnings
 from typing import Callable, Iterable, Iterator
 
+import keras
 import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.tools import flatbuffer_utils
 
-from runtime import bundle as b
+from runtime import __version__
+from runtime.bundle import SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from runtime.decoding import StepModel
 from runtime.errors import S2SError
+from trainer.pipeline import encode_pairs
+
+from .graphs import EdgeGraphs, GraphStepModel
+from .source import Source, UsageError
 
 # --quantize names -> manifest precision names
 PRECISIONS = {
@@ -44,55 +54,10 @@ class FlexOpError(S2SError, RuntimeError):
     """A converted model needs TensorFlow (Flex) or custom ops that LiteRT cannot run."""
 
 
-def edge_graphs(model, max_source_length: int):
-    """A tf.Module with `encode` and `step` tf.functions over the trained model's variables."""
-    import tensorflow as tf
-
-    encoder_cell = model.get_layer("encoder_lstm").cell
-    decoder_cell = model.get_layer("decoder_lstm").cell
-    dense = model.get_layer("decoder_dense")
-    num_source = model.get_layer("encoder_onehot").depth
-    num_target = model.get_layer("decoder_onehot").depth
-    latent = model.get_layer("encoder_lstm").units
-
-    class EdgeGraphs(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            # Tracked here so the converter freezes them; without it Keras 3 variables are
-            # dropped and the model fails at run time in READ_VARIABLE.
-            self.weights = [w.value for w in model.weights]
-
-        @tf.function(input_signature=[tf.TensorSpec([None, max_source_length], tf.int32, name=b.SOURCE_IDS)])
-        def encode(self, source_ids):
-            x = tf.gather(tf.eye(num_source), source_ids)
-            batch = tf.shape(source_ids)[0]
-            h = c = tf.zeros([batch, latent])
-            for t in range(max_source_length):
-                _, (h, c) = encoder_cell(x[:, t], [h, c])
-            return {b.STATE_H: h, b.STATE_C: c}
-
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None], tf.int32, name=b.TOKEN_IDS),
-                tf.TensorSpec([None, latent], tf.float32, name=b.STATE_H),
-                tf.TensorSpec([None, latent], tf.float32, name=b.STATE_C),
-            ]
-        )
-        def step(self, token_ids, state_h, state_c):
-            x = tf.gather(tf.eye(num_target), token_ids)
-            h, (_, c) = decoder_cell(x, [state_h, state_c])
-            logits = tf.matmul(h, dense.kernel) + dense.bias
-            return {b.LOGITS: logits, b.NEXT_STATE_H: h, b.NEXT_STATE_C: c}
-
-    return EdgeGraphs()
-
-
 def convert(
     module, fn, precision: str, representative: Callable[[], Iterator[dict]] | None = None
 ) -> bytes:
     """One tf.function of `module` as a .tflite flatbuffer in `precision`; builtin ops only."""
-    import tensorflow as tf
-
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # never Flex
     if precision != "float32":
@@ -125,9 +90,6 @@ def dequantize_state_path(model: bytes) -> bytes:
     which feeds the logits) gets its int8 weights through a DEQUANTIZE op instead, and becomes a
     plain float FULLY_CONNECTED.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
     ops = schema.BuiltinOperator
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
 
@@ -172,16 +134,12 @@ def dequantize_state_path(model: bytes) -> bytes:
 
 
 def _is_builtin_name(name: str) -> bool:
-    from tensorflow.lite.python import schema_py_generated as schema
-
     builtin = {k for k in vars(schema.BuiltinOperator) if not k.startswith("_")}
     return name in builtin and name not in ("CUSTOM", "DELEGATE")
 
 
 def operator_names(model: bytes) -> set[str]:
     """Names of the operators a .tflite model uses (custom and Flex ops by their custom code)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     root = schema.Model.GetRootAs(model, 0)
     found = set()
@@ -205,23 +163,66 @@ def require_builtin_ops(model: bytes) -> None:
 
 
 def representative_inputs(
-    functions, encoder_ids: np.ndarray, decoder_ids: np.ndarray, batch: int = 16
+    model: StepModel, encoder_ids: np.ndarray, decoder_ids: np.ndarray, batch: int = 16
 ) -> tuple[Callable[[], Iterable[dict]], Callable[[], Iterable[dict]]]:
     """Calibration data for both graphs, from training pairs.
 
-    The decoder step is calibrated on what it sees in use: the Keras encoder's states, then each
+    The decoder step is calibrated on what it sees in use: the float32 encoder's states, then each
     teacher-forced step's token and incoming states.
     """
     def encoder_data():
         for i in range(0, len(encoder_ids), batch):
-            yield {b.SOURCE_IDS: encoder_ids[i : i + batch]}
+            yield {SOURCE_IDS: encoder_ids[i : i + batch]}
 
     def decoder_data():
         for i in range(0, len(encoder_ids), batch):
-            h, c = functions.encode(encoder_ids[i : i + batch])
+            h, c = model.encode(encoder_ids[i : i + batch])
             for t in range(decoder_ids.shape[1]):
                 tokens = decoder_ids[i : i + batch, t]
-                yield {b.TOKEN_IDS: tokens, b.STATE_H: h, b.STATE_C: c}
-                _, h, c = functions.step(tokens, h, c)
+                yield {TOKEN_IDS: tokens, STATE_H: h, STATE_C: c}
+                _, h, c = model.step(tokens, h, c)
 
     return encoder_data, decoder_data
+
+
+CALIBRATION_PAIRS = 256
+
+
+def make_converter(calibration_pairs: int = CALIBRATION_PAIRS):
+    """convert(source, precision) -> {role: bytes}; int8 and int16x8 calibrate on up to
+    `calibration_pairs` of the source's training pairs."""
+    state: dict = {}
+
+    def convert_run(source: Source, precision: str) -> dict[str, bytes]:
+        if "graphs" not in state:
+            state["graphs"] = EdgeGraphs(source.spec, unrolled=True, gather_one_hot=True)
+            state["data"] = _calibration_data(source, state["graphs"], calibration_pairs)
+        graphs = state["graphs"]
+        enc_data, dec_data = state["data"] if precision in ("int8", "int16x8") else (None, None)
+        step = convert(graphs, graphs.step, precision, dec_data)
+        return {
+            "encoder": convert(graphs, graphs.encode, precision, enc_data),
+            "decoder_step": dequantize_state_path(step) if precision == "dynamic" else step,
+        }
+
+    return convert_run
+
+
+def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int):
+    spec = source.spec
+    pairs = source.calibration_pairs[:limit]
+    if not pairs:
+        raise UsageError(f"{source.name} has no training pairs to calibrate int8/int16x8 with: "
+                         "retrain it with this version of trainer.fit")
+    enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
+                               spec.max_source_length, spec.max_target_length)
+    return representative_inputs(GraphStepModel(graphs), enc, dec)
+
+
+def producer_versions() -> dict[str, str]:
+    try:
+        from ai_edge_litert import __version__ as litert
+    except ImportError:  # older wheels have no __version__
+        litert = "unknown"
+    return {"s2s_edge": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "ai_edge_litert": litert}

@@ -1,0 +1,50 @@
+"""The command-line surface that `python -m export.to_onnx` and `python -m export.to_tflite` share."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from runtime.cli import add_verbose, positive_int
+
+from .source import UsageError
+from .validate import MIN_AGREEMENT
+
+
+def export_parser(prog: str, description: str, quantize: Sequence[str], quantize_help: str) -> argparse.ArgumentParser:
+    """A parser with the flags every exporter takes; each adds its own before parsing."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--run", required=True, help="run directory written by trainer.fit")
+    p.add_argument("--out", required=True, help="bundle directory to write (updated atomically)")
+    p.add_argument("--quantize", nargs="+", default=["none"], choices=list(quantize),
+                   help=f"precisions to export: {quantize_help} (default: none)")
+    p.add_argument("--num-decodes", type=positive_int, default=500,
+                   help="held-out sentences whose greedy decodes are compared with Keras (default: %(default)s)")
+    bars = ", ".join(f"{precision} {fraction:g}" for precision, fraction in MIN_AGREEMENT.items())
+    p.add_argument("--min-agreement", nargs="*", metavar="PRECISION=FRACTION",
+                   help=f"override the share of decodes that must equal Keras (defaults: {bars})")
+    add_verbose(p)
+    return p
+
+
+def parse_min_agreement(values: Sequence[str] | None) -> dict[str, float]:
+    """`PRECISION=FRACTION` flags -> {precision: fraction}."""
+    out = {}
+    for item in values or []:
+        precision, sep, value = item.partition("=")
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = -1.0
+        if not sep or not 0.0 <= fraction <= 1.0:
+            raise UsageError(f"--min-agreement takes PRECISION=FRACTION (e.g. int8=0.85), got {item!r}")
+        out[precision] = fraction
+    return out
+
+
+def precisions_of(quantize: Sequence[str], names: dict[str, str]) -> list[str]:
+    """--quantize modes -> manifest precisions, each once, in order."""
+    for mode in quantize:
+        if mode not in names:
+            raise UsageError(f"unknown --quantize mode {mode!r}: choose from {', '.join(names)}")
+    return [names[mode] for mode in dict.fromkeys(quantize)]

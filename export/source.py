@@ -1,0 +1,39 @@
+"""What a converter receives from the export flow, and the errors of a bad export request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from runtime.errors import S2SError
+from trainer.data import Pair
+from trainer.spec import Seq2SeqSpec
+
+
+class UsageError(S2SError, ValueError):
+    """A bad command-line value."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a converter receives: the model's description and training pairs it can calibrate on."""
+
+    name: str  # for messages: the run directory
+    spec: Seq2SeqSpec
+    calibration_pairs: list[Pair]  # usable training pairs (train_sample.tsv)
+
+
+# convert(source, precision) -> {"encoder": bytes, "decoder_step": bytes}
+Converter = Callable[[Source, str], dict[str, bytes]]
+
+
+def usable_pairs(pairs: Sequence[Pair], spec: Seq2SeqSpec) -> list[Pair]:
+    """The pairs the model can take as they are (known characters, within the maximum lengths)."""
+    return [
+        (en, fr)
+        for en, fr in pairs
+        if len(en) <= spec.max_source_length
+        and len(fr) + 2 <= spec.max_target_length
+        and not spec.source_vocab.unknown(en)
+        and not spec.target_vocab.unknown(fr)
+    ]

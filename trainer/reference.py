@@ -1,0 +1,83 @@
+"""The Keras reference decoder: the trained layers as a `runtime.decoding.StepModel`.
+
+The seed's greedy `decode_sequence`, batched: the trained Keras layers run the encoder and one
+decoder step at a time, and the runtime's own decoding loops and input policy drive them. Exported
+artifacts are judged against this; they are built from the model's description instead
+(`export.graphs`), so the comparison is between two implementations of the same equations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from runtime.bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from runtime.translator import ModelSpec, Translator
+
+from .model import model_layers, open_run
+
+
+class InferenceFunctions:
+    """The encoder and the single-step decoder of a trained model, as tf.functions.
+
+    Both reuse the trained layers' variables. The step runs the decoder LSTM's cell once (the same
+    weights and equations as the layer) and returns logits, the dense layer before its softmax:
+    argmax is unchanged, and exported graphs keep scores that survive quantization.
+    Outputs are dicts keyed by the bundle's graph names (runtime.bundle).
+    """
+
+    def __init__(self, model: keras.Model) -> None:
+        self.model = model
+        found = model_layers(model)
+        encoder_lstm, decoder_lstm, dense = found.encoder, found.decoder, found.dense
+        self.num_source_tokens, self.num_target_tokens = found.num_source_tokens, found.num_target_tokens
+        self.latent_dim = encoder_lstm.units
+        latent = self.latent_dim
+
+        self.encoder_signature = [tf.TensorSpec([None, None], tf.int32, name=SOURCE_IDS)]
+        self.step_signature = [
+            tf.TensorSpec([None], tf.int32, name=TOKEN_IDS),
+            tf.TensorSpec([None, latent], tf.float32, name=STATE_H),
+            tf.TensorSpec([None, latent], tf.float32, name=STATE_C),
+        ]
+
+        @tf.function(input_signature=self.encoder_signature)
+        def encode(source_ids):
+            x = tf.one_hot(source_ids, self.num_source_tokens)
+            _, h, c = encoder_lstm(x)
+            return {STATE_H: h, STATE_C: c}
+
+        @tf.function(input_signature=self.step_signature)
+        def step(token_ids, state_h, state_c):
+            x = tf.one_hot(token_ids, self.num_target_tokens)
+            h, (_, c) = decoder_lstm.cell(x, [state_h, state_c])
+            logits = tf.matmul(h, dense.kernel) + dense.bias
+            return {LOGITS: logits, NEXT_STATE_H: h, NEXT_STATE_C: c}
+
+        self.encode_fn = encode
+        self.step_fn = step
+
+    # runtime.decoding.StepModel, so the runtime's greedy loop can run on Keras.
+    def encode(self, source_ids):
+        out = self.encode_fn(tf.constant(source_ids, tf.int32))
+        return out[STATE_H].numpy(), out[STATE_C].numpy()
+
+    def step(self, token_ids, h, c):
+        out = self.step_fn(tf.constant(token_ids, tf.int32), tf.constant(h), tf.constant(c))
+        return out[LOGITS].numpy(), out[NEXT_STATE_H].numpy(), out[NEXT_STATE_C].numpy()
+
+
+def step_translator(model: keras.Model, spec: ModelSpec, **options) -> Translator:
+    """A Translator whose steps run on `model` (float32, the run's layers) with `spec`'s vocabularies."""
+    return Translator.from_step_model(InferenceFunctions(model), spec, **options)
+
+
+def keras_translator(
+    run: str | Path, *, max_batch_size: int = 64, on_unknown: str = "error", on_overflow: str = "error"
+) -> Translator:
+    """A Translator whose steps run on the run's Keras model."""
+    trained = open_run(run)
+    return step_translator(trained.model, trained.spec, max_batch_size=max_batch_size,
+                           on_unknown=on_unknown, on_overflow=on_overflow)
