@@ -1,6 +1,6 @@
 """Runtime speed against the seed's loop: a table and a PNG chart, not a test (pytest skips this file).
 
-    python tests/bench_runtime.py --bundle bundles/fra --run runs/fra [--repeats 3] [--png bench.png]
+    python benchmarks/bench_runtime.py --bundle bundles/fra --run runs/fra [--repeats 3] [--png bench.png]
 
 Rows, each measured in its own fresh process (so peak memory is that row's alone), on the run's
 held-out sentences:
@@ -54,11 +54,12 @@ class SeedLoop:
         import keras
         import numpy as np
 
-        from trainer.run import load_model, read_run
+        from trainer.model import open_run
+        from trainer.run import read_run
 
         self.np = np
         self.info = read_run(run)
-        model = load_model(run)
+        model = open_run(run).model
         _, h, c = model.get_layer("encoder_lstm").output
         self.encoder_model = keras.Model(model.inputs[0], [h, c])
         latent = self.info.latent_dim
@@ -96,7 +97,7 @@ def measure_row(args) -> dict:
         one = model.translate
         batched = None
     elif row == "keras tf.function":
-        from trainer.decode import keras_translator
+        from trainer.reference import keras_translator
 
         model = keras_translator(args.run)
     else:

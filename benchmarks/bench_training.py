@@ -1,6 +1,6 @@
 """Training speed at the seed's settings: a table, not a test (pytest does not collect this file).
 
-    python tests/bench_training.py --data ../shared/data/fra-eng/fra.txt [--epochs 4]
+    python benchmarks/bench_training.py --data ../shared/data/fra-eng/fra.txt [--epochs 4]
 
 Side by side, in one process, on the same 10,000 pairs, batch 64, latent 256, rmsprop, validation
 on 20% each epoch:

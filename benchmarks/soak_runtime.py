@@ -1,6 +1,6 @@
 """Soak test of the runtime (a script, not a unit test): translate many sentences, watch memory.
 
-    python tests/soak_runtime.py --bundle bundles/demo --run runs/demo [--sentences 100000]
+    python benchmarks/soak_runtime.py --bundle bundles/demo --run runs/demo [--sentences 100000]
 
 Translates held-out sentences in batches (and some one by one) until --sentences have been done,
 and reports resident memory (RSS) and open file descriptors at the start (after warm-up), every
