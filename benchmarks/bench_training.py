@@ -75,7 +75,7 @@ def project_setup(pairs, latent, batch, epochs, pipeline, compute_dtype="float32
     from trainer.model import build_training_model
     from trainer.pipeline import PairData, dataset
 
-    train, valid = split_pairs(pairs, 0.2, 0, "ordered")  # the split of the README's figures
+    train, valid = split_pairs(pairs, 0.2, 0, "ordered")  # the split of the figures in docs/performance.md
     sv = Vocabulary.from_texts(en for en, _ in pairs)
     tv = Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs)
     max_src = max(len(en) for en, _ in pairs)

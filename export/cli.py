@@ -11,8 +11,10 @@ from .source import UsageError
 from .validate import MIN_AGREEMENT
 
 
-def export_parser(prog: str, description: str, quantize: Sequence[str], quantize_help: str) -> argparse.ArgumentParser:
-    """A parser with the flags every exporter takes; each adds its own before parsing."""
+def export_parser(prog: str, description: str, quantize: dict[str, str],
+                  quantize_help: str) -> argparse.ArgumentParser:
+    """A parser with the flags every exporter takes (`quantize`: --quantize modes -> precisions);
+    each exporter adds its own before parsing."""
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--run", required=True, help="run directory written by trainer.fit")
     p.add_argument("--out", required=True, help="bundle directory to write (updated atomically)")
@@ -20,7 +22,7 @@ def export_parser(prog: str, description: str, quantize: Sequence[str], quantize
                    help=f"precisions to export: {quantize_help} (default: none)")
     p.add_argument("--num-decodes", type=positive_int, default=500,
                    help="held-out sentences whose greedy decodes are compared with Keras (default: %(default)s)")
-    bars = ", ".join(f"{precision} {fraction:g}" for precision, fraction in MIN_AGREEMENT.items())
+    bars = ", ".join(f"{precision} {MIN_AGREEMENT[precision]:g}" for precision in dict.fromkeys(quantize.values()))
     p.add_argument("--min-agreement", nargs="*", metavar="PRECISION=FRACTION",
                    help=f"override the share of decodes that must equal Keras (defaults: {bars})")
     add_verbose(p)

@@ -52,7 +52,8 @@ class LSTMCell(tf.Module):
 def keras_lstm(spec: LSTMSpec) -> keras.layers.LSTM:
     """A Keras LSTM layer (final states only) holding `spec`'s weights."""
     layer = keras.layers.LSTM(spec.units, activation=spec.activation,
-                              recurrent_activation=spec.recurrent_activation, return_state=True)
+                              recurrent_activation=spec.recurrent_activation, return_state=True,
+                              dtype="float32")
     layer.build((None, None, spec.input_size))
     layer.set_weights([spec.kernel, spec.recurrent_kernel, spec.bias])
     return layer

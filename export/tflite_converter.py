@@ -212,8 +212,8 @@ def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int):
     spec = source.spec
     pairs = source.calibration_pairs[:limit]
     if not pairs:
-        raise UsageError(f"{source.name} has no training pairs to calibrate int8/int16x8 with: "
-                         "retrain it with this version of trainer.fit")
+        raise UsageError(f"{source.name} has no training pairs (train_sample.tsv) to calibrate "
+                         "int8/int16x8 with: retrain it with this version of trainer.fit")
     enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
                                spec.max_source_length, spec.max_target_length)
     return representative_inputs(GraphStepModel(graphs), enc, dec)

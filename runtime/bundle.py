@@ -104,7 +104,7 @@ class Manifest:
             )
         if (data.get("start_token"), data.get("end_token"), data.get("pad_token")) != (START, END, PAD):
             raise BundleError(f"{where} uses special tokens this runtime does not know")
-        if data.get("padding") != "right":
+        if data.get("padding", "right") != "right":
             raise BundleError(f"{where} pads on the {data.get('padding')!r} side; this runtime pads on the right")
         try:
             artifacts = tuple(Artifact(**a) for a in data["artifacts"])

@@ -158,3 +158,14 @@ def test_runs_without_a_recorded_split_rebuild_the_ordered_one(tmp_path):
     assert training_split(hashed) == split_pairs(pairs, 0.2, 1)
     with pytest.raises(DataError, match="unknown split"):
         split_pairs(pairs, 0.2, 1, "random")
+
+
+def test_settings_keep_what_they_do_not_know_and_fill_what_old_runs_did_not_record():
+    from trainer.settings import Settings
+
+    recorded = {"epochs": 3, "seed": 2, "some_future_key": [1, 2]}
+    settings = Settings.from_json(recorded)
+    assert (settings.epochs, settings.seed, settings.pipeline, settings.loss_on_padding) == (3, 2, "seed", True)
+    assert settings.to_json()["some_future_key"] == [1, 2]
+    assert Settings.from_json(settings.to_json()) == settings
+    assert Settings.from_json({}).num_samples is None  # a run.json that records no settings

@@ -127,6 +127,13 @@ def test_padding_other_than_right_is_refused(copy_bundle, padding):
         Translator(bundle)
 
 
+def test_a_manifest_that_names_no_padding_pads_on_the_right(copy_bundle, sentences):
+    bundle = copy_bundle()
+    expected = Translator(bundle).translate(sentences[:5])
+    edit_manifest(bundle, lambda m: m.pop("padding"))
+    assert Translator(bundle).translate(sentences[:5]) == expected
+
+
 @pytest.mark.parametrize("name", ["../encoder.float32.onnx", "/etc/passwd", "sub/encoder.float32.onnx", ""])
 def test_paths_outside_the_bundle_are_refused(copy_bundle, name):
     bundle = copy_bundle()

@@ -31,7 +31,7 @@ from .fileio import atomic_write_json, replaceable, staging_dir
 from .loop import train
 from .model import compile_model, open_run
 from .quantize import GRID
-from .run import HELDOUT_TSV, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, same_training_split
+from .run import HELDOUT_TSV, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, read_run, same_training_split
 
 DEFAULT_EPOCHS = 10
 DEFAULT_LEARNING_RATE = 2e-4
@@ -56,11 +56,11 @@ def fine_tune(
         raise DataError(f"epochs must be at least 1, got {epochs}")
     if not learning_rate > 0:
         raise DataError(f"learning-rate must be positive, got {learning_rate}")
-    trained = open_run(run)
-    info = trained.info
+    info = read_run(run)
     train_pairs, valid = same_training_split(info, str(run), "cannot fine-tune it", log)
+    # Seeded before the model is loaded: loading draws the seeds of its dropout layers.
     keras.utils.set_random_seed(info.settings.seed)
-    model = trained.model
+    model = open_run(run).model
     compile_model(model, learning_rate)
     info.settings = info.settings.replace(
         epochs=epochs, learning_rate=learning_rate, strategy="none", compute_dtype="float32",

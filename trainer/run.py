@@ -72,7 +72,7 @@ class RunInfo:
             max_source_length=int(data["max_source_length"]),
             max_target_length=int(data["max_target_length"]),
             latent_dim=int(data["latent_dim"]),
-            settings=Settings.from_json(data["settings"]),
+            settings=Settings.from_json(data.get("settings", {})),
             data=data.get("data", {}),
             best=data.get("best", {}),
         )

@@ -37,19 +37,22 @@ BUILTIN_DEFAULTS = Defaults(
     max_input_length=20, vocabulary_words=80,
 )
 
-# What runs written before a setting existed did: the order-based split, the seed's tensors.
-_UNRECORDED = {"split": UNRECORDED_SPLIT, "pipeline": "seed"}
+# What runs written before a setting existed did: the order-based split, the seed's tensors (every
+# position, padding included, carried loss).
+_UNRECORDED = {"split": UNRECORDED_SPLIT, "pipeline": "seed", "loss_on_padding": True}
 
 
 @dataclass
 class Settings:
-    num_samples: int | None  # None: the whole file
-    epochs: int
-    latent_dim: int
-    batch_size: int
-    validation_split: float
-    seed: int
+    # A run.json that records none of these (not written by trainer.fit) can still be decoded,
+    # evaluated and exported; only rebuilding its training split needs them.
+    num_samples: int | None = None  # None: the whole file
+    epochs: int = 0
+    latent_dim: int = 0
+    batch_size: int = 0
+    validation_split: float = 0.0
     split: str = DEFAULT_SPLIT
+    seed: int = 0
     optimizer: str = "rmsprop"
     learning_rate: float = 1e-3
     loss: str = "sparse_categorical_crossentropy"
