@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from runtime.bundle import MANIFEST
 from runtime.errors import BundleError
