@@ -107,18 +107,3 @@ class EdgeGraphs(tf.Module):
 
         self.encode = tf.function(encode, input_signature=self.encoder_signature)
         self.step = tf.function(step, input_signature=self.step_signature)
-
-
-class GraphStepModel:
-    """`EdgeGraphs` as a `runtime.decoding.StepModel` (numpy in, numpy out)."""
-
-    def __init__(self, graphs: EdgeGraphs) -> None:
-        self.graphs = graphs
-
-    def encode(self, source_ids):
-        out = self.graphs.encode(tf.constant(source_ids, tf.int32))
-        return out[STATE_H].numpy(), out[STATE_C].numpy()
-
-    def step(self, token_ids, h, c):
-        out = self.graphs.step(tf.constant(token_ids, tf.int32), tf.constant(h), tf.constant(c))
-        return out[LOGITS].numpy(), out[NEXT_STATE_H].numpy(), out[NEXT_STATE_C].numpy()

@@ -36,8 +36,9 @@ from runtime.bundle import SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
 from runtime.decoding import StepModel
 from runtime.errors import S2SError
 from trainer.pipeline import encode_pairs
+from trainer.reference import FunctionStepModel
 
-from .graphs import EdgeGraphs, GraphStepModel
+from .graphs import EdgeGraphs
 from .source import Source, UsageError
 
 # --quantize names -> manifest precision names
@@ -216,7 +217,7 @@ def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int):
                          "int8/int16x8 with: retrain it with this version of trainer.fit")
     enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
                                spec.max_source_length, spec.max_target_length)
-    return representative_inputs(GraphStepModel(graphs), enc, dec)
+    return representative_inputs(FunctionStepModel(graphs.encode, graphs.step), enc, dec)
 
 
 def producer_versions() -> dict[str, str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.errors import S2SError
-from runtime.vocab import END, START
+from runtime.vocab import END, START, Vocabulary, wrap_target
 
 # Characters that would break the vocabulary's conventions if they appeared inside a sentence.
 _RESERVED = {START: "tab", END: "newline"}
@@ -64,6 +64,13 @@ def parse_line(raw: bytes) -> Pair:
             if char in text:
                 raise ValueError(f"a {name} character inside a sentence")
     return english, french
+
+
+def vocabularies(pairs: list[Pair]) -> tuple[Vocabulary, Vocabulary]:
+    """The (source, target) alphabets a run trains on: every English character and the padding;
+    every French character, START and END, and the padding."""
+    return (Vocabulary.from_texts(en for en, _ in pairs),
+            Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs))
 
 
 def within(pair: Pair, max_input_length: int | None, max_output_length: int | None) -> bool:

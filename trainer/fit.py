@@ -19,9 +19,9 @@ from typing import Sequence
 import keras
 
 from runtime.cli import add_verbose, non_negative_float, non_negative_int, positive_int, run_main
-from runtime.vocab import Vocabulary, wrap_target
+from runtime.vocab import wrap_target
 
-from .data import DataError, Pair, split_pairs
+from .data import DataError, Pair, split_pairs, vocabularies
 from .distributed import strategy_for
 from .fileio import atomic_write_bytes, atomic_write_json, replaceable, staging_dir
 from .loop import train
@@ -128,8 +128,7 @@ def fit(
     )
     pairs, data_info = load_pairs(data, settings, log)
     train_pairs, valid = split_pairs(pairs, validation_split, seed, settings.split)
-    source_vocab = Vocabulary.from_texts(en for en, _ in pairs)
-    target_vocab = Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs)
+    source_vocab, target_vocab = vocabularies(pairs)
     max_source_length = max(len(en) for en, _ in pairs)
     max_target_length = max(len(wrap_target(fr)) for _, fr in pairs)
     log(f"{len(train_pairs)} training / {len(valid)} validation pairs; "

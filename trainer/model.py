@@ -177,10 +177,11 @@ class TrainedRun:
     model_id: str  # sha256 of model.keras
 
 
-def open_run(run: str | Path) -> TrainedRun:
-    """Read a run directory and load its model once, in float32: decoding, evaluation and every
-    export use float32 arithmetic."""
+def open_run(run: str | Path, info: RunInfo | None = None) -> TrainedRun:
+    """Read a run directory (unless its `info` was read already) and load its model once, in
+    float32: decoding, evaluation and every export use float32 arithmetic."""
     run = Path(run)
-    info = read_run(run)  # first: it names a missing or foreign run directory
+    if info is None:
+        info = read_run(run)  # first: it names a missing or foreign run directory
     model = float32_model(load_model(run / MODEL_FILE))
     return TrainedRun(run, info, model, describe(model, info), sha256_file(run / MODEL_FILE))

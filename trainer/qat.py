@@ -60,7 +60,7 @@ def fine_tune(
     train_pairs, valid = same_training_split(info, str(run), "cannot fine-tune it", log)
     # Seeded before the model is loaded: loading draws the seeds of its dropout layers.
     keras.utils.set_random_seed(info.settings.seed)
-    model = open_run(run).model
+    model = open_run(run, info).model
     compile_model(model, learning_rate)
     info.settings = info.settings.replace(
         epochs=epochs, learning_rate=learning_rate, strategy="none", compute_dtype="float32",

@@ -19,7 +19,23 @@ from runtime.translator import ModelSpec, Translator
 from .model import model_layers, open_run
 
 
-class InferenceFunctions:
+class FunctionStepModel:
+    """An encode and a step tf.function whose outputs are dicts keyed by the bundle's graph names,
+    as a `runtime.decoding.StepModel` (numpy in, numpy out), so the runtime's loops can drive them."""
+
+    def __init__(self, encode_fn, step_fn) -> None:
+        self.encode_fn, self.step_fn = encode_fn, step_fn
+
+    def encode(self, source_ids):
+        out = self.encode_fn(tf.constant(source_ids, tf.int32))
+        return out[STATE_H].numpy(), out[STATE_C].numpy()
+
+    def step(self, token_ids, h, c):
+        out = self.step_fn(tf.constant(token_ids, tf.int32), tf.constant(h), tf.constant(c))
+        return out[LOGITS].numpy(), out[NEXT_STATE_H].numpy(), out[NEXT_STATE_C].numpy()
+
+
+class InferenceFunctions(FunctionStepModel):
     """The encoder and the single-step decoder of a trained model, as tf.functions.
 
     Both reuse the trained layers' variables. The step runs the decoder LSTM's cell once (the same
@@ -56,17 +72,7 @@ class InferenceFunctions:
             logits = tf.matmul(h, dense.kernel) + dense.bias
             return {LOGITS: logits, NEXT_STATE_H: h, NEXT_STATE_C: c}
 
-        self.encode_fn = encode
-        self.step_fn = step
-
-    # runtime.decoding.StepModel, so the runtime's greedy loop can run on Keras.
-    def encode(self, source_ids):
-        out = self.encode_fn(tf.constant(source_ids, tf.int32))
-        return out[STATE_H].numpy(), out[STATE_C].numpy()
-
-    def step(self, token_ids, h, c):
-        out = self.step_fn(tf.constant(token_ids, tf.int32), tf.constant(h), tf.constant(c))
-        return out[LOGITS].numpy(), out[NEXT_STATE_H].numpy(), out[NEXT_STATE_C].numpy()
+        super().__init__(encode, step)
 
 
 def step_translator(model: keras.Model, spec: ModelSpec, **options) -> Translator:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import S2SError
-from runtime.vocab import PAD, Vocabulary, wrap_target
+from runtime.vocab import PAD, Vocabulary
 
-from .data import DataError, Pair, split_pairs
+from .data import DataError, Pair, split_pairs, vocabularies
 from .settings import Settings, load_pairs
 
 RUN_FORMAT = "s2s-edge-run"
@@ -129,8 +129,6 @@ def same_training_split(info: RunInfo, who: str, consequence: str, log=lambda *a
     (training more on a changed data file would mix two datasets)."""
     train, valid = training_split(info, log)
     pairs = train + valid
-    if (Vocabulary.from_texts(en for en, _ in pairs) != info.source_vocab
-            or Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs) != info.target_vocab
-            or len(pairs) != info.data.get("pairs")):
+    if vocabularies(pairs) != (info.source_vocab, info.target_vocab) or len(pairs) != info.data.get("pairs"):
         raise DataError(f"{info.data.get('source')} no longer gives the pairs {who} trained on: {consequence}")
     return train, valid
