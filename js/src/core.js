@@ -1,0 +1,239 @@
+// The engine-independent part of the runtime: a Translator over a bundle source and an onnxruntime
+// binding. `node.js` and `browser.js` bind it to onnxruntime-node / the file system and to
+// onnxruntime-web / fetch; anything else (a worker, React Native) can do the same with `Translator.create`.
+
+import { OnnxStepModel } from './backends/onnx.js';
+import { beamDecode, greedyDecode, samplingChooser, streamDecode } from './decoding.js';
+import { BackendUnavailableError, DecodingOptionError } from './errors.js';
+import { completeModels, selectArtifacts } from './manifest.js';
+import { sentenceRandom } from './random.js';
+import { END, ON_OVERFLOW, ON_UNKNOWN, START, checkChoice, prepareSource } from './vocab.js';
+
+export * from './errors.js';
+export { FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, completeModels, parseManifest, selectArtifacts } from './manifest.js';
+export { END, PAD, START, Vocabulary, prepareSource } from './vocab.js';
+export { argmaxChooser, beamDecode, greedyDecode, logSoftmaxRow, samplingChooser, streamDecode } from './decoding.js';
+export { OnnxStepModel } from './backends/onnx.js';
+
+/** The backends this runtime runs, by the manifest's backend name. */
+export const BACKENDS = Object.freeze(['onnx']);
+
+const DEFAULTS = Object.freeze({
+  beamSize: 1,
+  numHypotheses: 1,
+  lengthPenalty: 1.0,
+  topK: 1,
+  temperature: 1.0,
+  seed: null,
+});
+const OPTION_NAMES = new Set([...Object.keys(DEFAULTS), 'onUnknown', 'onOverflow']);
+
+function checkInt(name, value) {
+  if (!Number.isInteger(value)) throw new TypeError(`${name} must be an integer, got ${JSON.stringify(value)}`);
+}
+
+/** The decoding mode that `options` ask for ("greedy", "beam" or "sampling"), after checking them. */
+export function decodingMode(options) {
+  const unknown = Object.keys(options).filter((k) => !OPTION_NAMES.has(k));
+  if (unknown.length) throw new TypeError(`unknown decoding options: ${unknown.join(', ')} (known: ${[...OPTION_NAMES].join(', ')})`);
+  const { beamSize, numHypotheses, lengthPenalty, topK, temperature, seed } = { ...DEFAULTS, ...options };
+  for (const [name, value] of [['beamSize', beamSize], ['numHypotheses', numHypotheses], ['topK', topK]]) checkInt(name, value);
+  if (beamSize < 1) throw new DecodingOptionError(`beamSize must be at least 1, got ${beamSize}`);
+  if (!(numHypotheses >= 1 && numHypotheses <= beamSize)) {
+    throw new DecodingOptionError(
+      `numHypotheses must be between 1 and beamSize (${beamSize}), got ${numHypotheses}: raise beamSize to get more hypotheses`,
+    );
+  }
+  if (!(typeof lengthPenalty === 'number' && lengthPenalty >= 0 && Number.isFinite(lengthPenalty))) {
+    throw new DecodingOptionError(`lengthPenalty must be 0 or positive, got ${lengthPenalty}`);
+  }
+  if (topK < 0) throw new DecodingOptionError(`topK must be 0 (all characters) or positive, got ${topK}`);
+  if (!(typeof temperature === 'number' && temperature > 0 && Number.isFinite(temperature))) {
+    throw new DecodingOptionError(`temperature must be positive, got ${temperature}`);
+  }
+  if (seed !== null && seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) {
+    throw new DecodingOptionError(`seed must be a non-negative integer or null, got ${JSON.stringify(seed)}`);
+  }
+  if (topK !== 1) {
+    if (beamSize > 1) throw new DecodingOptionError('sampling (topK != 1) and beam search (beamSize > 1) do not combine: pick one');
+    return 'sampling';
+  }
+  if (temperature !== 1.0) throw new DecodingOptionError('temperature applies to sampling only: set topK too (0 samples from all characters)');
+  return beamSize > 1 ? 'beam' : 'greedy';
+}
+
+/**
+ * @typedef {object} Hypothesis
+ * @property {string} text
+ * @property {number} score natural-log probability of the output, END included (sum over characters)
+ * @property {boolean} finished false when the output was cut at the model's maximum length
+ */
+
+/**
+ * Translate with an exported bundle. Create one with `Translator.load` (from the package's Node or
+ * browser entry) or with `Translator.create` over any bundle source and onnxruntime binding.
+ *
+ * Input policy (per call, defaults set at load): `onUnknown: "error"` throws an UnknownCharacterError
+ * naming the characters outside the vocabulary, `"skip"` drops them; `onOverflow: "error"` throws an
+ * InputTooLongError for inputs longer than the encoder's maximum, `"truncate"` cuts them; `""` (also
+ * after skipping) translates to `""`; a non-string is a TypeError.
+ *
+ * Decoding (per call): greedy by default; `beamSize` (with `numHypotheses`, `lengthPenalty`) for beam
+ * search; `topK` (0: all characters), `temperature` and `seed` for sampling. The same loops, ranking
+ * and stops as the Python runtime, so greedy and beam outputs are the same on the same bundle.
+ */
+export class Translator {
+  /**
+   * @param {{describe: () => string, manifest: () => Promise<object>, artifact: (a: object) => Promise<Uint8Array>}} source
+   * @param {object} ort an onnxruntime binding (onnxruntime-node, onnxruntime-web)
+   * @param {object} [options]
+   */
+  static async create(source, ort, options = {}) {
+    const {
+      backend = 'onnx',
+      precision = 'float32',
+      maxBatchSize = 64,
+      onUnknown = 'error',
+      onOverflow = 'error',
+      sessionOptions = {},
+    } = options;
+    checkInt('maxBatchSize', maxBatchSize);
+    if (maxBatchSize < 1) throw new RangeError(`maxBatchSize must be at least 1, got ${maxBatchSize}`);
+    checkChoice('onUnknown', onUnknown, ON_UNKNOWN);
+    checkChoice('onOverflow', onOverflow, ON_OVERFLOW);
+    const manifest = await source.manifest();
+    if (!BACKENDS.includes(backend)) {
+      const runnable = completeModels(manifest).filter((m) => BACKENDS.includes(m.split('/')[0]));
+      throw new BackendUnavailableError(
+        `the JavaScript runtime runs ${BACKENDS.join(', ')} artifacts, not ${JSON.stringify(backend)}` +
+          ` (this bundle's runnable models: ${runnable.join(', ') || 'none'}; run tflite ones with the Python runtime)`,
+      );
+    }
+    const artifacts = selectArtifacts(manifest, backend, precision);
+    // Hashes are checked on the bytes that are then loaded: nothing is read twice.
+    const [encoder, decoder] = await Promise.all([source.artifact(artifacts.encoder), source.artifact(artifacts.decoder_step)]);
+    const model = await OnnxStepModel.create(ort, encoder, decoder, sessionOptions);
+    const self = new this(manifest, model, { maxBatchSize, onUnknown, onOverflow });
+    self.backend = backend;
+    self.precision = precision;
+    self.bundle = source.describe();
+    self.artifacts = artifacts;
+    // A batch-dependent model would make a sentence's translation depend on its batch-mates.
+    self.batchInvariant = artifacts.encoder.batchInvariant && artifacts.decoder_step.batchInvariant;
+    return self;
+  }
+
+  /** A Translator over any step model (see decoding.js) and manifest-like description. */
+  constructor(manifest, model, { maxBatchSize = 64, onUnknown = 'error', onOverflow = 'error' } = {}) {
+    this.manifest = manifest;
+    this.model = model;
+    this.maxBatchSize = maxBatchSize;
+    this.onUnknown = onUnknown;
+    this.onOverflow = onOverflow;
+    this.batchInvariant = true;
+    this.backend = 'custom';
+    this.precision = 'float32';
+  }
+
+  get maxInputLength() {
+    return this.manifest.maxSourceLength;
+  }
+
+  /**
+   * Translate one string (resolves to a string) or an array of strings (resolves to an array, same order).
+   * @param {string | string[]} texts
+   */
+  async translate(texts, options = {}) {
+    if (typeof texts === 'string') return (await this.translateBatch([texts], options))[0];
+    if (!Array.isArray(texts)) throw new TypeError(`expected a string or an array of strings, got ${texts === null ? 'null' : typeof texts}`);
+    return this.translateBatch(texts, options);
+  }
+
+  async translateBatch(texts, options = {}) {
+    // Greedy without scores skips a log-softmax per step.
+    return (await this.#decode(texts, options, false)).map((hyps) => hyps[0].text);
+  }
+
+  /**
+   * For each text, its `numHypotheses` best outputs with their scores, best first.
+   * @returns {Promise<Hypothesis[][]>}
+   */
+  async hypotheses(texts, options = {}) {
+    return this.#decode(texts, options, true);
+  }
+
+  async #decode(texts, options, withScores) {
+    if (!Array.isArray(texts)) throw new TypeError(`expected an array of strings, got ${texts === null ? 'null' : typeof texts}`);
+    const mode = decodingMode(options);
+    const { beamSize, numHypotheses, lengthPenalty, topK, temperature, seed } = { ...DEFAULTS, ...options };
+    const m = this.manifest;
+    const sources = this.#prepare(texts, options);
+    const results = sources.map(() => Array.from({ length: numHypotheses }, () => ({ text: '', score: 0, finished: true })));
+    // Longest first: batch-mates of similar length finish together, so fewer steps are wasted.
+    // (The same order and batches as the Python runtime.)
+    const lengths = sources.map((s) => Array.from(s).length);
+    const todo = sources.map((_, i) => i).filter((i) => sources[i]);
+    todo.sort((a, b) => lengths[b] - lengths[a] || a - b);
+    const start = m.targetVocab.id(START);
+    const end = m.targetVocab.id(END);
+    const size = this.batchInvariant ? this.maxBatchSize : 1;
+    for (let lo = 0; lo < todo.length; lo += size) {
+      const chunk = todo.slice(lo, lo + size);
+      const chunkSources = chunk.map((i) => sources[i]);
+      const ids = m.sourceVocab.encode(chunkSources, m.maxSourceLength);
+      let decoded;
+      if (mode === 'beam') {
+        decoded = await beamDecode(this.model, ids, chunk.length, m.maxSourceLength, start, end, m.maxTargetLength,
+          beamSize, numHypotheses, lengthPenalty);
+      } else {
+        const choose = mode === 'sampling' ? samplingChooser(temperature, topK, chunkSources.map((s) => sentenceRandom(seed, s))) : undefined;
+        decoded = (await greedyDecode(this.model, ids, chunk.length, m.maxSourceLength, start, end, m.maxTargetLength,
+          { withScores, ...(choose ? { choose } : {}) })).map((d) => [d]);
+      }
+      chunk.forEach((i, k) => {
+        results[i] = decoded[k].map((d) => ({ text: m.targetVocab.decode(d.ids), score: d.score, finished: d.finished }));
+      });
+    }
+    return results;
+  }
+
+  /**
+   * The translation of `text`, one character at a time as it is decoded (greedy, or sampling with
+   * `topK`); joined, it equals `translate(text, options)`. Options and input are checked at once.
+   * @returns {AsyncGenerator<string>}
+   */
+  translateStream(text, options = {}) {
+    const { beamSize = 1, numHypotheses = 1 } = options;
+    if (beamSize !== 1 || numHypotheses !== 1) throw new DecodingOptionError('streaming works with greedy decoding and sampling, not with beam search');
+    const mode = decodingMode(options);
+    if (typeof text !== 'string') throw new TypeError(`expected a string, got ${text === null ? 'null' : typeof text}`);
+    const [source] = this.#prepare([text], options);
+    const { topK, temperature, seed } = { ...DEFAULTS, ...options };
+    const m = this.manifest;
+    const model = this.model;
+    return (async function* stream() {
+      if (!source) return;
+      const ids = m.sourceVocab.encode([source], m.maxSourceLength);
+      const choose = mode === 'sampling' ? samplingChooser(temperature, topK, [sentenceRandom(seed, source)]) : undefined;
+      for await (const id of streamDecode(model, ids, m.maxSourceLength, m.targetVocab.id(START), m.targetVocab.id(END),
+        m.maxTargetLength, choose ? { choose } : {})) {
+        yield m.targetVocab.chars[id];
+      }
+    })();
+  }
+
+  /** Apply the input policy to each text (throws as `translate` would); returns what the encoder reads. */
+  prepare(texts, options = {}) {
+    return this.#prepare(texts, options);
+  }
+
+  #prepare(texts, { onUnknown = this.onUnknown, onOverflow = this.onOverflow } = {}) {
+    const m = this.manifest;
+    return texts.map((t) => prepareSource(t, m.sourceVocab, m.maxSourceLength, onUnknown, onOverflow));
+  }
+
+  /** Frees the onnxruntime sessions. */
+  async release() {
+    await this.model.release?.();
+  }
+}

@@ -1,0 +1,184 @@
+// The bundle's manifest: format, vocabularies, lengths, graph I/O and artifacts with their sha256.
+// Mirrors `runtime/bundle.py`, which defines the format; this module reads and checks it.
+
+import { BundleError } from './errors.js';
+import { END, PAD, START, Vocabulary } from './vocab.js';
+
+export const FORMAT = 's2s-edge-bundle';
+export const FORMAT_VERSION = 1;
+export const MANIFEST = 'manifest.json';
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+// Graph I/O names (the contract every backend implements), each role's inputs and outputs.
+export const SOURCE_IDS = 'source_ids';
+export const TOKEN_IDS = 'token_ids';
+export const STATE_H = 'state_h';
+export const STATE_C = 'state_c';
+export const LOGITS = 'logits';
+export const NEXT_STATE_H = 'next_state_h';
+export const NEXT_STATE_C = 'next_state_c';
+export const GRAPH_IO = Object.freeze({
+  encoder: { inputs: [SOURCE_IDS], outputs: [STATE_H, STATE_C] },
+  decoder_step: { inputs: [TOKEN_IDS, STATE_H, STATE_C], outputs: [LOGITS, NEXT_STATE_H, NEXT_STATE_C] },
+});
+export const ROLES = Object.freeze(Object.keys(GRAPH_IO));
+
+const ARTIFACT_FIELDS = ['backend', 'precision', 'role', 'file', 'sha256', 'size', 'batch_invariant'];
+const REQUIRED_ARTIFACT_FIELDS = ARTIFACT_FIELDS.slice(0, 6);
+
+/** Throws unless `name` is a plain file name inside the bundle: no directories, no way out of it. */
+export function checkFileName(name, where = MANIFEST) {
+  if (
+    typeof name !== 'string' ||
+    !name ||
+    name === '.' ||
+    name === '..' ||
+    name.includes('/') ||
+    name.includes('\\') ||
+    name.includes('\0') ||
+    /^[A-Za-z]:/.test(name)
+  ) {
+    throw new BundleError(`${where} names a file outside the bundle: ${JSON.stringify(name)}`);
+  }
+}
+
+function isObject(value) {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function positiveInt(data, key, where) {
+  const value = data[key];
+  if (!Number.isInteger(value)) throw new BundleError(`${where} is malformed: ${key} must be an integer, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function parseArtifact(a, where) {
+  if (!isObject(a)) throw new BundleError(`${where} is malformed: an artifact is not an object`);
+  const unknown = Object.keys(a).filter((k) => !ARTIFACT_FIELDS.includes(k));
+  const missing = REQUIRED_ARTIFACT_FIELDS.filter((k) => !(k in a));
+  if (unknown.length || missing.length) {
+    throw new BundleError(
+      `${where} is malformed: artifact ${unknown.length ? `has unknown fields ${unknown.join(', ')}` : `lacks ${missing.join(', ')}`}`,
+    );
+  }
+  for (const key of ['backend', 'precision', 'role', 'file', 'sha256']) {
+    if (typeof a[key] !== 'string') throw new BundleError(`${where} is malformed: artifact ${key} must be a string`);
+  }
+  if (!Number.isInteger(a.size) || a.size < 0) throw new BundleError(`${where} is malformed: artifact size must be a whole number`);
+  checkFileName(a.file, where);
+  return Object.freeze({
+    backend: a.backend,
+    precision: a.precision,
+    role: a.role,
+    file: a.file,
+    sha256: a.sha256.toLowerCase(),
+    size: a.size,
+    // false when a row's output depends on its batch-mates (onnxruntime's dynamic quantization picks
+    // one activation scale per tensor): the runtime then decodes row by row.
+    batchInvariant: a.batch_invariant === undefined ? true : Boolean(a.batch_invariant),
+  });
+}
+
+/**
+ * A checked manifest.
+ * @typedef {object} Manifest
+ * @property {Vocabulary} sourceVocab
+ * @property {Vocabulary} targetVocab
+ * @property {number} maxSourceLength the encoder reads exactly this many ids (padded with PAD)
+ * @property {number} maxTargetLength decoder steps at most; longer outputs are cut
+ * @property {number} latentDim
+ * @property {ReadonlyArray<Artifact>} artifacts
+ * @property {string} modelId sha256 of the Keras model the artifacts came from
+ * @property {object} producer
+ * @property {object} validation the export's parity report
+ */
+
+/** Check the parsed JSON of a manifest and return a Manifest; a BundleError says what is wrong. */
+export function parseManifest(data, where = MANIFEST) {
+  if (!isObject(data) || data.format !== FORMAT) throw new BundleError(`${where} is not an s2s-edge bundle manifest`);
+  if (data.format_version !== FORMAT_VERSION) {
+    throw new BundleError(
+      `${where} has format_version ${JSON.stringify(data.format_version)}; this runtime reads version ` +
+        `${FORMAT_VERSION}: re-export the bundle or upgrade s2s-edge`,
+    );
+  }
+  if (data.start_token !== START || data.end_token !== END || data.pad_token !== PAD) {
+    throw new BundleError(`${where} uses special tokens this runtime does not know`);
+  }
+  if ((data.padding ?? 'right') !== 'right') {
+    throw new BundleError(`${where} pads on the ${JSON.stringify(data.padding)} side; this runtime pads on the right`);
+  }
+  if (data.io !== undefined) {
+    for (const role of ROLES) {
+      const io = data.io?.[role];
+      const want = GRAPH_IO[role];
+      if (!io || JSON.stringify([io.inputs, io.outputs]) !== JSON.stringify([want.inputs, want.outputs])) {
+        throw new BundleError(`${where} declares graph inputs/outputs for ${role} that this runtime does not know: upgrade s2s-edge`);
+      }
+    }
+  }
+  if (!Array.isArray(data.artifacts)) throw new BundleError(`${where} is malformed: artifacts must be a list`);
+  for (const key of ['source_vocab', 'target_vocab']) {
+    if (typeof data[key] !== 'string') throw new BundleError(`${where} is malformed: ${key} must be a string`);
+  }
+  let sourceVocab, targetVocab;
+  try {
+    sourceVocab = Vocabulary.fromString(data.source_vocab);
+    targetVocab = Vocabulary.fromString(data.target_vocab);
+  } catch (err) {
+    throw new BundleError(`${where} is malformed: ${err.message}`);
+  }
+  const manifest = Object.freeze({
+    sourceVocab,
+    targetVocab,
+    maxSourceLength: positiveInt(data, 'max_source_length', where),
+    maxTargetLength: positiveInt(data, 'max_target_length', where),
+    latentDim: positiveInt(data, 'latent_dim', where),
+    artifacts: Object.freeze(data.artifacts.map((a) => parseArtifact(a, where))),
+    modelId: String(data.model_id ?? ''),
+    producer: isObject(data.producer) ? data.producer : {},
+    validation: isObject(data.validation) ? data.validation : {},
+  });
+  for (const char of [START, END, PAD]) {
+    if (!targetVocab.has(char)) throw new BundleError(`${where}: target vocabulary lacks ${JSON.stringify(char)}`);
+  }
+  if (!sourceVocab.has(PAD)) throw new BundleError(`${where}: source vocabulary lacks the padding character`);
+  if (manifest.maxSourceLength < 1 || manifest.maxTargetLength < 1) throw new BundleError(`${where}: maximum lengths must be positive`);
+  return manifest;
+}
+
+/** The backend/precision pairs that have a complete model (encoder and decoder_step), e.g. "onnx/int8". */
+export function completeModels(manifest) {
+  const roles = new Map();
+  for (const a of manifest.artifacts) {
+    const key = `${a.backend}/${a.precision}`;
+    if (!roles.has(key)) roles.set(key, new Set());
+    roles.get(key).add(a.role);
+  }
+  return [...roles].filter(([, have]) => ROLES.every((r) => have.has(r))).map(([key]) => key).sort();
+}
+
+/** The encoder and decoder_step artifacts of one backend and precision. */
+export function selectArtifacts(manifest, backend, precision) {
+  const found = {};
+  for (const a of manifest.artifacts) if (a.backend === backend && a.precision === precision) found[a.role] = a;
+  if (!ROLES.every((r) => r in found)) {
+    const have = [...new Set(manifest.artifacts.map((a) => `${a.backend}/${a.precision}`))].sort();
+    throw new BundleError(`the bundle has no complete ${backend}/${precision} model (it has: ${have.join(', ') || 'nothing'})`);
+  }
+  return found;
+}
+
+/** Lower-case hex of a digest. */
+export function hex(bytes) {
+  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Throws a BundleError unless `data` is the artifact's bytes (size and sha256). */
+export function checkArtifactBytes(artifact, data, digestHex, where) {
+  if (data.byteLength !== artifact.size || digestHex !== artifact.sha256) {
+    throw new BundleError(
+      `bundle file ${where} does not match its sha256 in ${MANIFEST}: the bundle is corrupt or was modified; export it again`,
+    );
+  }
+}

@@ -1,0 +1,126 @@
+// Character vocabularies and the input policy: the bundle's contract, as `runtime/vocab.py` defines it.
+// Characters are Unicode code points (a JavaScript string is iterated by code point, not by UTF-16
+// unit), so lengths and cuts agree with Python's.
+
+import { InputTooLongError, UnknownCharacterError } from './errors.js';
+
+export const START = '\t';
+export const END = '\n';
+export const PAD = ' ';
+export const ON_UNKNOWN = Object.freeze(['error', 'skip']);
+export const ON_OVERFLOW = Object.freeze(['error', 'truncate']);
+
+/** An ordered alphabet; a character's id is its position. */
+export class Vocabulary {
+  /** @param {string[]} chars */
+  constructor(chars) {
+    const list = [...chars];
+    if (list.some((c) => typeof c !== 'string' || [...c].length !== 1)) {
+      throw new TypeError('a vocabulary holds single characters');
+    }
+    /** @type {readonly string[]} */
+    this.chars = Object.freeze(list);
+    /** @type {Map<string, number>} */
+    this.index = new Map(list.map((c, i) => [c, i]));
+    if (this.index.size !== list.length) throw new TypeError('a vocabulary must not repeat characters');
+  }
+
+  /** @param {string} text the alphabet as one string, in id order */
+  static fromString(text) {
+    return new Vocabulary(Array.from(text));
+  }
+
+  get size() {
+    return this.chars.length;
+  }
+
+  has(char) {
+    return this.index.has(char);
+  }
+
+  id(char) {
+    const id = this.index.get(char);
+    if (id === undefined) throw new UnknownCharacterError(`character not in the vocabulary: ${JSON.stringify(char)}`, [char]);
+    return id;
+  }
+
+  /** Characters of `text` outside the vocabulary, in order of first appearance. */
+  unknown(text) {
+    const seen = new Set();
+    for (const c of text) if (!this.index.has(c)) seen.add(c);
+    return [...seen];
+  }
+
+  /**
+   * Ids of `texts`, right-padded with PAD to `length`: an Int32Array of shape [texts.length, length].
+   * Callers apply the input policy first (`prepareSource`); this only encodes.
+   */
+  encode(texts, length) {
+    const ids = new Int32Array(texts.length * length).fill(this.index.get(PAD));
+    texts.forEach((text, row) => {
+      const chars = Array.from(text);
+      if (chars.length > length) throw new InputTooLongError(`text of ${chars.length} characters exceeds length ${length}`);
+      chars.forEach((c, t) => {
+        ids[row * length + t] = this.id(c);
+      });
+    });
+    return ids;
+  }
+
+  /** @param {Iterable<number>} ids */
+  decode(ids) {
+    let text = '';
+    for (const i of ids) text += this.chars[i];
+    return text;
+  }
+}
+
+function preview(chars, width = 40) {
+  return JSON.stringify(chars.length <= width ? chars.join('') : chars.slice(0, width - 3).join('') + '...');
+}
+
+/** Throws a TypeError unless `value` is one of `choices`. */
+export function checkChoice(name, value, choices) {
+  if (!choices.includes(value)) {
+    throw new TypeError(`${name} must be one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+}
+
+/**
+ * Apply the input policy to one source text and return the text the encoder will read:
+ * - a non-string is a TypeError;
+ * - characters outside the vocabulary are an UnknownCharacterError naming them, or are dropped
+ *   with onUnknown = "skip";
+ * - a text longer than `maxLength` is an InputTooLongError, or is cut with onOverflow = "truncate".
+ */
+export function prepareSource(text, vocab, maxLength, onUnknown = 'error', onOverflow = 'error') {
+  if (typeof text !== 'string') {
+    throw new TypeError(`expected a string to translate, got ${text === null ? 'null' : typeof text}`);
+  }
+  checkChoice('onUnknown', onUnknown, ON_UNKNOWN);
+  checkChoice('onOverflow', onOverflow, ON_OVERFLOW);
+  let chars = Array.from(text);
+  const unknown = vocab.unknown(text);
+  if (unknown.length) {
+    if (onUnknown === 'error') {
+      const shown = unknown.slice(0, 10).map((c) => JSON.stringify(c)).join(', ');
+      const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : '';
+      throw new UnknownCharacterError(
+        `characters not in the model's vocabulary: ${shown}${more} (in ${preview(chars)}); ` +
+          "remove them or pass onUnknown: 'skip'",
+        unknown,
+      );
+    }
+    chars = chars.filter((c) => vocab.has(c));
+  }
+  if (chars.length > maxLength) {
+    if (onOverflow === 'error') {
+      throw new InputTooLongError(
+        `input of ${chars.length} characters is longer than the model's maximum of ${maxLength} ` +
+          `(${preview(chars)}); shorten it or pass onOverflow: 'truncate'`,
+      );
+    }
+    chars = chars.slice(0, maxLength);
+  }
+  return chars.join('');
+}

@@ -1,0 +1,210 @@
+// The library on a real bundle against the Python runtime's answers (see fixture.mjs): greedy, beam
+// and streaming parity on held-out sentences, onnxruntime-node and onnxruntime-web (WASM, the
+// browser's engine) on the same files, and the bundle checks (tampering, escaping names, extra files).
+
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import * as ortWeb from 'onnxruntime-web';
+
+import {
+  BackendUnavailableError,
+  BundleError,
+  FetchSource,
+  InputTooLongError,
+  Translator,
+  UnknownCharacterError,
+} from '../src/node.js';
+import { BUNDLE, agreement, copyBundle, needsBundle, reference } from './fixture.mjs';
+
+const TOLERANCE = 1e-4;
+
+describe('onnxruntime-node on the exported bundle', needsBundle, () => {
+  let float32;
+  let int8;
+  before(async () => {
+    float32 = await Translator.load(BUNDLE);
+    int8 = await Translator.load(BUNDLE, { precision: 'int8' });
+  });
+  after(async () => {
+    await float32?.release();
+    await int8?.release();
+  });
+
+  test('greedy float32 equals the Python runtime on every held-out sentence', async (t) => {
+    assert.ok(reference.sentences.length >= 200, `only ${reference.sentences.length} sentences`);
+    const out = await float32.translate(reference.sentences);
+    t.diagnostic(`float32: ${out.length} sentences, agreement ${agreement(out, reference.greedy.float32)}`);
+    assert.deepEqual(out, reference.greedy.float32);
+  });
+
+  test('greedy int8 equals the Python runtime (row by row: its quantization is batch-dependent)', async (t) => {
+    assert.equal(int8.batchInvariant, false);
+    const out = await int8.translate(reference.sentences);
+    t.diagnostic(`int8: agreement with Python ${agreement(out, reference.greedy.int8)} on ${out.length} sentences`);
+    assert.deepEqual(out, reference.greedy.int8);
+  });
+
+  test('batch size does not change a float32 translation', async () => {
+    const one = await Translator.load(BUNDLE, { maxBatchSize: 1 });
+    const some = reference.sentences.slice(0, 40);
+    assert.deepEqual(await one.translate(some), reference.greedy.float32.slice(0, 40));
+    await one.release();
+  });
+
+  test('greedy scores match Python within 1e-4', async () => {
+    const n = reference.greedyScores.length;
+    const hyps = await float32.hypotheses(reference.sentences.slice(0, n));
+    hyps.forEach(([h], i) => {
+      const want = reference.greedyScores[i];
+      assert.equal(h.text, want.text);
+      assert.equal(h.finished, want.finished);
+      assert.ok(Math.abs(h.score - want.score) <= TOLERANCE, `${h.score} vs ${want.score}`);
+    });
+  });
+
+  test('beam n-best: the same texts in the same order, scores within 1e-4', async () => {
+    const { beamSize, numHypotheses, lengthPenalty, sentences, hypotheses } = reference.beam;
+    const got = await float32.hypotheses(sentences, { beamSize, numHypotheses, lengthPenalty });
+    let worst = 0;
+    got.forEach((hyps, i) => {
+      assert.deepEqual(hyps.map((h) => h.text), hypotheses[i].map((h) => h.text), `sentence ${i}: ${sentences[i]}`);
+      assert.deepEqual(hyps.map((h) => h.finished), hypotheses[i].map((h) => h.finished));
+      hyps.forEach((h, k) => (worst = Math.max(worst, Math.abs(h.score - hypotheses[i][k].score))));
+    });
+    assert.ok(worst <= TOLERANCE, `largest score difference ${worst}`);
+  });
+
+  test('streaming joined equals greedy', async () => {
+    const some = reference.sentences.slice(0, 60);
+    for (const [i, text] of some.entries()) {
+      let joined = '';
+      for await (const char of float32.translateStream(text)) joined += char;
+      assert.equal(joined, reference.greedy.float32[i]);
+    }
+  });
+
+  test('input policy: skip and truncate give what Python gives; errors name the problem', async () => {
+    const { outside, skip, truncate } = reference.policy;
+    assert.deepEqual(await float32.translate(skip.map(([s]) => s), { onUnknown: 'skip' }), skip.map(([, t]) => t));
+    assert.deepEqual(await float32.translate(truncate.map(([s]) => s), { onOverflow: 'truncate' }), truncate.map(([, t]) => t));
+    await assert.rejects(float32.translate(skip[0][0]), (err) => {
+      assert.ok(err instanceof UnknownCharacterError);
+      assert.deepEqual(err.characters, outside);
+      for (const c of outside) assert.ok(err.message.includes(JSON.stringify(c)), err.message);
+      return true;
+    });
+    await assert.rejects(float32.translate(truncate[0][0]), InputTooLongError);
+    assert.equal(await float32.translate(''), '');
+    await assert.rejects(float32.translate(42), TypeError);
+  });
+});
+
+describe('bundle checks', needsBundle, () => {
+  test('a tampered model file is refused before it is loaded', async () => {
+    const { dir, cleanup } = copyBundle();
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+      const file = path.join(dir, manifest.artifacts.find((a) => a.role === 'decoder_step' && a.precision === 'float32').file);
+      const bytes = readFileSync(file);
+      bytes[bytes.length >> 1] ^= 0x01;
+      writeFileSync(file, bytes);
+      await assert.rejects(Translator.load(dir), (err) => err instanceof BundleError && /does not match its sha256/.test(err.message));
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('a manifest naming ../x is refused', async () => {
+    const { dir, cleanup } = copyBundle();
+    try {
+      const file = path.join(dir, 'manifest.json');
+      const manifest = JSON.parse(readFileSync(file, 'utf8'));
+      manifest.artifacts[0].file = '../x';
+      writeFileSync(file, JSON.stringify(manifest));
+      await assert.rejects(Translator.load(dir), (err) => err instanceof BundleError && /outside the bundle: "\.\.\/x"/.test(err.message));
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('unlisted files, missing bundles, absent precisions and backends are refused', async () => {
+    const { dir, cleanup } = copyBundle();
+    try {
+      writeFileSync(path.join(dir, 'stray.onnx'), 'x');
+      await assert.rejects(Translator.load(dir), /does not list: stray\.onnx/);
+      mkdirSync(path.join(dir, 'empty'));
+      await assert.rejects(Translator.load(path.join(dir, 'empty')), /no manifest\.json/);
+      await assert.rejects(Translator.load(path.join(dir, 'nope')), /bundle directory not found/);
+    } finally {
+      cleanup();
+    }
+    await assert.rejects(Translator.load(BUNDLE, { precision: 'float16' }), /no complete onnx\/float16 model \(it has: .*onnx\/float32/);
+    await assert.rejects(Translator.load(BUNDLE, { backend: 'tflite' }), BackendUnavailableError);
+  });
+});
+
+/** A static server for a bundle directory, as a page's own server would serve it. */
+async function serveDir(root) {
+  const server = http.createServer((req, res) => {
+    const name = decodeURIComponent(new URL(req.url, 'http://localhost').pathname).replace(/^\/+/, '');
+    try {
+      if (name.includes('/') || name.includes('..')) throw new Error('outside');
+      res.end(readFileSync(path.join(root, name)));
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+describe('onnxruntime-web (WASM) over fetch and WebCrypto, the browser path', needsBundle, () => {
+  let server;
+  before(async () => {
+    ortWeb.env.wasm.numThreads = 1;
+    server = await serveDir(BUNDLE);
+  });
+  after(() => server?.close());
+
+  const load = (url, precision) => Translator.create(new FetchSource(url), ortWeb, { precision, sessionOptions: { executionProviders: ['wasm'] } });
+
+  test('float32 equals the Python runtime on every held-out sentence', async () => {
+    const t = await load(server.url, 'float32');
+    assert.deepEqual(await t.translate(reference.sentences), reference.greedy.float32);
+    await t.release();
+  });
+
+  test('int8 agrees with Keras about as the export measured it', async (t) => {
+    const web = await load(server.url, 'int8');
+    const out = await web.translate(reference.sentences);
+    await web.release();
+    // WASM's integer kernels are not x86's (MLAS with VNNI): dynamic quantization rounds differently, so
+    // int8 decodes may differ from the Python runtime's where the export measured near-ties.
+    const withPython = agreement(out, reference.greedy.int8);
+    const withKeras = agreement(out, reference.greedy.float32); // float32 decodes equal Keras' (checked at export)
+    const v = (await new FetchSource(server.url).manifest()).validation['onnx/int8'];
+    const exported = v.decodes_identical / v.decodes_compared;
+    t.diagnostic(`web int8: same as Python int8 ${withPython.toFixed(3)}; same as Keras ${withKeras.toFixed(3)}; export measured ${exported.toFixed(3)} (x86)`);
+    assert.ok(withKeras >= exported - 0.1, `web int8 agrees with Keras on ${withKeras}, the export measured ${exported}`);
+  });
+
+  test('a tampered file served over HTTP is refused', async () => {
+    const { dir, cleanup } = copyBundle();
+    const tampered = await serveDir(dir);
+    try {
+      const file = path.join(dir, JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')).artifacts[0].file);
+      const bytes = readFileSync(file);
+      bytes[10] ^= 0xff;
+      writeFileSync(file, bytes);
+      await assert.rejects(load(tampered.url, 'float32'), (err) => err instanceof BundleError && /sha256/.test(err.message));
+      await assert.rejects(load(`${tampered.url}missing/`, 'float32'), /HTTP 404/);
+    } finally {
+      await tampered.close();
+      cleanup();
+    }
+  });
+});

@@ -1,0 +1,253 @@
+// The library without a model: the input policy, the manifest's checks, decoding options, and the
+// decoding loops over a toy step model (deterministic pseudo-random logits).
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import {
+  BundleError,
+  DecodingOptionError,
+  InputTooLongError,
+  Translator,
+  UnknownCharacterError,
+  Vocabulary,
+  beamDecode,
+  greedyDecode,
+  logSoftmaxRow,
+  parseManifest,
+  prepareSource,
+} from '../src/core.js';
+import { decodingMode } from '../src/core.js';
+
+const vocab = Vocabulary.fromString(' .abcé😀');
+
+describe('input policy', () => {
+  test('unknown characters raise, naming each once, or are skipped', () => {
+    assert.throws(() => prepareSource('ab#c#x', vocab, 20), (err) => {
+      assert.ok(err instanceof UnknownCharacterError);
+      assert.deepEqual(err.characters, ['#', 'x']);
+      assert.match(err.message, /"#", "x"/);
+      assert.match(err.message, /onUnknown/);
+      return true;
+    });
+    assert.equal(prepareSource('ab#c#x', vocab, 20, 'skip'), 'abc');
+  });
+
+  test('too long raises or is cut, counting code points as Python does', () => {
+    assert.equal(prepareSource('😀😀😀', vocab, 3), '😀😀😀'); // 6 UTF-16 units, 3 characters
+    assert.throws(() => prepareSource('abcab', vocab, 4), InputTooLongError);
+    assert.equal(prepareSource('abc😀a', vocab, 4, 'error', 'truncate'), 'abc😀');
+    assert.equal(prepareSource('a#bc#a', vocab, 3, 'skip', 'truncate'), 'abc');
+  });
+
+  test('empty is empty, non-strings are TypeErrors, bad policies are refused', () => {
+    assert.equal(prepareSource('', vocab, 3), '');
+    assert.equal(prepareSource('##', vocab, 3, 'skip'), '');
+    for (const bad of [null, undefined, 3, ['a'], { a: 1 }]) assert.throws(() => prepareSource(bad, vocab, 3), TypeError);
+    assert.throws(() => prepareSource('a', vocab, 3, 'drop'), /onUnknown must be one of error, skip/);
+    assert.throws(() => prepareSource('a', vocab, 3, 'error', 'cut'), /onOverflow must be one of error, truncate/);
+  });
+
+  test('encode pads on the right with the space', () => {
+    assert.deepEqual([...vocab.encode(['ab', 'é'], 3)], [2, 3, 0, 5, 0, 0]);
+    assert.equal(vocab.decode([2, 3, 6]), 'ab😀');
+  });
+});
+
+function manifestJson(overrides = {}) {
+  return {
+    format: 's2s-edge-bundle',
+    format_version: 1,
+    source_vocab: ' abc',
+    target_vocab: '\t\n abc',
+    start_token: '\t',
+    end_token: '\n',
+    pad_token: ' ',
+    padding: 'right',
+    max_source_length: 5,
+    max_target_length: 7,
+    latent_dim: 4,
+    io: {
+      encoder: { inputs: ['source_ids'], outputs: ['state_h', 'state_c'] },
+      decoder_step: { inputs: ['token_ids', 'state_h', 'state_c'], outputs: ['logits', 'next_state_h', 'next_state_c'] },
+    },
+    artifacts: [
+      { backend: 'onnx', precision: 'float32', role: 'encoder', file: 'e.onnx', sha256: 'ab', size: 1, batch_invariant: true },
+      { backend: 'onnx', precision: 'float32', role: 'decoder_step', file: 'd.onnx', sha256: 'cd', size: 1 },
+    ],
+    ...overrides,
+  };
+}
+
+describe('manifest', () => {
+  test('a good manifest parses', () => {
+    const m = parseManifest(manifestJson());
+    assert.equal(m.maxSourceLength, 5);
+    assert.equal(m.targetVocab.size, 6);
+    assert.equal(m.artifacts[1].batchInvariant, true);
+  });
+
+  const bad = {
+    'not a manifest': [{ format: 'other' }, /not an s2s-edge bundle manifest/],
+    'unknown version': [manifestJson({ format_version: 2 }), /format_version 2; this runtime reads version 1/],
+    'left padding': [manifestJson({ padding: 'left' }), /pads on the "left" side/],
+    'other special tokens': [manifestJson({ end_token: '$' }), /special tokens/],
+    'a file outside the bundle': [
+      manifestJson({ artifacts: [{ backend: 'onnx', precision: 'float32', role: 'encoder', file: '../x', sha256: 'ab', size: 1 }] }),
+      /names a file outside the bundle: "\.\.\/x"/,
+    ],
+    'an absolute file': [
+      manifestJson({ artifacts: [{ backend: 'onnx', precision: 'float32', role: 'encoder', file: '/etc/passwd', sha256: 'ab', size: 1 }] }),
+      /outside the bundle/,
+    ],
+    'a length that is not a number': [manifestJson({ max_source_length: '5' }), /max_source_length must be an integer/],
+    'a repeated character': [manifestJson({ source_vocab: ' aa' }), /malformed: a vocabulary must not repeat/],
+    'a target vocabulary without END': [manifestJson({ target_vocab: '\t ab' }), /target vocabulary lacks "\\n"/],
+    'unknown graph I/O': [manifestJson({ io: { encoder: { inputs: ['x'], outputs: [] } } }), /graph inputs\/outputs/],
+    'an artifact with an unknown field': [
+      manifestJson({ artifacts: [{ backend: 'onnx', precision: 'float32', role: 'encoder', file: 'e', sha256: 'ab', size: 1, extra: 1 }] }),
+      /unknown fields extra/,
+    ],
+  };
+  for (const [name, [data, message]] of Object.entries(bad)) {
+    test(`refuses ${name}`, () => assert.throws(() => parseManifest(data), (err) => err instanceof BundleError && message.test(err.message)));
+  }
+});
+
+describe('decoding options', () => {
+  test('modes', () => {
+    assert.equal(decodingMode({}), 'greedy');
+    assert.equal(decodingMode({ beamSize: 3, numHypotheses: 2 }), 'beam');
+    assert.equal(decodingMode({ topK: 0, temperature: 0.5, seed: 1 }), 'sampling');
+  });
+  const bad = [
+    [{ beamSize: 0 }, DecodingOptionError],
+    [{ numHypotheses: 2 }, /raise beamSize/],
+    [{ beamSize: 2, topK: 3 }, /do not combine/],
+    [{ temperature: 0.5 }, /sampling only/],
+    [{ topK: 0, temperature: 0 }, /temperature must be positive/],
+    [{ seed: -1 }, /seed must be/],
+    [{ lengthPenalty: -1 }, /lengthPenalty/],
+    [{ beamSize: 1.5 }, TypeError],
+    [{ beam_size: 2 }, /unknown decoding options: beam_size/],
+  ];
+  for (const [options, expected] of bad) test(`refuses ${JSON.stringify(options)}`, () => assert.throws(() => decodingMode(options), expected));
+});
+
+// A toy step model: the state counts steps, logits depend on (source, previous token, step).
+class ToyModel {
+  constructor(vocab = 6, latent = 3, end = 1) {
+    Object.assign(this, { vocab, latent, end, calls: 0 });
+  }
+
+  async encode(ids, batch, time) {
+    const h = new Float32Array(batch * this.latent);
+    for (let b = 0; b < batch; b++) {
+      let sum = 0;
+      for (let t = 0; t < time; t++) sum = (sum * 31 + ids[b * time + t]) % 1000003;
+      h[b * this.latent] = sum;
+    }
+    return { h, c: new Float32Array(batch * this.latent) };
+  }
+
+  async step(tokens, h, c) {
+    this.calls += 1;
+    const batch = tokens.length;
+    const logits = new Float32Array(batch * this.vocab);
+    const h2 = Float32Array.from(h);
+    const c2 = Float32Array.from(c);
+    for (let b = 0; b < batch; b++) {
+      const step = c[b * this.latent];
+      c2[b * this.latent] = step + 1;
+      h2[b * this.latent + 1] = tokens[b];
+      for (let j = 0; j < this.vocab; j++) {
+        let x = Math.sin(h[b * this.latent] * 12.9898 + tokens[b] * 78.233 + step * 37.719 + j * 4.1414) * 43758.5453;
+        x -= Math.floor(x);
+        logits[b * this.vocab + j] = 3 * x + (j === this.end ? step * 0.35 - 1 : 0);
+      }
+    }
+    return { logits, h: h2, c: c2 };
+  }
+}
+
+function toyTranslator(options) {
+  const manifest = parseManifest(manifestJson({ max_target_length: 9 }));
+  return new Translator(manifest, new ToyModel(), options);
+}
+
+describe('decoding loops', () => {
+  const time = 4;
+  const sources = [[2, 3, 0, 0], [3, 3, 2, 0], [2, 0, 0, 0], [4, 2, 3, 2], [3, 0, 0, 0]];
+  const ids = Int32Array.from(sources.flat());
+  const batch = sources.length;
+
+  test('greedy: per-row stop, batch-independent, scores are sums of log-probabilities', async () => {
+    const all = await greedyDecode(new ToyModel(), ids, batch, time, 0, 1, 9, { withScores: true });
+    for (let b = 0; b < batch; b++) {
+      const [one] = await greedyDecode(new ToyModel(), ids.subarray(b * time, (b + 1) * time), 1, time, 0, 1, 9, { withScores: true });
+      assert.deepEqual(one, all[b]);
+    }
+    assert.ok(all.some((d) => d.finished) && all.every((d) => d.score < 0));
+  });
+
+  test('beam of 1 is greedy; beam hypotheses are ranked, unique and no worse than greedy', async () => {
+    const greedy = await greedyDecode(new ToyModel(), ids, batch, time, 0, 1, 9, { withScores: true });
+    const beam1 = await beamDecode(new ToyModel(), ids, batch, time, 0, 1, 9, 1, 1);
+    assert.deepEqual(beam1.map(([d]) => d.ids), greedy.map((d) => d.ids));
+    for (let i = 0; i < batch; i++) assert.ok(Math.abs(beam1[i][0].score - greedy[i].score) < 1e-9);
+    const beam = await beamDecode(new ToyModel(), ids, batch, time, 0, 1, 9, 4, 3);
+    beam.forEach((hyps, i) => {
+      assert.equal(hyps.length, 3);
+      const ranks = hyps.map((d) => d.score / (d.ids.length + (d.finished ? 1 : 0)));
+      assert.deepEqual([...ranks].sort((a, b) => b - a), ranks);
+      assert.equal(new Set(hyps.map((d) => d.ids.join())).size, 3);
+      const g = greedy[i];
+      assert.ok(ranks[0] >= g.score / (g.ids.length + (g.finished ? 1 : 0)) - 1e-12);
+    });
+  });
+
+  test('a beam hypothesis scores the sum of its tokens log-probabilities', async () => {
+    const [hyps] = await beamDecode(new ToyModel(), ids.subarray(0, time), 1, time, 0, 1, 9, 3, 3);
+    for (const d of hyps) {
+      const model = new ToyModel();
+      let { h, c } = await model.encode(ids.subarray(0, time), 1, time);
+      let token = 0;
+      let score = 0;
+      for (const next of [...d.ids, ...(d.finished ? [1] : [])]) {
+        const out = await model.step(Int32Array.of(token), h, c);
+        score += logSoftmaxRow(out.logits, 0, 6)[next];
+        ({ h, c } = out);
+        token = next;
+      }
+      assert.ok(Math.abs(score - d.score) < 1e-9);
+    }
+  });
+
+  test('Translator: sampling is reproducible with a seed, independent of batching; topK 1 is greedy', async () => {
+    const texts = ['ab', 'cab', 'b', 'abca', 'c', ''];
+    const t = toyTranslator();
+    const a = await t.translate(texts, { topK: 0, seed: 7 });
+    assert.deepEqual(await toyTranslator({ maxBatchSize: 1 }).translate(texts, { topK: 0, seed: 7 }), a);
+    assert.deepEqual(await t.translate(texts.slice().reverse(), { topK: 0, seed: 7 }), a.slice().reverse());
+    const others = await Promise.all([1, 2, 3, 4].map((seed) => t.translate(texts, { topK: 0, seed })));
+    assert.ok(others.some((o) => JSON.stringify(o) !== JSON.stringify(a)), 'different seeds give different samples');
+    assert.deepEqual(await t.translate(texts, { topK: 1 }), await t.translate(texts));
+    assert.equal(a[5], '');
+  });
+
+  test('Translator: streaming joined equals greedy and sampling; options are checked at once', async () => {
+    const t = toyTranslator();
+    for (const options of [{}, { topK: 3, seed: 5, temperature: 0.7 }]) {
+      for (const text of ['ab', 'cab', 'abca']) {
+        let joined = '';
+        for await (const char of t.translateStream(text, options)) joined += char;
+        assert.equal(joined, await t.translate(text, options));
+      }
+    }
+    assert.throws(() => t.translateStream('ab', { beamSize: 2 }), DecodingOptionError);
+    assert.throws(() => t.translateStream('a#'), UnknownCharacterError);
+    assert.throws(() => t.translateStream(5), TypeError);
+    await assert.rejects(t.translate(5), TypeError);
+    await assert.rejects(t.translate(['ab', null]), TypeError);
+  });
+});

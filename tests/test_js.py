@@ -1,0 +1,128 @@
+"""The JavaScript runtime (`js/`) on a bundle exported in this test run, against the Python runtime.
+
+Python writes the reference (greedy outputs of held-out sentences for ONNX float32 and int8, beam
+n-best with scores, the input policy's results); Node's test runner then checks the JavaScript
+library, its CLI and, in real headless Chromium, the demo page against it. `bash scripts/test` installs
+Node's packages and Chromium and sets S2S_REQUIRE_JS=1, so there these tests fail rather than skip
+when something is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import quiet
+
+JS = Path(__file__).resolve().parents[1] / "js"
+MIN_SENTENCES = 200
+BEAM = dict(beam_size=4, num_hypotheses=3, length_penalty=1.0)
+BEAM_SENTENCES = 60
+
+
+def _missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (JS / "node_modules" / "onnxruntime-node").is_dir():
+        return "js/node_modules is missing: run `npm ci` in js/ (bash scripts/test does)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def node_ready() -> None:
+    missing = _missing()
+    if missing:
+        if os.environ.get("S2S_REQUIRE_JS") == "1":
+            pytest.fail(f"the JavaScript tests cannot run: {missing}")
+        pytest.skip(f"the JavaScript tests cannot run: {missing}")
+
+
+@pytest.fixture(scope="module")
+def js_bundle(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run exported to ONNX float32 and int8 (int8 agreement is reported, not a bar here)."""
+    from export.to_onnx import export_onnx
+
+    out = tmp_path_factory.mktemp("js") / "bundle"
+    export_onnx(tiny_run, out, quantize=("none", "int8"), min_agreement={"int8": 0.0}, log=quiet)
+    return out
+
+
+def _hypotheses(hyps) -> list[dict]:
+    return [{"text": h.text, "score": h.score, "finished": h.finished} for h in hyps]
+
+
+def write_reference(bundle: Path, sentences: list[str], out: Path) -> dict:
+    """What the Python runtime answers on `bundle`, in the form the JavaScript tests read."""
+    from runtime import Translator
+
+    float32, int8 = Translator(bundle), Translator(bundle, precision="int8")
+    vocab = float32.manifest.source_vocab
+    outside = [c for c in "§€Ωж漢#" if c not in vocab][:2]
+    assert outside, "the test needs characters outside the source vocabulary"
+    limit = float32.max_input_length
+    skip_inputs = [outside[0] + s + "".join(outside) for s in sentences[:10]]
+    truncate_inputs = [(s + " ") * (limit // max(len(s), 1) + 2) for s in sentences[:10]]
+    beam_sentences = sentences[:BEAM_SENTENCES]
+    reference = {
+        "sentences": sentences,
+        "greedy": {"float32": float32.translate(sentences), "int8": int8.translate(sentences)},
+        "beam": {
+            "beamSize": BEAM["beam_size"], "numHypotheses": BEAM["num_hypotheses"],
+            "lengthPenalty": BEAM["length_penalty"], "sentences": beam_sentences,
+            "hypotheses": [_hypotheses(h) for h in float32.hypotheses(beam_sentences, **BEAM)],
+        },
+        "greedyScores": [_hypotheses(h)[0] for h in float32.hypotheses(sentences[:BEAM_SENTENCES])],
+        "policy": {
+            "outside": outside,
+            "skip": [[s, t] for s, t in zip(skip_inputs, float32.translate(skip_inputs, on_unknown="skip"))],
+            "truncate": [[s, t] for s, t in
+                         zip(truncate_inputs, float32.translate(truncate_inputs, on_overflow="truncate"))],
+        },
+    }
+    out.write_text(json.dumps(reference, ensure_ascii=False, indent=1), encoding="utf-8")
+    return reference
+
+
+@pytest.fixture(scope="module")
+def js_reference(js_bundle, tiny_run, tmp_path_factory) -> Path:
+    from trainer.run import read_heldout
+
+    sentences = list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))
+    assert len(sentences) >= MIN_SENTENCES, f"the tiny run holds out only {len(sentences)} sentences"
+    out = tmp_path_factory.mktemp("js") / "reference.json"
+    write_reference(js_bundle, sentences, out)
+    return out
+
+
+def _node_test(files: list[str], bundle: Path, reference: Path, timeout: int = 600) -> str:
+    env = dict(os.environ, S2S_TEST_BUNDLE=str(bundle), S2S_TEST_REFERENCE=str(reference), S2S_REQUIRE_JS="1")
+    done = subprocess.run(["node", "--test", "--test-reporter=spec", *files], cwd=JS, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    report = done.stdout + done.stderr
+    print(report)  # shown with -s, and by pytest on failure
+    assert done.returncode == 0, report[-6000:]
+    return report
+
+
+def test_node_library_and_cli(node_ready, js_bundle, js_reference):
+    """The library (policy, errors, tampering, parity on >= 200 held-out sentences, beam, streaming,
+    onnxruntime-web's WASM backend) and `node js/bin/translate.mjs`."""
+    report = _node_test(["test/unit.test.mjs", "test/bundle.test.mjs", "test/cli.test.mjs"], js_bundle, js_reference)
+    assert "fail 0" in report and "skipped 0" in report
+
+
+def test_demo_page_in_chromium(node_ready, js_bundle, js_reference, tmp_path):
+    """The demo page in real headless Chromium: typed sentences translate as the Python runtime does."""
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        message = f"Chromium not found at {chromium} (apt-get install chromium; bash scripts/test does)"
+        if os.environ.get("S2S_REQUIRE_JS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    report = _node_test(["test/browser.test.mjs"], js_bundle, js_reference)
+    assert "fail 0" in report and "skipped 0" in report
