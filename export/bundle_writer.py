@@ -20,6 +20,7 @@ from runtime.bundle import (
     sha256_file,
 )
 from runtime.errors import BundleError
+from trainer.data import LANGUAGES
 from trainer.fileio import atomic_write_json, replace_dir, replaceable, staging_dir
 from trainer.spec import Seq2SeqSpec
 
@@ -62,6 +63,7 @@ def write_bundle(
             artifacts=tuple(artifacts),
             model_id=model_id,
             producer=producer,
+            languages=LANGUAGES,
             # Figures of the artifacts kept; the new ones are added by `validate`.
             validation={k: v for k, v in _previous_validation(out, model_id).items()
                         if k in {f"{a.backend}/{a.precision}" for a in keep}},

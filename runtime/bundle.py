@@ -70,6 +70,8 @@ class Manifest:
     model_id: str = ""  # sha256 of the Keras model the artifacts came from
     producer: dict[str, str] | None = None
     validation: dict[str, Any] | None = None
+    # BCP 47 codes of the source and target sides, e.g. {"source": "en", "target": "fr"} (optional).
+    languages: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,7 @@ class Manifest:
             "max_target_length": self.max_target_length,
             "latent_dim": self.latent_dim,
             "model_id": self.model_id,
+            **({"languages": dict(self.languages)} if self.languages else {}),
             "io": {role: {"inputs": list(inputs), "outputs": list(outputs)}
                    for role, (inputs, outputs) in GRAPH_IO.items()},
             "artifacts": [a.to_json() for a in self.artifacts],
@@ -118,6 +121,7 @@ class Manifest:
                 model_id=str(data.get("model_id", "")),
                 producer=data.get("producer"),
                 validation=data.get("validation"),
+                languages=_languages(data.get("languages"), where),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where} is malformed: {exc}") from None
@@ -142,6 +146,15 @@ class Manifest:
                 f"(it has: {', '.join(have) or 'nothing'})"
             )
         return found
+
+
+def _languages(value: Any, where: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and set(value) == {"source", "target"}
+            and all(isinstance(v, str) and v for v in value.values())):
+        raise BundleError(f"{where}: languages must be {{\"source\": CODE, \"target\": CODE}}, got {value!r}")
+    return dict(value)
 
 
 def _check_file_name(name: object, where: str) -> None:

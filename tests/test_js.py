@@ -109,10 +109,19 @@ def _node_test(files: list[str], bundle: Path, reference: Path, timeout: int = 6
     return report
 
 
+def test_node_unit(node_ready):
+    """The library without a model: input policy, manifest checks, decoding loops on a toy model."""
+    done = subprocess.run(["node", "--test", "--test-reporter=spec", "test/unit.test.mjs"], cwd=JS,
+                          capture_output=True, text=True, timeout=300)
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report[-6000:]
+    assert "fail 0" in report and "skipped 0" in report
+
+
 def test_node_library_and_cli(node_ready, js_bundle, js_reference):
-    """The library (policy, errors, tampering, parity on >= 200 held-out sentences, beam, streaming,
-    onnxruntime-web's WASM backend) and `node js/bin/translate.mjs`."""
-    report = _node_test(["test/unit.test.mjs", "test/bundle.test.mjs", "test/cli.test.mjs"], js_bundle, js_reference)
+    """The library on the bundle (policy, errors, tampering, parity on >= 200 held-out sentences, beam,
+    streaming, onnxruntime-web's WASM backend) and `node js/bin/translate.mjs`."""
+    report = _node_test(["test/bundle.test.mjs", "test/cli.test.mjs"], js_bundle, js_reference)
     assert "fail 0" in report and "skipped 0" in report
 
 

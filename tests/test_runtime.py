@@ -211,3 +211,13 @@ def test_malformed_manifests_are_bundle_errors(copy_bundle, text):
     (bundle / MANIFEST).write_bytes(text.encode("latin-1"))
     with pytest.raises(BundleError):
         Translator(bundle)
+
+
+def test_bundles_declare_their_languages_and_bad_declarations_are_refused(copy_bundle):
+    bundle = copy_bundle()
+    assert Translator(bundle).manifest.languages == {"source": "en", "target": "fr"}
+    edit_manifest(bundle, lambda m: m.pop("languages"))
+    assert Translator(bundle).manifest.languages is None  # optional: older bundles load
+    edit_manifest(bundle, lambda m: m.update(languages={"source": "en"}))
+    with pytest.raises(BundleError, match="languages must be"):
+        Translator(bundle)

@@ -18,6 +18,10 @@ from runtime.vocab import END, START, Vocabulary, wrap_target
 # Characters that would break the vocabulary's conventions if they appeared inside a sentence.
 _RESERVED = {START: "tab", END: "newline"}
 
+# Pairs files hold English<TAB>French (the Anki format of manythings.org, and the built-in corpus):
+# the languages a bundle declares (BCP 47 codes).
+LANGUAGES = {"source": "en", "target": "fr"}
+
 Pair = tuple[str, str]
 
 

@@ -10,7 +10,8 @@ export class FetchSource {
     const base = new URL(String(url), globalThis.location?.href);
     if (!base.pathname.endsWith('/')) base.pathname += '/';
     this.base = base;
-    this.fetch = fetchImpl;
+    // Called unbound: a browser's fetch throws "Illegal invocation" when called as a method of another object.
+    this.fetch = (...args) => fetchImpl.call(globalThis, ...args);
     this.init = init;
   }
 

@@ -79,6 +79,14 @@ function parseArtifact(a, where) {
   });
 }
 
+function parseLanguages(value, where) {
+  if (value === undefined || value === null) return null;
+  const ok = isObject(value) && Object.keys(value).sort().join() === 'source,target' &&
+    [value.source, value.target].every((v) => typeof v === 'string' && v);
+  if (!ok) throw new BundleError(`${where}: languages must be {"source": CODE, "target": CODE}, got ${JSON.stringify(value)}`);
+  return Object.freeze({ source: value.source, target: value.target });
+}
+
 /**
  * A checked manifest.
  * @typedef {object} Manifest
@@ -89,6 +97,7 @@ function parseArtifact(a, where) {
  * @property {number} latentDim
  * @property {ReadonlyArray<Artifact>} artifacts
  * @property {string} modelId sha256 of the Keras model the artifacts came from
+ * @property {{source: string, target: string} | null} languages BCP 47 codes, when the bundle declares them
  * @property {object} producer
  * @property {object} validation the export's parity report
  */
@@ -136,6 +145,7 @@ export function parseManifest(data, where = MANIFEST) {
     latentDim: positiveInt(data, 'latent_dim', where),
     artifacts: Object.freeze(data.artifacts.map((a) => parseArtifact(a, where))),
     modelId: String(data.model_id ?? ''),
+    languages: parseLanguages(data.languages, where),
     producer: isObject(data.producer) ? data.producer : {},
     validation: isObject(data.validation) ? data.validation : {},
   });

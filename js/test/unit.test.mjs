@@ -251,3 +251,9 @@ describe('decoding loops', () => {
     await assert.rejects(t.translate(['ab', null]), TypeError);
   });
 });
+
+test('manifest languages: optional, checked when present', () => {
+  assert.equal(parseManifest(manifestJson()).languages, null);
+  assert.deepEqual({ ...parseManifest(manifestJson({ languages: { source: 'en', target: 'fr' } })).languages }, { source: 'en', target: 'fr' });
+  assert.throws(() => parseManifest(manifestJson({ languages: { source: 'en' } })), /languages must be/);
+});

@@ -1,0 +1,162 @@
+// Types of the s2s-edge JavaScript runtime (Node entry: src/node.js, browser entry: src/browser.js,
+// engine-independent core: src/core.js).
+
+export class S2SError extends Error {}
+/** A bundle is missing, of an unknown format, or does not match its manifest. */
+export class BundleError extends S2SError {}
+/** The input holds characters outside the model's vocabulary. */
+export class UnknownCharacterError extends S2SError {
+  readonly characters: string[];
+}
+/** The input is longer than the encoder's maximum length. */
+export class InputTooLongError extends S2SError {}
+/** Input bytes are not valid UTF-8 (the CLI's stdin). */
+export class InputDecodingError extends S2SError {}
+/** Decoding options out of range or that do not combine. */
+export class DecodingOptionError extends S2SError {}
+/** The requested backend cannot be run by this runtime. */
+export class BackendUnavailableError extends S2SError {}
+
+export const START: '\t';
+export const END: '\n';
+export const PAD: ' ';
+export const FORMAT: 's2s-edge-bundle';
+export const FORMAT_VERSION: 1;
+export const MANIFEST: 'manifest.json';
+export const BACKENDS: readonly string[];
+export const GRAPH_IO: Readonly<Record<'encoder' | 'decoder_step', { inputs: string[]; outputs: string[] }>>;
+
+export class Vocabulary {
+  constructor(chars: Iterable<string>);
+  static fromString(text: string): Vocabulary;
+  readonly chars: readonly string[];
+  readonly size: number;
+  has(char: string): boolean;
+  id(char: string): number;
+  unknown(text: string): string[];
+  encode(texts: string[], length: number): Int32Array;
+  decode(ids: Iterable<number>): string;
+}
+
+export type OnUnknown = 'error' | 'skip';
+export type OnOverflow = 'error' | 'truncate';
+
+export interface Artifact {
+  backend: string;
+  precision: string;
+  role: 'encoder' | 'decoder_step' | string;
+  file: string;
+  sha256: string;
+  size: number;
+  batchInvariant: boolean;
+}
+
+export interface Manifest {
+  sourceVocab: Vocabulary;
+  targetVocab: Vocabulary;
+  maxSourceLength: number;
+  maxTargetLength: number;
+  latentDim: number;
+  artifacts: readonly Artifact[];
+  modelId: string;
+  languages: { source: string; target: string } | null;
+  producer: Record<string, string>;
+  validation: Record<string, { size?: number; decodes_identical?: number; decodes_compared?: number; chrf?: number; [k: string]: unknown }>;
+}
+
+export function parseManifest(data: unknown, where?: string): Manifest;
+export function selectArtifacts(manifest: Manifest, backend: string, precision: string): { encoder: Artifact; decoder_step: Artifact };
+export function completeModels(manifest: Manifest): string[];
+export function prepareSource(text: string, vocab: Vocabulary, maxLength: number, onUnknown?: OnUnknown, onOverflow?: OnOverflow): string;
+
+/** Where a bundle comes from: a directory (Node), a URL (fetch), or your own. */
+export interface BundleSource {
+  describe(): string;
+  manifest(): Promise<Manifest>;
+  /** The artifact's bytes, after checking its size and sha256. */
+  artifact(artifact: Artifact): Promise<Uint8Array>;
+}
+
+export class FetchSource implements BundleSource {
+  constructor(url: string | URL, options?: { fetch?: typeof fetch; init?: RequestInit });
+  describe(): string;
+  manifest(): Promise<Manifest>;
+  artifact(artifact: Artifact): Promise<Uint8Array>;
+}
+
+/** Node only. */
+export class DirectorySource implements BundleSource {
+  constructor(dir: string);
+  describe(): string;
+  manifest(): Promise<Manifest>;
+  artifact(artifact: Artifact): Promise<Uint8Array>;
+}
+
+export interface DecodingOptions {
+  /** Beam search width (1: greedy). */
+  beamSize?: number;
+  /** The N best outputs (hypotheses() only; <= beamSize). */
+  numHypotheses?: number;
+  /** Beam ranking: score / length ** lengthPenalty (0: plain log-probability). Default 1. */
+  lengthPenalty?: number;
+  /** Sample among the K most likely characters (0: all; 1: greedy, the default). */
+  topK?: number;
+  temperature?: number;
+  /** Makes sampling reproducible: a sentence's sample depends only on (seed, its text). */
+  seed?: number | null;
+  onUnknown?: OnUnknown;
+  onOverflow?: OnOverflow;
+}
+
+export interface LoadOptions {
+  /** "onnx" (the artifacts this runtime runs). */
+  backend?: string;
+  /** "float32" (default), "int8", ... as the bundle holds. */
+  precision?: string;
+  /** Sentences per batch (default 64). */
+  maxBatchSize?: number;
+  onUnknown?: OnUnknown;
+  onOverflow?: OnOverflow;
+  /** Node: onnxruntime intra-op threads (default 1). */
+  threads?: number;
+  /** Passed to onnxruntime's InferenceSession.create. */
+  sessionOptions?: Record<string, unknown>;
+}
+
+export interface Hypothesis {
+  text: string;
+  /** Natural-log probability of the output, END included. */
+  score: number;
+  /** False when the output was cut at the model's maximum length. */
+  finished: boolean;
+}
+
+/** A step model: what decoding needs from an engine (flat row-major typed arrays). */
+export interface StepModel {
+  encode(ids: Int32Array, batch: number, time: number): Promise<{ h: Float32Array; c: Float32Array }>;
+  step(tokens: Int32Array, h: Float32Array, c: Float32Array): Promise<{ logits: Float32Array; h: Float32Array; c: Float32Array }>;
+  release?(): Promise<void>;
+}
+
+export class Translator {
+  /** Node: a bundle directory; browser: the bundle's URL; or any BundleSource. */
+  static load(bundle: string | URL | BundleSource, options?: LoadOptions): Promise<Translator>;
+  /** Any bundle source and onnxruntime binding (onnxruntime-node, onnxruntime-web, onnxruntime-react-native). */
+  static create(source: BundleSource, ort: unknown, options?: LoadOptions): Promise<Translator>;
+  constructor(manifest: Manifest, model: StepModel, options?: { maxBatchSize?: number; onUnknown?: OnUnknown; onOverflow?: OnOverflow });
+  readonly manifest: Manifest;
+  readonly backend: string;
+  readonly precision: string;
+  readonly batchInvariant: boolean;
+  readonly maxInputLength: number;
+  readonly artifacts?: { encoder: Artifact; decoder_step: Artifact };
+  translate(text: string, options?: DecodingOptions): Promise<string>;
+  translate(texts: string[], options?: DecodingOptions): Promise<string[]>;
+  translateBatch(texts: string[], options?: DecodingOptions): Promise<string[]>;
+  hypotheses(texts: string[], options?: DecodingOptions): Promise<Hypothesis[][]>;
+  /** Characters as they are decoded; joined, equals translate(text, options). */
+  translateStream(text: string, options?: DecodingOptions): AsyncGenerator<string>;
+  /** The texts the encoder reads after the input policy (throws as translate would). */
+  prepare(texts: string[], options?: Pick<DecodingOptions, 'onUnknown' | 'onOverflow'>): string[];
+  release(): Promise<void>;
+}
