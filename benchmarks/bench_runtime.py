@@ -8,6 +8,9 @@ held-out sentences:
 - keras tf.function: the same trained layers as tf.functions, driven by the runtime's batched loop;
 - every artifact of the bundle through the runtime (onnxruntime, LiteRT), greedy; and ONNX float32
   with beam search (beam 4);
+- the JavaScript runtime (js/, `js/bench/bench.mjs`) on the same bundle and sentences, greedy: every
+  ONNX precision with onnxruntime-node, and ONNX float32 with onnxruntime-web (WASM, one thread) in
+  headless Chromium (skipped with --no-js, or when Node's packages are not installed);
 - floor: one decoder step's two matrix products timed with numpy on this CPU (gates and softmax
   left out), times the steps each sentence takes: how close to the arithmetic each row is.
 Columns: per-sentence latency at batch 1 (p50, p95), throughput at batch 1, 32 and 256
@@ -145,6 +148,37 @@ def measure_row(args) -> dict:
     }
 
 
+def js_rows(args, precisions: list[str]) -> list[dict]:
+    """The JavaScript runtime's rows: onnxruntime-node per ONNX precision, onnxruntime-web in Chromium."""
+    import shutil
+    import tempfile
+
+    js = ROOT / "js"
+    if shutil.which("node") is None or not (js / "node_modules").is_dir():
+        print("no JavaScript rows: node or js/node_modules missing (bash scripts/setup-js)", file=sys.stderr)
+        return []
+    texts = sentences_of(args.run, args.bundle, args.sentences)
+    rows = []
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as f:
+        json.dump(texts, f)
+        f.flush()
+        runs = [("node", q) for q in precisions] + [("chromium", "float32")]
+        for engine, precision in runs:
+            name = f"{'js node' if engine == 'node' else 'js chromium wasm'} onnx/{precision}"
+            print(f"measuring {name} ...", file=sys.stderr, flush=True)
+            done = subprocess.run(
+                ["node", "bench/bench.mjs", "--bundle", str(args.bundle.resolve()), "--sentences", f.name,
+                 "--engine", engine, "--precision", precision, "--repeats", str(args.repeats)],
+                capture_output=True, text=True, cwd=js)
+            if done.returncode != 0:
+                print(done.stderr[-2000:], file=sys.stderr)
+                continue
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row["row"] = name
+            rows.append(row)
+    return rows
+
+
 def cold_start(bundle: Path, backend: str, precision: str) -> float:
     code = (
         "import time; s = time.perf_counter(); from runtime import Translator; "
@@ -219,6 +253,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="runtime intra-op threads")
     p.add_argument("--png", type=Path, default=Path("bench_runtime.png"))
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    p.add_argument("--no-js", action="store_true", help="leave out the JavaScript rows")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -250,6 +285,8 @@ def main() -> None:
         rows.append(row)
     greedy = next(r for r in rows if r["row"] == "onnx/float32")
     fl = floor(args.bundle, greedy["steps_per_sentence"], args.repeats)
+    if not args.no_js:
+        rows += js_rows(args, [q for b, q in artifacts if b == "onnx"])
     rows.append({"row": "floor (numpy matmuls)", "p50": fl["p50"], "p95": None, "b1": fl["b1"],
                  "b32": None, "b256": fl["b256"], "peak_rss_mib": None})
 
@@ -260,12 +297,12 @@ def main() -> None:
     print(f"\nlatent {m.latent_dim}, {len(m.target_vocab)} target characters; {greedy['sentences']} held-out "
           f"sentences ({rows[0]['sentences']} for the seed loop), {greedy['steps_per_sentence']:.1f} decoder "
           f"steps each; medians of {args.repeats} runs")
-    print(f"{'row':<24} {'p50 ms':>9} {'p95 ms':>9} {'seed/row':>9} {'tf.fn/row':>9} {'b1 sent/s':>10} "
+    print(f"{'row':<30} {'p50 ms':>9} {'p95 ms':>9} {'seed/row':>9} {'tf.fn/row':>9} {'b1 sent/s':>10} "
           f"{'b32 sent/s':>10} {'b256 sent/s':>11} {'peak MiB':>9} {'cold s':>7}")
     seed = next((r for r in rows if r["row"] == "seed decode_sequence"), None)
     tffn = next((r for r in rows if r["row"] == "keras tf.function"), None)
     for r in rows:
-        print(f"{r['row']:<24} {cell(r['p50'] * 1e3, '.3f', 9)} "
+        print(f"{r['row']:<30} {cell(r['p50'] * 1e3, '.3f', 9)} "
               f"{cell(r['p95'] and r['p95'] * 1e3, '.3f', 9)} "
               f"{cell(seed and seed['p50'] / r['p50'], '.0f', 9)} {cell(tffn and tffn['p50'] / r['p50'], '.1f', 9)} "
               f"{cell(r['b1'], '.0f', 10)} {cell(r['b32'], '.0f', 10)} {cell(r['b256'], '.0f', 11)} "
