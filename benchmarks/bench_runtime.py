@@ -6,7 +6,8 @@ Rows, each measured in its own fresh process (so peak memory is that row's alone
 held-out sentences:
 - seed decode_sequence: the keras.io loop, Keras `predict` once per character (batch 1 only);
 - keras tf.function: the same trained layers as tf.functions, driven by the runtime's batched loop;
-- every artifact of the bundle through the runtime (onnxruntime, LiteRT), greedy; and ONNX float32
+- every artifact of the bundle through the runtime (onnxruntime, LiteRT), greedy (ONNX with the
+  bundle's one-graph greedy decoder when it has one, and "stepped" without it); and ONNX float32
   with beam search (beam 4);
 - the JavaScript runtime (js/, `js/bench/bench.mjs`) on the same bundle and sentences, greedy: every
   ONNX precision with onnxruntime-node, and ONNX float32 with onnxruntime-web (WASM, one thread) in
@@ -110,7 +111,8 @@ def measure_row(args) -> dict:
         backend, precision = name.split("/")
         if rest == "beam 4":
             options = {"beam_size": 4}
-        model = Translator(args.bundle, backend=backend, precision=precision, threads=args.threads)
+        model = Translator(args.bundle, backend=backend, precision=precision, threads=args.threads,
+                           greedy_loop=rest != "stepped")
     load = time.perf_counter() - started
     if row != "seed decode_sequence":
         one = lambda text: model.translate(text, **options)  # noqa: E731
@@ -157,18 +159,24 @@ def js_rows(args, precisions: list[str]) -> list[dict]:
     if shutil.which("node") is None or not (js / "node_modules").is_dir():
         print("no JavaScript rows: node or js/node_modules missing (bash scripts/setup-js)", file=sys.stderr)
         return []
+    from runtime import read_manifest
+
     texts = sentences_of(args.run, args.bundle, args.sentences)
     rows = []
     with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as f:
         json.dump(texts, f)
         f.flush()
-        runs = [("node", q) for q in precisions] + [("chromium", "float32")]
-        for engine, precision in runs:
-            name = f"{'js node' if engine == 'node' else 'js chromium wasm'} onnx/{precision}"
+        looped = {a.precision for a in read_manifest(args.bundle).artifacts if a.role == "greedy"}
+        runs = [("node", q, True) for q in precisions] + [("node", q, False) for q in precisions if q in looped]
+        runs += [("chromium", "float32", True)] + ([("chromium", "float32", False)] if "float32" in looped else [])
+        for engine, precision, loop in runs:
+            name = (f"{'js node' if engine == 'node' else 'js chromium wasm'} onnx/{precision}"
+                    + ("" if loop or precision not in looped else " stepped"))
             print(f"measuring {name} ...", file=sys.stderr, flush=True)
             done = subprocess.run(
                 ["node", "bench/bench.mjs", "--bundle", str(args.bundle.resolve()), "--sentences", f.name,
-                 "--engine", engine, "--precision", precision, "--repeats", str(args.repeats)],
+                 "--engine", engine, "--precision", precision, "--repeats", str(args.repeats),
+                 "--greedy-loop", "true" if loop else "false"],
                 capture_output=True, text=True, cwd=js)
             if done.returncode != 0:
                 print(done.stderr[-2000:], file=sys.stderr)
@@ -265,6 +273,9 @@ def main() -> None:
     artifacts = sorted({(a.backend, a.precision) for a in read_manifest(args.bundle).artifacts},
                        key=lambda bq: (bq[0] != "onnx", bq[1] != "float32", bq))
     names = ["seed decode_sequence", "keras tf.function"] + [f"{b}/{q}" for b, q in artifacts]
+    # With the one-graph greedy decoder in the bundle, the plain rows use it: also step the decoder.
+    looped = sorted({a.precision for a in read_manifest(args.bundle).artifacts if a.role == "greedy"})
+    names += [f"onnx/{q} stepped" for q in looped]
     names.append("onnx/float32 beam 4")
     rows = []
     for name in names:

@@ -28,10 +28,12 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from runtime import __version__
 from runtime.bundle import GRAPH_IO, NEXT_STATE_H, STATE_H
 from runtime.errors import S2SError
+from runtime.vocab import END, START
 from trainer.quantize import int8_levels, int8_scale, on_grid
 from trainer.spec import Seq2SeqSpec
 
 from .graphs import EdgeGraphs
+from .greedy_loop import build_greedy_loop
 from .source import Source, UsageError
 
 DEFAULT_OPSET = 17  # tf2onnx 1.17 converts opsets 13-18
@@ -141,18 +143,26 @@ def quantize_int8(graph: bytes) -> bytes:
         return model.SerializeToString()
 
 
-def make_converter(opset: int = DEFAULT_OPSET):
-    """convert(source, precision) -> {role: bytes}; int8 quantizes the float32 graphs (made once)."""
+def make_converter(opset: int = DEFAULT_OPSET, greedy_loop: bool = True):
+    """convert(source, precision) -> {role: bytes}; int8 quantizes the float32 graphs (made once).
+    With `greedy_loop`, each precision also gets the "greedy" graph built from its two graphs."""
     cache: dict[str, dict[str, bytes]] = {}
 
     def convert(source: Source, precision: str) -> dict[str, bytes]:
         if "float32" not in cache:
             cache["float32"] = convert_float32(source.spec, opset)
         if precision == "float32":
-            return cache["float32"]
-        if precision == "int8":
-            return {role: quantize_int8(g) for role, g in cache["float32"].items()}
-        raise UsageError(f"unknown ONNX precision {precision!r}")
+            graphs = dict(cache["float32"])
+        elif precision == "int8":
+            graphs = {role: quantize_int8(g) for role, g in cache["float32"].items()}
+        else:
+            raise UsageError(f"unknown ONNX precision {precision!r}")
+        if greedy_loop:
+            spec = source.spec
+            graphs["greedy"] = build_greedy_loop(
+                graphs["encoder"], graphs["decoder_step"], spec.target_vocab.id(START),
+                spec.target_vocab.id(END), spec.max_target_length)
+        return graphs
 
     return convert
 

@@ -73,6 +73,11 @@ def export_bundle(
         for precision in precisions:
             reports.append(baseline.compare(staged, backend, precision))
         log(format_table(reports, keras_chrf=baseline.chrf))
+        for r in reports:
+            if r.greedy_size is not None:
+                same = r.decodes_compared - len(r.greedy_differences)
+                log(f"{r.name} one-graph greedy decoder ({r.greedy_size / 1024:.0f} KiB): "
+                    f"{same}/{r.decodes_compared} decodes identical to stepping")
         for report in reports:
             require_parity(report, (min_agreement or {}).get(report.precision))
         return {r.name: r.to_json() for r in reports}

@@ -1,7 +1,8 @@
 """python -m export.to_onnx --run DIR --out BUNDLE: encoder + single-step decoder to ONNX.
 
 Converts the run's model (`export.onnx_converter`: float32 by tf2onnx, int8 by onnxruntime's
-dynamic quantization), validates each precision against Keras (`export.validate`) and writes or
+dynamic quantization; with each precision, the whole greedy decode as one graph, `export.greedy_loop`),
+validates each precision against Keras (`export.validate`) and writes or
 extends the bundle atomically (`export.pipeline`).
 """
 
@@ -27,14 +28,16 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     num_decodes: int = 500,
     min_agreement: dict[str, float] | None = None,
+    greedy_loop: bool = True,
     log=print,
 ):
-    """Export a run to ONNX in each `quantize` mode; returns (Manifest, [ParityReport])."""
+    """Export a run to ONNX in each `quantize` mode; returns (Manifest, [ParityReport]).
+    `greedy_loop` adds the one-graph greedy decoder of each precision (the "greedy" role)."""
     if not 13 <= opset <= 18:
         raise UsageError(f"opset must be between 13 and 18 (tf2onnx 1.17), got {opset}")
     precisions = precisions_of(quantize, PRECISIONS)
     return export_bundle(
-        run, out, "onnx", precisions, make_converter(opset), "onnx", producer_versions(opset),
+        run, out, "onnx", precisions, make_converter(opset, greedy_loop), "onnx", producer_versions(opset),
         num_decodes=num_decodes, min_agreement=min_agreement, batch_dependent=BATCH_DEPENDENT, log=log,
     )
 
@@ -48,13 +51,17 @@ def build_parser():
         PRECISIONS, "none (float32), int8 (dynamic int8)",
     )
     p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset, 13-18 (default: %(default)s)")
+    p.add_argument("--no-greedy-loop", dest="greedy_loop", action="store_false",
+                   help="leave out the one-graph greedy decoder (greedy.PRECISION.onnx, about the size of "
+                        "the other two files together; runtimes then step the decoder for greedy too)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     export_onnx(args.run, args.out, quantize=args.quantize, opset=args.opset,
-                num_decodes=args.num_decodes, min_agreement=parse_min_agreement(args.min_agreement))
+                num_decodes=args.num_decodes, min_agreement=parse_min_agreement(args.min_agreement),
+                greedy_loop=args.greedy_loop)
     return 0
 
 

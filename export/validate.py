@@ -7,7 +7,9 @@ The Keras side (`Baseline`) is computed once, on the run's held-out pairs:
 3. greedy decodes of the Keras reference decoder (trainer.decode), and their chrF.
 Each artifact is then run through the runtime's backend and compared: max abs differences of
 states and probabilities (the artifact stepped along the same teacher-forced targets), the share of
-greedy decodes identical to Keras, and chrF against the reference translations (sacrebleu).
+greedy decodes identical to Keras, and chrF against the reference translations (sacrebleu). When
+the artifacts include the one-graph greedy decoder, its decodes must equal the stepped decoder's on
+every sentence.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class ParityReport:
     decodes_identical: int
     chrf: float
     mismatches: list[tuple[str, str, str]] = field(default_factory=list)  # (source, keras, artifact)
+    # The one-graph greedy decoder, when present: its size, and its decodes that differ from stepping.
+    greedy_size: int | None = None
+    greedy_differences: list[tuple[str, str, str]] = field(default_factory=list)  # (source, steps, graph)
 
     @property
     def name(self) -> str:
@@ -71,6 +76,9 @@ class ParityReport:
             "decodes_compared": self.decodes_compared,
             "decodes_identical": self.decodes_identical,
             "chrf": round(self.chrf, 2),
+            **({"greedy_size": self.greedy_size,
+                "greedy_identical_to_steps": self.decodes_compared - len(self.greedy_differences)}
+               if self.greedy_size is not None else {}),
         }
 
 
@@ -134,11 +142,15 @@ class Baseline:
         self.chrf = chrf(self.expected, self.references)
 
     def compare(self, bundle: Path, backend: str, precision: str) -> ParityReport:
-        translator = Translator(bundle, backend=backend, precision=precision)
+        translator = Translator(bundle, backend=backend, precision=precision, greedy_loop=False)
         arts = translator.manifest.select(backend, precision)
         (h, c), probs = teacher_forced_probs(translator.model, self.encoder_ids, self.decoder_ids)
         got = translator.translate(self.sources)
         mismatches = [(s, e, g) for s, e, g in zip(self.sources, self.expected, got) if e != g]
+        differences = []
+        if "greedy" in arts:
+            loop = Translator(bundle, backend=backend, precision=precision, greedy_loop=True)
+            differences = [(s, a, b) for s, a, b in zip(self.sources, got, loop.translate(self.sources)) if a != b]
         return ParityReport(
             backend=backend,
             precision=precision,
@@ -149,6 +161,8 @@ class Baseline:
             decodes_identical=len(self.sources) - len(mismatches),
             chrf=chrf(got, self.references),
             mismatches=mismatches,
+            greedy_size=arts["greedy"].size if "greedy" in arts else None,
+            greedy_differences=differences,
         )
 
 
@@ -166,6 +180,12 @@ def require_parity(report: ParityReport, min_agreement: float | None = None) -> 
             problems.append(
                 f"probabilities differ by {report.max_abs_diff_prob:.3g} (> {FLOAT_TOLERANCE:g})"
             )
+    if report.greedy_differences:
+        src, steps, graph = report.greedy_differences[0]
+        problems.append(
+            f"the one-graph greedy decoder differs from the stepped decoder on "
+            f"{len(report.greedy_differences)} sentences, e.g. {src!r}: {steps!r} vs {graph!r} "
+            "(export with --no-greedy-loop to leave it out)")
     if report.decodes_compared == 0:
         problems.append("no greedy decodes were compared")
     elif report.agreement < min_agreement:

@@ -6,6 +6,8 @@ A bundle is a directory holding `manifest.json` beside the model files it names:
     encoder.onnx          source ids [batch, time] int32 -> state_h, state_c [batch, latent]
     decoder_step.onnx     token_ids [batch] int32, state_h, state_c -> logits [batch, vocab],
                           next_state_h, next_state_c
+    greedy.onnx           (optional) source ids -> output_ids [batch, steps] int32: the whole greedy
+                          decode in one graph (the encoder, then the step in a Loop, argmax)
 
 The graph input/output names below are part of the contract: backends map outputs by name, never
 by position (converters reorder them). `export/` writes bundles, this module reads and checks them.
@@ -34,13 +36,19 @@ TOKEN_IDS = "token_ids"
 STATE_H, STATE_C = "state_h", "state_c"
 LOGITS = "logits"
 NEXT_STATE_H, NEXT_STATE_C = "next_state_h", "next_state_c"
+OUTPUT_IDS = "output_ids"
 
 # Each role's graph inputs and outputs, in this order in the manifest's "io".
 GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "encoder": ((SOURCE_IDS,), (STATE_H, STATE_C)),
     "decoder_step": ((TOKEN_IDS, STATE_H, STATE_C), (LOGITS, NEXT_STATE_H, NEXT_STATE_C)),
+    # Greedy decoding in one graph: row i of output_ids holds the argmax ids of each step, up to and
+    # including its END id; after END a row holds ids to ignore (the loop runs until every row has
+    # ended, or for max_target_length steps).
+    "greedy": ((SOURCE_IDS,), (OUTPUT_IDS,)),
 }
-ROLES = tuple(GRAPH_IO)
+ROLES = ("encoder", "decoder_step")  # every model has these
+OPTIONAL_ROLES = ("greedy",)  # an artifact a runtime may use when present
 
 
 @dataclass(frozen=True)
@@ -137,9 +145,11 @@ class Manifest:
         return manifest
 
     def select(self, backend: str, precision: str) -> dict[str, Artifact]:
-        """The encoder and decoder_step artifacts of one backend and precision."""
-        found = {a.role: a for a in self.artifacts if (a.backend, a.precision) == (backend, precision)}
-        if set(found) != set(ROLES):
+        """The artifacts of one backend and precision by role: encoder and decoder_step, and the
+        optional ones (greedy) when the bundle has them."""
+        found = {a.role: a for a in self.artifacts if (a.backend, a.precision) == (backend, precision)
+                 and a.role in GRAPH_IO}
+        if not set(ROLES) <= set(found):
             have = sorted({f"{a.backend}/{a.precision}" for a in self.artifacts})
             raise BundleError(
                 f"the bundle has no complete {backend}/{precision} model "

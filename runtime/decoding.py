@@ -112,6 +112,17 @@ def greedy_decode(
             for i in range(batch)]
 
 
+def cut_at_end(output_ids: np.ndarray, end_id: int, max_steps: int) -> list[Decoded]:
+    """Decoded rows of a one-graph greedy decoder's output_ids [batch, steps]: each row up to its first
+    END (finished), or its first `max_steps` ids (cut by the length limit). No scores (0.0)."""
+    out = []
+    for row in np.asarray(output_ids)[:, :max_steps]:
+        ends = np.flatnonzero(row == end_id)
+        length = int(ends[0]) if ends.size else len(row)
+        out.append(Decoded(row[:length].tolist(), 0.0, bool(ends.size)))
+    return out
+
+
 def stream_decode(
     model: StepModel, source_ids: np.ndarray, start_id: int, end_id: int, max_steps: int,
     choose: Chooser = argmax_chooser,

@@ -11,7 +11,7 @@ import numpy as np
 
 from .backends import load_backend
 from .bundle import read_artifact, read_manifest
-from .decoding import Decoded, StepModel, beam_decode, greedy_decode, sampling_chooser, stream_decode
+from .decoding import Decoded, StepModel, beam_decode, cut_at_end, greedy_decode, sampling_chooser, stream_decode
 from .errors import DecodingOptionError
 from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, Vocabulary, prepare_source
 
@@ -62,6 +62,11 @@ class Translator:
     sentence's steps are too small to share between cores; run several Translators or calls in
     parallel instead). `io_binding` keeps the decoder's state in onnxruntime's buffers between
     steps (default: on for CUDA).
+
+    `greedy_loop` (default: True on CPU): when the bundle holds the one-graph greedy decoder of
+    this backend and precision (the "greedy" role), greedy `translate` runs it, one call per batch
+    instead of one per character, with the same outputs; scores, beam search, sampling and
+    streaming step the decoder.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class Translator:
         on_unknown: str = "error",
         on_overflow: str = "error",
         io_binding: bool | None = None,
+        greedy_loop: bool | None = None,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
@@ -87,8 +93,13 @@ class Translator:
         # Hashes are checked on the bytes that are then loaded: nothing is read twice.
         encoder = read_artifact(bundle, artifacts["encoder"])
         decoder = read_artifact(bundle, artifacts["decoder_step"])
+        # The greedy graph is measured on CPU only (docs/performance.md): off by default elsewhere.
+        if greedy_loop is None:
+            greedy_loop = device == "cpu"
+        greedy = (read_artifact(bundle, artifacts["greedy"])
+                  if greedy_loop and "greedy" in artifacts else None)
         self.model = load_backend(backend, encoder, decoder, device=device, threads=threads,
-                                  io_binding=io_binding)
+                                  io_binding=io_binding, greedy=greedy)
         self.backend, self.precision = backend, precision
         self.max_batch_size = max_batch_size
         # A batch-dependent model would make a sentence's translation depend on its batch-mates.
@@ -177,6 +188,8 @@ class Translator:
             if mode == "beam":
                 decoded = beam_decode(self.model, ids, start, end, m.max_target_length,
                                       beam_size, num_hypotheses, length_penalty)
+            elif mode == "greedy" and not with_scores and getattr(self.model, "greedy", None) is not None:
+                decoded = [[d] for d in cut_at_end(self.model.greedy_ids(ids), end, m.max_target_length)]
             else:
                 choose = (_sampler(temperature, top_k, seed, [sources[i] for i in chunk])
                           if mode == "sampling" else None)

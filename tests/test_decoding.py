@@ -247,3 +247,11 @@ def test_empty_inputs_give_n_hypotheses(translator):
         [translator.hypotheses([""])[0][0]] * 2]
     with pytest.raises(TypeError):
         translator.hypotheses("Go.")
+
+
+def test_cut_at_end_reads_a_greedy_graphs_rows():
+    from runtime.decoding import cut_at_end
+
+    ids = np.array([[5, 6, 1, 7, 1], [5, 5, 5, 5, 5], [1, 9, 9, 9, 9]], dtype=np.int32)
+    rows = cut_at_end(ids, end_id=1, max_steps=4)
+    assert [(d.ids, d.finished) for d in rows] == [([5, 6], True), ([5, 5, 5, 5], False), ([], True)]

@@ -14,7 +14,7 @@ from runtime import (
     Translator,
     UnknownCharacterError,
 )
-from runtime.bundle import MANIFEST
+from runtime.bundle import MANIFEST, read_manifest
 
 
 def test_str_in_str_out_and_list_in_list_out_in_order(translator, sentences):
@@ -221,3 +221,32 @@ def test_bundles_declare_their_languages_and_bad_declarations_are_refused(copy_b
     edit_manifest(bundle, lambda m: m.update(languages={"source": "en"}))
     with pytest.raises(BundleError, match="languages must be"):
         Translator(bundle)
+
+
+def test_the_one_graph_greedy_decoder_gives_what_stepping_gives(tiny_bundle, sentences):
+    manifest = read_manifest(tiny_bundle)
+    assert "greedy" in manifest.select("onnx", "float32")
+    loop, steps = Translator(tiny_bundle), Translator(tiny_bundle, greedy_loop=False)
+    assert loop.model.greedy is not None and steps.model.greedy is None
+    for batch in (1, 7, 64):
+        loop.max_batch_size = steps.max_batch_size = batch
+        assert loop.translate(sentences) == steps.translate(sentences)
+    # Scores, beam search and streaming step the decoder: the same with or without the graph.
+    assert loop.hypotheses(sentences[:5], beam_size=3) == steps.hypotheses(sentences[:5], beam_size=3)
+
+
+def test_a_bundle_without_the_greedy_graph_steps_and_a_tampered_one_is_refused(copy_bundle, sentences):
+    bundle = copy_bundle()
+    expected = Translator(bundle).translate(sentences[:10])
+    greedy = next(a for a in read_manifest(bundle).artifacts if a.role == "greedy")
+    data = bytearray((bundle / greedy.file).read_bytes())
+    data[len(data) // 2] ^= 1
+    (bundle / greedy.file).write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="does not match its sha256"):
+        Translator(bundle)
+    assert Translator(bundle, greedy_loop=False).translate(sentences[:10]) == expected  # not read
+    (bundle / greedy.file).unlink()
+    edit_manifest(bundle, lambda m: m.update(artifacts=[a for a in m["artifacts"] if a["role"] != "greedy"]))
+    t = Translator(bundle)
+    assert t.model.greedy is None
+    assert t.translate(sentences[:10]) == expected

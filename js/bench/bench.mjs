@@ -4,7 +4,7 @@
 // given sentences, with onnxruntime-node, onnxruntime-web (WASM) under Node, or in headless Chromium.
 //
 //   node js/bench/bench.mjs --bundle DIR --sentences FILE.json [--engine node|web|chromium]
-//        [--precision float32] [--repeats 3]
+//        [--precision float32] [--repeats 3] [--greedy-loop true|false]
 // Prints one JSON line. FILE.json holds a list of sentences.
 
 import { readFileSync } from 'node:fs';
@@ -52,13 +52,13 @@ async function inNode(args, texts) {
   let translator;
   if (args.engine === 'node') {
     const { Translator } = await import('../src/node.js');
-    translator = await Translator.load(args.bundle, { precision: args.precision });
+    translator = await Translator.load(args.bundle, { precision: args.precision, greedyLoop: args.greedyLoop });
   } else {
     const ort = await import('onnxruntime-web');
     const { Translator, DirectorySource } = await import('../src/node.js');
     ort.env.wasm.numThreads = 1;
     translator = await Translator.create(new DirectorySource(args.bundle), ort, {
-      precision: args.precision, sessionOptions: { executionProviders: ['wasm'] },
+      precision: args.precision, greedyLoop: args.greedyLoop, sessionOptions: { executionProviders: ['wasm'] },
     });
   }
   const load = (performance.now() - started) / 1000;
@@ -80,14 +80,14 @@ async function inChromium(args, texts) {
     const page = await browser.newPage();
     await page.goto(server.url, { waitUntil: 'load' }); // the demo's import map resolves 's2s-edge'
     await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state), { timeout: 60_000 });
-    return await page.evaluate(async (source, texts, repeats, precision) => {
+    return await page.evaluate(async (source, texts, repeats, precision, greedyLoop) => {
       const { Translator } = await import('s2s-edge');
       const started = performance.now();
-      const translator = await Translator.load(new URL('/bundle/', location.href), { precision });
+      const translator = await Translator.load(new URL('/bundle/', location.href), { precision, greedyLoop });
       const load = (performance.now() - started) / 1000;
       const measure = new Function(`return (${source})`)();
       return { ...(await measure(translator, texts, repeats)), load_s: load, peak_rss_mib: null };
-    }, measure.toString(), texts, args.repeats, args.precision);
+    }, measure.toString(), texts, args.repeats, args.precision, args.greedyLoop);
   } finally {
     await browser.close();
     await server.close();
@@ -101,13 +101,14 @@ const { values } = parseArgs({
     engine: { type: 'string', default: 'node' },
     precision: { type: 'string', default: 'float32' },
     repeats: { type: 'string', default: '3' },
+    'greedy-loop': { type: 'string', default: 'true' },
   },
 });
 if (!values.bundle || !values.sentences || !['node', 'web', 'chromium'].includes(values.engine)) {
   process.stderr.write('usage: node js/bench/bench.mjs --bundle DIR --sentences FILE.json [--engine node|web|chromium] [--precision P] [--repeats N]\n');
   process.exit(2);
 }
-const args = { ...values, repeats: Number(values.repeats) };
+const args = { ...values, repeats: Number(values.repeats), greedyLoop: values['greedy-loop'] !== 'false' };
 const texts = JSON.parse(readFileSync(values.sentences, 'utf8'));
 const row = args.engine === 'chromium' ? await inChromium(args, texts) : await inNode(args, texts);
 console.log(JSON.stringify({ engine: args.engine, precision: args.precision, ...row }));

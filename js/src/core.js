@@ -3,7 +3,7 @@
 // onnxruntime-web / fetch; anything else (a worker, React Native) can do the same with `Translator.create`.
 
 import { OnnxStepModel } from './backends/onnx.js';
-import { beamDecode, greedyDecode, samplingChooser, streamDecode } from './decoding.js';
+import { beamDecode, cutAtEnd, greedyDecode, samplingChooser, streamDecode } from './decoding.js';
 import { BackendUnavailableError, DecodingOptionError } from './errors.js';
 import { completeModels, selectArtifacts } from './manifest.js';
 import { sentenceRandom } from './random.js';
@@ -12,7 +12,7 @@ import { END, ON_OVERFLOW, ON_UNKNOWN, START, checkChoice, prepareSource } from 
 export * from './errors.js';
 export { FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, completeModels, parseManifest, selectArtifacts } from './manifest.js';
 export { END, PAD, START, Vocabulary, prepareSource } from './vocab.js';
-export { argmaxChooser, beamDecode, greedyDecode, logSoftmaxRow, samplingChooser, streamDecode } from './decoding.js';
+export { argmaxChooser, beamDecode, cutAtEnd, greedyDecode, logSoftmaxRow, samplingChooser, streamDecode } from './decoding.js';
 export { OnnxStepModel } from './backends/onnx.js';
 
 /** The backends this runtime runs, by the manifest's backend name. */
@@ -81,6 +81,10 @@ export function decodingMode(options) {
  * Decoding (per call): greedy by default; `beamSize` (with `numHypotheses`, `lengthPenalty`) for beam
  * search; `topK` (0: all characters), `temperature` and `seed` for sampling. The same loops, ranking
  * and stops as the Python runtime, so greedy and beam outputs are the same on the same bundle.
+ *
+ * `greedyLoop` (load option, default true): when the bundle holds the one-graph greedy decoder of
+ * this backend and precision, greedy `translate` runs it (one onnxruntime call per batch instead of
+ * one per character; the same outputs). Scores, beam search, sampling and streaming step the decoder.
  */
 export class Translator {
   /**
@@ -96,6 +100,7 @@ export class Translator {
       onUnknown = 'error',
       onOverflow = 'error',
       sessionOptions = {},
+      greedyLoop = true,
     } = options;
     checkInt('maxBatchSize', maxBatchSize);
     if (maxBatchSize < 1) throw new RangeError(`maxBatchSize must be at least 1, got ${maxBatchSize}`);
@@ -111,8 +116,13 @@ export class Translator {
     }
     const artifacts = selectArtifacts(manifest, backend, precision);
     // Hashes are checked on the bytes that are then loaded: nothing is read twice.
-    const [encoder, decoder] = await Promise.all([source.artifact(artifacts.encoder), source.artifact(artifacts.decoder_step)]);
-    const model = await OnnxStepModel.create(ort, encoder, decoder, sessionOptions);
+    const useLoop = Boolean(greedyLoop && artifacts.greedy);
+    const [encoder, decoder, greedy] = await Promise.all([
+      source.artifact(artifacts.encoder),
+      source.artifact(artifacts.decoder_step),
+      useLoop ? source.artifact(artifacts.greedy) : null,
+    ]);
+    const model = await OnnxStepModel.create(ort, encoder, decoder, sessionOptions, greedy);
     const self = new this(manifest, model, { maxBatchSize, onUnknown, onOverflow });
     self.backend = backend;
     self.precision = precision;
@@ -185,6 +195,10 @@ export class Translator {
       if (mode === 'beam') {
         decoded = await beamDecode(this.model, ids, chunk.length, m.maxSourceLength, start, end, m.maxTargetLength,
           beamSize, numHypotheses, lengthPenalty);
+      } else if (mode === 'greedy' && !withScores && this.model.greedy) {
+        // One call per batch instead of one per character; the same ids as stepping.
+        decoded = cutAtEnd(await this.model.greedyIds(ids, chunk.length, m.maxSourceLength), chunk.length, end, m.maxTargetLength)
+          .map((d) => [d]);
       } else {
         const choose = mode === 'sampling' ? samplingChooser(temperature, topK, chunkSources.map((s) => sentenceRandom(seed, s))) : undefined;
         decoded = (await greedyDecode(this.model, ids, chunk.length, m.maxSourceLength, start, end, m.maxTargetLength,

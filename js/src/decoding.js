@@ -122,6 +122,28 @@ export async function greedyDecode(model, ids, batch, time, startId, endId, maxS
   return out.map((ids_, i) => ({ ids: ids_, score: totals[i], finished: finished[i] }));
 }
 
+/**
+ * Decoded rows of a one-graph greedy decoder's output ({ids: [batch * steps], steps}): each row up to
+ * its first END (finished), or its first `maxSteps` ids (cut by the length limit). No scores (0).
+ */
+export function cutAtEnd({ ids, steps }, batch, endId, maxSteps) {
+  const out = [];
+  for (let b = 0; b < batch; b++) {
+    const row = [];
+    let finished = false;
+    for (let t = 0; t < Math.min(steps, maxSteps); t++) {
+      const id = ids[b * steps + t];
+      if (id === endId) {
+        finished = true;
+        break;
+      }
+      row.push(id);
+    }
+    out.push({ ids: row, score: 0, finished });
+  }
+  return out;
+}
+
 /** The ids of one sentence (`ids` [1 * time]) as they are decoded, END excluded. */
 export async function* streamDecode(model, ids, time, startId, endId, maxSteps, { choose = argmaxChooser } = {}) {
   let { h, c } = await model.encode(ids, 1, time);

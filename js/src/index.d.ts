@@ -24,7 +24,7 @@ export const FORMAT: 's2s-edge-bundle';
 export const FORMAT_VERSION: 1;
 export const MANIFEST: 'manifest.json';
 export const BACKENDS: readonly string[];
-export const GRAPH_IO: Readonly<Record<'encoder' | 'decoder_step', { inputs: string[]; outputs: string[] }>>;
+export const GRAPH_IO: Readonly<Record<'encoder' | 'decoder_step' | 'greedy', { inputs: string[]; outputs: string[] }>>;
 
 export class Vocabulary {
   constructor(chars: Iterable<string>);
@@ -65,7 +65,7 @@ export interface Manifest {
 }
 
 export function parseManifest(data: unknown, where?: string): Manifest;
-export function selectArtifacts(manifest: Manifest, backend: string, precision: string): { encoder: Artifact; decoder_step: Artifact };
+export function selectArtifacts(manifest: Manifest, backend: string, precision: string): { encoder: Artifact; decoder_step: Artifact; greedy?: Artifact };
 export function completeModels(manifest: Manifest): string[];
 export function prepareSource(text: string, vocab: Vocabulary, maxLength: number, onUnknown?: OnUnknown, onOverflow?: OnOverflow): string;
 
@@ -121,6 +121,8 @@ export interface LoadOptions {
   threads?: number;
   /** Passed to onnxruntime's InferenceSession.create. */
   sessionOptions?: Record<string, unknown>;
+  /** Run greedy translate() with the bundle's one-graph greedy decoder when it has one (default true). */
+  greedyLoop?: boolean;
 }
 
 export interface Hypothesis {
@@ -149,7 +151,7 @@ export class Translator {
   readonly precision: string;
   readonly batchInvariant: boolean;
   readonly maxInputLength: number;
-  readonly artifacts?: { encoder: Artifact; decoder_step: Artifact };
+  readonly artifacts?: { encoder: Artifact; decoder_step: Artifact; greedy?: Artifact };
   translate(text: string, options?: DecodingOptions): Promise<string>;
   translate(texts: string[], options?: DecodingOptions): Promise<string[]>;
   translateBatch(texts: string[], options?: DecodingOptions): Promise<string[]>;

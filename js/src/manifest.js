@@ -17,11 +17,17 @@ export const STATE_C = 'state_c';
 export const LOGITS = 'logits';
 export const NEXT_STATE_H = 'next_state_h';
 export const NEXT_STATE_C = 'next_state_c';
+export const OUTPUT_IDS = 'output_ids';
 export const GRAPH_IO = Object.freeze({
   encoder: { inputs: [SOURCE_IDS], outputs: [STATE_H, STATE_C] },
   decoder_step: { inputs: [TOKEN_IDS, STATE_H, STATE_C], outputs: [LOGITS, NEXT_STATE_H, NEXT_STATE_C] },
+  // The whole greedy decode in one graph: each row's argmax ids up to and including its END id, then ids to ignore.
+  greedy: { inputs: [SOURCE_IDS], outputs: [OUTPUT_IDS] },
 });
-export const ROLES = Object.freeze(Object.keys(GRAPH_IO));
+/** Every model has these roles. */
+export const ROLES = Object.freeze(['encoder', 'decoder_step']);
+/** Roles a runtime may use when the bundle has them. */
+export const OPTIONAL_ROLES = Object.freeze(['greedy']);
 
 const ARTIFACT_FIELDS = ['backend', 'precision', 'role', 'file', 'sha256', 'size', 'batch_invariant'];
 const REQUIRED_ARTIFACT_FIELDS = ARTIFACT_FIELDS.slice(0, 6);
@@ -118,8 +124,9 @@ export function parseManifest(data, where = MANIFEST) {
     throw new BundleError(`${where} pads on the ${JSON.stringify(data.padding)} side; this runtime pads on the right`);
   }
   if (data.io !== undefined) {
-    for (const role of ROLES) {
+    for (const role of Object.keys(GRAPH_IO)) {
       const io = data.io?.[role];
+      if (io === undefined && OPTIONAL_ROLES.includes(role)) continue;
       const want = GRAPH_IO[role];
       if (!io || JSON.stringify([io.inputs, io.outputs]) !== JSON.stringify([want.inputs, want.outputs])) {
         throw new BundleError(`${where} declares graph inputs/outputs for ${role} that this runtime does not know: upgrade s2s-edge`);
@@ -168,10 +175,12 @@ export function completeModels(manifest) {
   return [...roles].filter(([, have]) => ROLES.every((r) => have.has(r))).map(([key]) => key).sort();
 }
 
-/** The encoder and decoder_step artifacts of one backend and precision. */
+/** The artifacts of one backend and precision by role: encoder, decoder_step, and greedy when present. */
 export function selectArtifacts(manifest, backend, precision) {
   const found = {};
-  for (const a of manifest.artifacts) if (a.backend === backend && a.precision === precision) found[a.role] = a;
+  for (const a of manifest.artifacts) {
+    if (a.backend === backend && a.precision === precision && a.role in GRAPH_IO) found[a.role] = a;
+  }
   if (!ROLES.every((r) => r in found)) {
     const have = [...new Set(manifest.artifacts.map((a) => `${a.backend}/${a.precision}`))].sort();
     throw new BundleError(`the bundle has no complete ${backend}/${precision} model (it has: ${have.join(', ') || 'nothing'})`);

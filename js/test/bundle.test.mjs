@@ -48,6 +48,18 @@ describe('onnxruntime-node on the exported bundle', needsBundle, () => {
     assert.deepEqual(out, reference.greedy.int8);
   });
 
+  test('the one-graph greedy decoder, used by default, gives what stepping gives', async (t) => {
+    for (const [precision, translator] of [['float32', float32], ['int8', int8]]) {
+      assert.ok(translator.model.greedy, `the exported bundle has no ${precision} greedy graph in use`);
+      const stepping = await Translator.load(BUNDLE, { precision, greedyLoop: false });
+      assert.equal(stepping.model.greedy, null);
+      const some = reference.sentences.slice(0, precision === 'int8' ? 100 : undefined);
+      assert.deepEqual(await stepping.translate(some), reference.greedy[precision].slice(0, some.length));
+      await stepping.release();
+      t.diagnostic(`${precision}: stepping equals the greedy graph on ${some.length} sentences`);
+    }
+  });
+
   test('batch size does not change a float32 translation', async () => {
     const one = await Translator.load(BUNDLE, { maxBatchSize: 1 });
     const some = reference.sentences.slice(0, 40);

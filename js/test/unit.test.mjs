@@ -257,3 +257,10 @@ test('manifest languages: optional, checked when present', () => {
   assert.deepEqual({ ...parseManifest(manifestJson({ languages: { source: 'en', target: 'fr' } })).languages }, { source: 'en', target: 'fr' });
   assert.throws(() => parseManifest(manifestJson({ languages: { source: 'en' } })), /languages must be/);
 });
+
+test('cutAtEnd reads a greedy graph\'s rows', async () => {
+  const { cutAtEnd } = await import('../src/core.js');
+  const ids = Int32Array.from([5, 6, 1, 7, 1, 5, 5, 5, 5, 5, 1, 9, 9, 9, 9]);
+  const rows = cutAtEnd({ ids, steps: 5 }, 3, 1, 4);
+  assert.deepEqual(rows.map((d) => [d.ids, d.finished]), [[[5, 6], true], [[5, 5, 5, 5], false], [[], true]]);
+});

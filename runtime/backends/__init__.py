@@ -12,11 +12,15 @@ BACKENDS = ("onnx", "tflite")
 
 def load_backend(
     name: str, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
-    io_binding: bool | None = None,
+    io_binding: bool | None = None, greedy: bytes | None = None,
 ):
-    """A StepModel for backend `name` from the two graphs' bytes (already checked by the caller)."""
+    """A StepModel for backend `name` from the graphs' bytes (already checked by the caller); `greedy`,
+    the optional one-graph greedy decoder, gives the model a `greedy_ids` method."""
     if name == "onnx":
-        return OnnxStepModel(encoder, decoder_step, device=device, threads=threads, io_binding=io_binding)
+        return OnnxStepModel(encoder, decoder_step, device=device, threads=threads, io_binding=io_binding,
+                             greedy=greedy)
+    if greedy is not None:
+        raise BackendUnavailableError(f"backend {name!r} has no one-graph greedy decoder")
     if name == "tflite":
         if io_binding:
             raise BackendUnavailableError("io_binding is an onnxruntime feature; backend='tflite' has none")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-from ..bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from ..bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, OUTPUT_IDS, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
 from ..errors import BackendUnavailableError, BundleError
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -66,11 +66,12 @@ class DeviceState:
 
 
 class OnnxStepModel:
-    """Runs the encoder and the single-step decoder with onnxruntime."""
+    """Runs the encoder and the single-step decoder with onnxruntime, and the one-graph greedy decoder
+    when given (`greedy_ids`)."""
 
     def __init__(
         self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
-        io_binding: bool | None = None,
+        io_binding: bool | None = None, greedy: bytes | None = None,
     ) -> None:
         providers = providers_for(device)
         options = ort.SessionOptions()
@@ -84,12 +85,18 @@ class OnnxStepModel:
         options.inter_op_num_threads = 1
         self.encoder = _session(encoder, "encoder", options, providers)
         self.decoder = _session(decoder_step, "decoder_step", options, providers)
+        self.greedy = None if greedy is None else _session(greedy, "greedy", options, providers)
         self.device = "cuda" if "CUDAExecutionProvider" in self.decoder.get_providers() else "cpu"
         self.io_binding = self.device == "cuda" if io_binding is None else bool(io_binding)
 
     def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         h, c = self.encoder.run([STATE_H, STATE_C], {SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
         return h, c
+
+    def greedy_ids(self, source_ids: np.ndarray) -> np.ndarray:
+        """The greedy graph's output_ids [batch, steps] (rows run to their END id, then ids to ignore)."""
+        (ids,) = self.greedy.run([OUTPUT_IDS], {SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
+        return ids
 
     def step(self, token_ids: np.ndarray, h, c):
         if self.io_binding:

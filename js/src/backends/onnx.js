@@ -2,7 +2,7 @@
 // onnxruntime-web (WASM) in the browser. The binding is passed in, so this module imports neither.
 
 import { BundleError } from '../errors.js';
-import { LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS } from '../manifest.js';
+import { LOGITS, NEXT_STATE_C, NEXT_STATE_H, OUTPUT_IDS, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS } from '../manifest.js';
 
 async function createSession(ort, bytes, role, options) {
   try {
@@ -13,25 +13,38 @@ async function createSession(ort, bytes, role, options) {
   }
 }
 
-/** Runs the encoder and the single-step decoder with onnxruntime (a step model for decoding.js). */
+/**
+ * Runs the encoder and the single-step decoder with onnxruntime (a step model for decoding.js), and
+ * the one-graph greedy decoder when given (`greedyIds`).
+ */
 export class OnnxStepModel {
   /**
    * @param {object} ort the onnxruntime module (onnxruntime-node or onnxruntime-web)
    * @param {Uint8Array} encoder the encoder model's bytes
    * @param {Uint8Array} decoderStep the step decoder model's bytes
    * @param {object} sessionOptions onnxruntime session options (execution providers, threads)
+   * @param {Uint8Array | null} greedy the one-graph greedy decoder's bytes, if any
    */
-  static async create(ort, encoder, decoderStep, sessionOptions = {}) {
+  static async create(ort, encoder, decoderStep, sessionOptions = {}, greedy = null) {
     const self = new OnnxStepModel();
     self.ort = ort;
-    self.encoder = await createSession(ort, encoder, 'encoder', sessionOptions);
+    self.greedy = null;
     try {
+      self.encoder = await createSession(ort, encoder, 'encoder', sessionOptions);
       self.decoder = await createSession(ort, decoderStep, 'decoder_step', sessionOptions);
+      if (greedy) self.greedy = await createSession(ort, greedy, 'greedy', sessionOptions);
     } catch (err) {
-      await self.encoder.release?.();
+      await self.release();
       throw err;
     }
     return self;
+  }
+
+  /** The greedy graph's output_ids: {ids: Int32Array [batch * steps], steps}. */
+  async greedyIds(ids, batch, time) {
+    const out = await this.greedy.run({ [SOURCE_IDS]: new this.ort.Tensor('int32', ids, [batch, time]) }, [OUTPUT_IDS]);
+    const result = out[OUTPUT_IDS];
+    return { ids: result.data, steps: result.dims[1] };
   }
 
   async encode(ids, batch, time) {
@@ -57,5 +70,6 @@ export class OnnxStepModel {
   async release() {
     await this.encoder?.release?.();
     await this.decoder?.release?.();
+    await this.greedy?.release?.();
   }
 }
