@@ -228,7 +228,7 @@ def test_the_one_graph_greedy_decoder_gives_what_stepping_gives(tiny_bundle, sen
     assert "greedy" in manifest.select("onnx", "float32")
     loop, steps = Translator(tiny_bundle), Translator(tiny_bundle, greedy_loop=False)
     assert loop.model.greedy is not None and steps.model.greedy is None
-    for batch in (1, 7, 64):
+    for batch in (1, 7, 16, 64):  # the graph runs up to GREEDY_LOOP_MAX_BATCH rows, then steps
         loop.max_batch_size = steps.max_batch_size = batch
         assert loop.translate(sentences) == steps.translate(sentences)
     # Scores, beam search and streaming step the decoder: the same with or without the graph.

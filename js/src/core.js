@@ -15,6 +15,12 @@ export { END, PAD, START, Vocabulary, prepareSource } from './vocab.js';
 export { argmaxChooser, beamDecode, cutAtEnd, greedyDecode, logSoftmaxRow, samplingChooser, streamDecode } from './decoding.js';
 export { OnnxStepModel } from './backends/onnx.js';
 
+// The one-graph greedy decoder saves a call per character but cannot drop finished rows, which
+// stepping does. Measured on a seed-size model (latent 256, 2 cores; docs/performance.md): faster at
+// batches 1-16 in Node, Python and onnxruntime-web (WASM), even in Node from 32 to 64, and 9-14% behind
+// in WASM from 32 rows. Larger batches step the decoder, as in the Python runtime.
+export const GREEDY_LOOP_MAX_BATCH = 16;
+
 /** The backends this runtime runs, by the manifest's backend name. */
 export const BACKENDS = Object.freeze(['onnx']);
 
@@ -83,8 +89,9 @@ export function decodingMode(options) {
  * and stops as the Python runtime, so greedy and beam outputs are the same on the same bundle.
  *
  * `greedyLoop` (load option, default true): when the bundle holds the one-graph greedy decoder of
- * this backend and precision, greedy `translate` runs it (one onnxruntime call per batch instead of
- * one per character; the same outputs). Scores, beam search, sampling and streaming step the decoder.
+ * this backend and precision, greedy `translate` runs it on batches of up to GREEDY_LOOP_MAX_BATCH
+ * sentences (one onnxruntime call per batch instead of one per character; the same outputs). Scores,
+ * beam search, sampling, streaming and larger batches step the decoder.
  */
 export class Translator {
   /**
@@ -111,7 +118,8 @@ export class Translator {
       const runnable = completeModels(manifest).filter((m) => BACKENDS.includes(m.split('/')[0]));
       throw new BackendUnavailableError(
         `the JavaScript runtime runs ${BACKENDS.join(', ')} artifacts, not ${JSON.stringify(backend)}` +
-          ` (this bundle's runnable models: ${runnable.join(', ') || 'none'}; run tflite ones with the Python runtime)`,
+          ` (this bundle's runnable models: ${runnable.join(', ') || 'none'}; run tflite ones with the Python runtime:` +
+          ' LiteRT for the web needs fixed-batch TFLite files, which bundles do not hold)',
       );
     }
     const artifacts = selectArtifacts(manifest, backend, precision);
@@ -195,7 +203,7 @@ export class Translator {
       if (mode === 'beam') {
         decoded = await beamDecode(this.model, ids, chunk.length, m.maxSourceLength, start, end, m.maxTargetLength,
           beamSize, numHypotheses, lengthPenalty);
-      } else if (mode === 'greedy' && !withScores && this.model.greedy) {
+      } else if (mode === 'greedy' && !withScores && this.model.greedy && chunk.length <= GREEDY_LOOP_MAX_BATCH) {
         // One call per batch instead of one per character; the same ids as stepping.
         decoded = cutAtEnd(await this.model.greedyIds(ids, chunk.length, m.maxSourceLength), chunk.length, end, m.maxTargetLength)
           .map((d) => [d]);

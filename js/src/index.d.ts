@@ -24,6 +24,8 @@ export const FORMAT: 's2s-edge-bundle';
 export const FORMAT_VERSION: 1;
 export const MANIFEST: 'manifest.json';
 export const BACKENDS: readonly string[];
+/** Greedy translate() uses the one-graph greedy decoder for batches up to this many sentences. */
+export const GREEDY_LOOP_MAX_BATCH: number;
 export const GRAPH_IO: Readonly<Record<'encoder' | 'decoder_step' | 'greedy', { inputs: string[]; outputs: string[] }>>;
 
 export class Vocabulary {
