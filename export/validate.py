@@ -22,7 +22,7 @@ import numpy as np
 
 from runtime.decoding import softmax
 from runtime.errors import S2SError
-from runtime.translator import Translator
+from runtime.translator import GREEDY_LOOP_MAX_BATCH, Translator
 from trainer.metrics import chrf, group_references
 from trainer.model import keras_reference
 from trainer.pipeline import encode_pairs
@@ -149,8 +149,17 @@ class Baseline:
         mismatches = [(s, e, g) for s, e, g in zip(self.sources, self.expected, got) if e != g]
         differences = []
         if "greedy" in arts:
+            # The graph runs batches of up to GREEDY_LOOP_MAX_BATCH rows: check it at both ends.
             loop = Translator(bundle, backend=backend, precision=precision, greedy_loop=True)
-            differences = [(s, a, b) for s, a, b in zip(self.sources, got, loop.translate(self.sources)) if a != b]
+            if loop.model.greedy is None:
+                raise ParityError(f"{backend}/{precision}: the bundle's greedy graph was not loaded")
+            differing: dict[int, tuple[str, str, str]] = {}
+            for batch in sorted({1, GREEDY_LOOP_MAX_BATCH}):
+                loop.max_batch_size = batch
+                for i, (s, a, b) in enumerate(zip(self.sources, got, loop.translate(self.sources))):
+                    if a != b:
+                        differing.setdefault(i, (s, a, b))
+            differences = list(differing.values())
         return ParityReport(
             backend=backend,
             precision=precision,

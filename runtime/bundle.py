@@ -117,6 +117,7 @@ class Manifest:
             raise BundleError(f"{where} uses special tokens this runtime does not know")
         if data.get("padding", "right") != "right":
             raise BundleError(f"{where} pads on the {data.get('padding')!r} side; this runtime pads on the right")
+        _check_io(data.get("io"), where)
         try:
             artifacts = tuple(Artifact(**a) for a in data["artifacts"])
             manifest = cls(
@@ -158,6 +159,21 @@ class Manifest:
         return found
 
 
+def _check_io(io: Any, where: str) -> None:
+    # Graph names are part of the format: a manifest that declares others is for another runtime.
+    if io is None:
+        return
+    for role, (inputs, outputs) in GRAPH_IO.items():
+        declared = io.get(role) if isinstance(io, dict) else None
+        if declared is None and role in OPTIONAL_ROLES:
+            continue
+        if declared != {"inputs": list(inputs), "outputs": list(outputs)}:
+            raise BundleError(
+                f"{where} declares graph inputs/outputs for {role} that this runtime does not know: "
+                "upgrade s2s-edge"
+            )
+
+
 def _languages(value: Any, where: str) -> dict[str, str] | None:
     if value is None:
         return None
@@ -176,6 +192,7 @@ def _check_file_name(name: object, where: str) -> None:
         or "/" in name
         or "\\" in name
         or "\x00" in name
+        or ":" in name  # a drive (C:x), an NTFS stream, or a URL scheme where a bundle is fetched
         or os.path.isabs(name)
     ):
         raise BundleError(f"{where} names a file outside the bundle: {name!r}")

@@ -18,8 +18,9 @@ from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, Vocabulary, prepare_sour
 
 # The one-graph greedy decoder saves a call per character but cannot drop finished rows, which
 # stepping does. Measured on a seed-size model (latent 256, 2 cores; docs/performance.md): 1.6x faster
-# at batch 1 and 1.1-1.3x the throughput at batches 4-16 in Python and Node, even from 32 to 64, and
-# behind from 32 rows in onnxruntime-web. Larger batches step the decoder.
+# at batch 1 in Python, 1.04-1.5x the throughput at batches 4-16 in Python and Node and level in
+# onnxruntime-web at 16; from 32 rows no gain to count on in Python and Node, and 9-14% behind in
+# WASM. Larger batches step the decoder.
 GREEDY_LOOP_MAX_BATCH = 16
 
 

@@ -134,7 +134,8 @@ def test_a_manifest_that_names_no_padding_pads_on_the_right(copy_bundle, sentenc
     assert Translator(bundle).translate(sentences[:5]) == expected
 
 
-@pytest.mark.parametrize("name", ["../encoder.float32.onnx", "/etc/passwd", "sub/encoder.float32.onnx", ""])
+@pytest.mark.parametrize("name", ["../encoder.float32.onnx", "/etc/passwd", "sub/encoder.float32.onnx", "",
+                                  "C:encoder.float32.onnx"])
 def test_paths_outside_the_bundle_are_refused(copy_bundle, name):
     bundle = copy_bundle()
     edit_manifest(bundle, lambda m: m["artifacts"][0].update(file=name))
@@ -250,3 +251,12 @@ def test_a_bundle_without_the_greedy_graph_steps_and_a_tampered_one_is_refused(c
     t = Translator(bundle)
     assert t.model.greedy is None
     assert t.translate(sentences[:10]) == expected
+
+
+def test_graph_names_other_than_the_formats_are_refused(copy_bundle):
+    bundle = copy_bundle()
+    edit_manifest(bundle, lambda m: m["io"].pop("greedy"))  # an optional role may be absent
+    Translator(bundle)
+    edit_manifest(bundle, lambda m: m["io"]["decoder_step"].update(outputs=["probs", "h", "c"]))
+    with pytest.raises(BundleError, match="graph inputs/outputs for decoder_step"):
+        Translator(bundle)

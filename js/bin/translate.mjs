@@ -167,7 +167,8 @@ class Output {
 
 /** Lines of a byte stream, each decoded as strict UTF-8, without their line ending. */
 async function* lines(input) {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: a byte-order mark is a character of the line, as in Python (which then names it as unknown).
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let pending = [];
   let number = 0;
   const decode = (bytes) => {

@@ -217,7 +217,8 @@ function onInput() {
 async function main() {
   setState('loading', `Loading the ${precision} model…`);
   try {
-    translator = await Translator.load(new URL(BUNDLE_URL, location.href), { precision });
+    // The page streams, which steps the decoder: the one-graph greedy decoder would be fetched for nothing.
+    translator = await Translator.load(new URL(BUNDLE_URL, location.href), { precision, greedyLoop: false });
   } catch (err) {
     showError(h('span', {}, `Cannot load the model: ${err.name ?? 'Error'}: ${err.message}`));
     setState('error', 'The model did not load.');

@@ -8,7 +8,7 @@
 // Usage: node demo/serve.mjs --bundle DIR [--port 8000] [--host 127.0.0.1]
 
 import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -89,11 +89,13 @@ export async function serve({ bundle, port = 0, host = '127.0.0.1' } = {}) {
         return send(res, 400, 'bad request\n');
       }
       let file = null;
+      let root = DEMO_DIR;
       if (pathname === '/' || pathname === '/index.html') {
         file = path.join(DEMO_DIR, 'index.html');
       } else {
-        for (const [prefix, root] of mounts) {
+        for (const [prefix, mountRoot] of mounts) {
           if (pathname.startsWith(prefix)) {
+            root = mountRoot;
             file = resolveUnder(root, pathname.slice(prefix.length));
             break;
           }
@@ -102,6 +104,10 @@ export async function serve({ bundle, port = 0, host = '127.0.0.1' } = {}) {
       if (!file) return send(res, 404, 'not found\n');
       let info;
       try {
+        // The file itself, links resolved, must lie under its mount's real folder.
+        const [realFile, realRoot] = await Promise.all([realpath(file), realpath(root)]);
+        if (realFile !== realRoot && !realFile.startsWith(realRoot + path.sep)) return send(res, 404, 'not found\n');
+        file = realFile;
         info = await stat(file);
       } catch {
         return send(res, 404, 'not found\n');

@@ -16,9 +16,9 @@ export { argmaxChooser, beamDecode, cutAtEnd, greedyDecode, logSoftmaxRow, sampl
 export { OnnxStepModel } from './backends/onnx.js';
 
 // The one-graph greedy decoder saves a call per character but cannot drop finished rows, which
-// stepping does. Measured on a seed-size model (latent 256, 2 cores; docs/performance.md): faster at
-// batches 1-16 in Node, Python and onnxruntime-web (WASM), even in Node from 32 to 64, and 9-14% behind
-// in WASM from 32 rows. Larger batches step the decoder, as in the Python runtime.
+// stepping does. Measured on a seed-size model (latent 256, 2 cores; docs/performance.md): ahead or
+// level at batches 1-16 in Node, Python and onnxruntime-web (WASM); from 32 rows no gain to count on
+// in Node and Python, and 9-14% behind in WASM. Larger batches step the decoder, as in Python.
 export const GREEDY_LOOP_MAX_BATCH = 16;
 
 /** The backends this runtime runs, by the manifest's backend name. */
@@ -137,7 +137,7 @@ export class Translator {
     self.bundle = source.describe();
     self.artifacts = artifacts;
     // A batch-dependent model would make a sentence's translation depend on its batch-mates.
-    self.batchInvariant = artifacts.encoder.batchInvariant && artifacts.decoder_step.batchInvariant;
+    self.batchInvariant = Object.values(artifacts).every((a) => a.batchInvariant);
     return self;
   }
 

@@ -96,7 +96,7 @@ export async function greedyDecode(model, ids, batch, time, startId, endId, maxS
   const totals = new Float64Array(batch);
   let rows = Array.from({ length: batch }, (_, i) => i);
   let tokens = new Int32Array(batch).fill(startId);
-  const logProbs = new Float64Array(0);
+  let logProbs = null;
   for (let t = 0; t < maxSteps; t++) {
     const next = await model.step(tokens, h, c);
     ({ h, c } = next);
@@ -104,7 +104,10 @@ export async function greedyDecode(model, ids, batch, time, startId, endId, maxS
     tokens = choose(next.logits, vocab, rows);
     const live = [];
     for (let i = 0; i < rows.length; i++) {
-      if (withScores) totals[rows[i]] += logSoftmaxRow(next.logits, i, vocab, logProbs.length === vocab ? logProbs : undefined)[tokens[i]];
+      if (withScores) {
+        logProbs ??= new Float64Array(vocab);
+        totals[rows[i]] += logSoftmaxRow(next.logits, i, vocab, logProbs)[tokens[i]];
+      }
       if (tokens[i] === endId) finished[rows[i]] = true;
       else {
         out[rows[i]].push(tokens[i]);
@@ -203,7 +206,8 @@ export async function beamDecode(model, ids, batch, time, startId, endId, maxSte
       const order = Array.from({ length: flat }, (_, k) => k);
       const value = (k) => candidates[mine[Math.floor(k / vocab)] * vocab + (k % vocab)];
       // Best first; ties: the lower index, as argmax. At most beamSize candidates end, so the best
-      // 2 * beamSize hold beamSize that do not.
+      // 2 * beamSize hold beamSize that do not. (On an exact float64 tie at that cut, numpy's
+      // argpartition may keep another of the tied candidates than this sort does.)
       order.sort((a, b) => value(b) - value(a) || a - b);
       const alive = [];
       order.slice(0, Math.min(flat, 2 * beamSize)).forEach((k, position) => {

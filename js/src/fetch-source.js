@@ -20,7 +20,10 @@ export class FetchSource {
   }
 
   async #get(name, what) {
-    const url = new URL(name, this.base);
+    // A plain name inside the bundle's directory: encoded, so that ':', '%', '?' or '#' cannot make it
+    // another URL.
+    const url = new URL(encodeURIComponent(name), this.base);
+    if (!url.href.startsWith(this.base.href)) throw new BundleError(`${MANIFEST} names a file outside the bundle: ${JSON.stringify(name)}`);
     let response;
     try {
       response = await this.fetch(url, this.init);
@@ -34,10 +37,11 @@ export class FetchSource {
   async manifest() {
     const bytes = await this.#get(MANIFEST, 'manifest');
     const where = new URL(MANIFEST, this.base).href;
+    // ignoreBOM keeps a byte-order mark, which JSON (and Python's reader) refuses.
     if (bytes.byteLength > MAX_MANIFEST_BYTES) throw new BundleError(`${where} is larger than ${MAX_MANIFEST_BYTES} bytes: refusing to read it`);
     let data;
     try {
-      data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+      data = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
     } catch (err) {
       throw new BundleError(`${where} is not valid JSON: ${err.message}`);
     }
@@ -48,7 +52,7 @@ export class FetchSource {
     checkFileName(artifact.file);
     const bytes = await this.#get(artifact.file, 'model file');
     const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
-    checkArtifactBytes(artifact, bytes, hex(digest), new URL(artifact.file, this.base).href);
+    checkArtifactBytes(artifact, bytes, hex(digest), new URL(encodeURIComponent(artifact.file), this.base).href);
     return bytes;
   }
 }

@@ -42,7 +42,7 @@ export function checkFileName(name, where = MANIFEST) {
     name.includes('/') ||
     name.includes('\\') ||
     name.includes('\0') ||
-    /^[A-Za-z]:/.test(name)
+    name.includes(':')
   ) {
     throw new BundleError(`${where} names a file outside the bundle: ${JSON.stringify(name)}`);
   }
@@ -77,7 +77,7 @@ function parseArtifact(a, where) {
     precision: a.precision,
     role: a.role,
     file: a.file,
-    sha256: a.sha256.toLowerCase(),
+    sha256: a.sha256,
     size: a.size,
     // false when a row's output depends on its batch-mates (onnxruntime's dynamic quantization picks
     // one activation scale per tensor): the runtime then decodes row by row.
@@ -179,7 +179,7 @@ export function completeModels(manifest) {
 export function selectArtifacts(manifest, backend, precision) {
   const found = {};
   for (const a of manifest.artifacts) {
-    if (a.backend === backend && a.precision === precision && a.role in GRAPH_IO) found[a.role] = a;
+    if (a.backend === backend && a.precision === precision && Object.hasOwn(GRAPH_IO, a.role)) found[a.role] = a;
   }
   if (!ROLES.every((r) => r in found)) {
     const have = [...new Set(manifest.artifacts.map((a) => `${a.backend}/${a.precision}`))].sort();

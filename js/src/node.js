@@ -32,7 +32,8 @@ export class DirectorySource {
     if (fileStat.size > MAX_MANIFEST_BYTES) throw new BundleError(`${file} is larger than ${MAX_MANIFEST_BYTES} bytes: refusing to read it`);
     let data;
     try {
-      data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file)));
+      // ignoreBOM keeps a byte-order mark, which JSON (and Python's reader) refuses.
+      data = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(await readFile(file)));
     } catch (err) {
       throw new BundleError(`${file} is not valid JSON: ${err.message}`);
     }

@@ -75,8 +75,17 @@ export class Vocabulary {
   }
 }
 
+/** `text` quoted for a message, invisible characters escaped (as Python's repr does: "\ufeff"). */
+export function quote(text) {
+  return JSON.stringify(text).replace(/[\p{C}\p{Z}]/gu, (c) => {
+    if (c === ' ') return c;
+    const code = c.codePointAt(0);
+    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\U${code.toString(16).padStart(8, '0')}`;
+  });
+}
+
 function preview(chars, width = 40) {
-  return JSON.stringify(chars.length <= width ? chars.join('') : chars.slice(0, width - 3).join('') + '...');
+  return quote(chars.length <= width ? chars.join('') : chars.slice(0, width - 3).join('') + '...');
 }
 
 /** Throws a TypeError unless `value` is one of `choices`. */
@@ -103,7 +112,7 @@ export function prepareSource(text, vocab, maxLength, onUnknown = 'error', onOve
   const unknown = vocab.unknown(text);
   if (unknown.length) {
     if (onUnknown === 'error') {
-      const shown = unknown.slice(0, 10).map((c) => JSON.stringify(c)).join(', ');
+      const shown = unknown.slice(0, 10).map(quote).join(', ');
       const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : '';
       throw new UnknownCharacterError(
         `characters not in the model's vocabulary: ${shown}${more} (in ${preview(chars)}); ` +

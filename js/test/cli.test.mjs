@@ -85,6 +85,8 @@ describe('on the exported bundle', needsBundle, () => {
     const r = cli(['--bundle', BUNDLE, '--on-unknown', 'skip', '--on-overflow', 'truncate', skip[0][0], truncate[0][0]]);
     assert.equal(r.out, `${skip[0][1]}\n${truncate[0][1]}\n`);
     userError(cli(['--bundle', BUNDLE], Buffer.from([0x61, 0x0a, 0xff, 0x0a])), /stdin line 2 is not valid UTF-8/);
+    // A byte-order mark is a character of the line, as in Python: named as unknown.
+    userError(cli(['--bundle', BUNDLE], `\ufeff${sentences[0]}\n`), /stdin line 1: characters not in the model's vocabulary: "\\ufeff"/);
     userError(cli(['--bundle', BUNDLE, '--stream', '--beam-size', '2', 'x']), /--stream works with greedy/);
     userError(cli(['--bundle', BUNDLE, '--precision', 'float16', 'x']), /no complete onnx\/float16 model/);
   });

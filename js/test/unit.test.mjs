@@ -96,6 +96,10 @@ describe('manifest', () => {
       manifestJson({ artifacts: [{ backend: 'onnx', precision: 'float32', role: 'encoder', file: '../x', sha256: 'ab', size: 1 }] }),
       /names a file outside the bundle: "\.\.\/x"/,
     ],
+    'a drive or scheme': [
+      manifestJson({ artifacts: [{ backend: 'onnx', precision: 'float32', role: 'encoder', file: 'http:evil.test', sha256: 'ab', size: 1 }] }),
+      /outside the bundle/,
+    ],
     'an absolute file': [
       manifestJson({ artifacts: [{ backend: 'onnx', precision: 'float32', role: 'encoder', file: '/etc/passwd', sha256: 'ab', size: 1 }] }),
       /outside the bundle/,
@@ -263,4 +267,19 @@ test('cutAtEnd reads a greedy graph\'s rows', async () => {
   const ids = Int32Array.from([5, 6, 1, 7, 1, 5, 5, 5, 5, 5, 1, 9, 9, 9, 9]);
   const rows = cutAtEnd({ ids, steps: 5 }, 3, 1, 4);
   assert.deepEqual(rows.map((d) => [d.ids, d.finished]), [[[5, 6], true], [[5, 5, 5, 5], false], [[], true]]);
+});
+
+test('FetchSource asks for plain names inside the bundle URL, encoded', async () => {
+  const { FetchSource } = await import('../src/fetch-source.js');
+  const asked = [];
+  const fetch = async (url) => {
+    asked.push(String(url));
+    return { ok: true, status: 200, arrayBuffer: async () => new ArrayBuffer(0) };
+  };
+  const source = new FetchSource('http://example.test/models/b', { fetch });
+  const artifact = { file: 'a#b?c%d e', size: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' };
+  assert.deepEqual(await source.artifact(artifact), new Uint8Array(0));
+  assert.deepEqual(asked, ['http://example.test/models/b/a%23b%3Fc%25d%20e']);
+  await assert.rejects(source.artifact({ ...artifact, sha256: artifact.sha256.toUpperCase() }), /does not match its sha256/);
+  await assert.rejects(source.artifact({ ...artifact, file: '../x' }), /outside the bundle/);
 });
