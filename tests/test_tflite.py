@@ -143,7 +143,7 @@ def test_export_of_another_model_replaces_the_bundle(tiny_run, full_bundle, tmp_
     assert {(a.backend, a.precision) for a in manifest.artifacts} == {("onnx", "float32")}
     assert manifest.latent_dim == 16
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
-        [MANIFEST, "encoder.float32.onnx", "decoder_step.float32.onnx"])
+        [MANIFEST, "encoder.float32.onnx", "decoder_step.float32.onnx", "greedy.float32.onnx"])
 
 
 def test_both_backends_run_without_tensorflow(full_bundle, sentences, run_without_tensorflow):
