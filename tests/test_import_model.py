@@ -1,0 +1,131 @@
+"""Importing a model trained by the keras.io script: decodes equal the script's own, before and after
+export; bad models and data give one clear error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+from tests.conftest import quiet
+from tests.keras_io_script import Script
+
+pytestmark = pytest.mark.slow
+
+NUM_SAMPLES = 400
+
+
+@pytest.fixture(scope="module")
+def script_model(tmp_path_factory):
+    """A tiny model trained and saved by the script's own procedure (Keras 3: s2s_model.keras)."""
+    from trainer.builtin import builtin_pairs
+
+    d = tmp_path_factory.mktemp("keras_io")
+    pairs = builtin_pairs(NUM_SAMPLES, 0, 20, None, 40)
+    # fra.txt's three columns: English, French, attribution.
+    (d / "fra.txt").write_text("".join(f"{en}\t{fr}\tCC-BY 2.0 (France) Attribution: tatoeba.org\n"
+                                       for en, fr in pairs), encoding="utf-8")
+    keras.utils.set_random_seed(1)
+    script = Script(d / "fra.txt", NUM_SAMPLES, latent_dim=32)
+    script.train_and_save(d / "s2s_model.keras", epochs=40, learning_rate=0.01)
+    script.load_for_inference(d / "s2s_model.keras")
+    return d, script
+
+
+def _script_decodes(script: Script, rows: range, limit: int) -> list[str]:
+    # What a user reads: the script appends END and may emit one character past the limit.
+    return [script.decode_sequence(script.encoder_input_data[i : i + 1]).removesuffix("\n")[:limit] for i in rows]
+
+
+def test_an_imported_model_decodes_as_the_script_before_and_after_export(script_model, tmp_path):
+    from export.to_onnx import export_onnx
+    from export.to_tflite import export_tflite
+    from runtime import Translator
+    from trainer.keras_io import import_keras_io
+    from trainer.reference import keras_translator
+    from trainer.run import read_heldout
+
+    d, script = script_model
+    run = tmp_path / "run"
+    info = import_keras_io(d / "s2s_model.keras", run, d / "fra.txt", num_samples=NUM_SAMPLES, log=quiet)
+    assert (info.max_source_length, info.max_target_length) == (script.max_encoder_seq_length,
+                                                                script.max_decoder_seq_length)
+    assert list(info.source_vocab.chars) == script.input_characters
+    assert list(info.target_vocab.chars) == script.target_characters
+    # The held-out sentences are the script's validation split: the last 20% of the lines.
+    cut = int(len(script.input_texts) * 0.8)
+    held = [en for en, _ in read_heldout(run)]
+    assert held == script.input_texts[cut:]
+    # The script's decode_sequence calls predict twice a character (~0.1 s): compare on the first 16.
+    held = held[:16]
+    expected = _script_decodes(script, range(cut, cut + len(held)), info.max_target_length)
+    assert sum(e.strip() != "" for e in expected) > len(expected) // 2, "the fixture model says nothing"
+    assert keras_translator(run).translate(held) == expected
+    bundle = tmp_path / "bundle"
+    export_onnx(run, bundle, quantize=("none",), log=quiet)
+    export_tflite(run, bundle, quantize=("none",), log=quiet)
+    for backend in ("onnx", "tflite"):
+        assert Translator(bundle, backend=backend).translate(held) == expected, backend
+
+
+def test_vocabulary_files_beside_the_model_are_used(script_model, tmp_path):
+    from trainer.keras_io import KerasIoError, import_keras_io
+
+    d, script = script_model
+    model_dir = tmp_path / "hub"
+    model_dir.mkdir()
+    (model_dir / "s2s_model.keras").write_bytes((d / "s2s_model.keras").read_bytes())
+    (model_dir / "input_vocab.json").write_text(json.dumps(script.input_characters), encoding="utf-8")
+    (model_dir / "target_vocab.json").write_text(json.dumps(script.target_characters), encoding="utf-8")
+    info = import_keras_io(model_dir / "s2s_model.keras", tmp_path / "run", d / "fra.txt", num_samples=50,
+                           log=quiet)  # 50 lines would rebuild smaller vocabularies: the files win
+    assert list(info.target_vocab.chars) == script.target_characters
+    (model_dir / "target_vocab.json").write_text(json.dumps(script.target_characters[:-1]), encoding="utf-8")
+    with pytest.raises(KerasIoError, match=r"decoder vocabulary has \d+ characters but the model's decoder input "
+                                           r"is \d+ wide: the vocabulary files belong to another model"):
+        import_keras_io(model_dir / "s2s_model.keras", tmp_path / "run2", d / "fra.txt", log=quiet)
+
+
+def test_a_vocabulary_of_another_size_names_both_sizes_and_suggests_num_samples(script_model, tmp_path):
+    from trainer.keras_io import KerasIoError, import_keras_io
+
+    d, script = script_model
+    with pytest.raises(KerasIoError, match=rf"has \d+ characters but the model's \w+ input is "
+                                           rf"(\d+) wide: .*--num-samples it used \(now 5\)"):
+        import_keras_io(d / "s2s_model.keras", tmp_path / "run", d / "fra.txt", num_samples=5, log=quiet)
+    assert not (tmp_path / "run").exists()
+
+
+def test_models_that_are_not_the_scripts_are_refused(tmp_path):
+    from trainer.keras_io import KerasIoError, read_model
+
+    a, b = keras.Input(shape=(None, 7)), keras.Input(shape=(None, 9))
+    _, h = keras.layers.GRU(8, return_state=True)(a)
+    y = keras.layers.GRU(8, return_sequences=True)(b, initial_state=h)
+    gru = keras.Model([a, b], keras.layers.Dense(9, activation="softmax")(y))
+    gru.save(tmp_path / "gru.keras")
+    with pytest.raises(KerasIoError, match="expected two one-hot inputs, two LSTMs and a Dense layer, found "
+                                           "InputLayer, InputLayer, GRU, GRU, Dense"):
+        read_model(tmp_path / "gru.keras")
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(KerasIoError, match="TensorFlow SavedModel"):
+        read_model(tmp_path / "saved")
+    with pytest.raises(KerasIoError, match="model not found"):
+        read_model(tmp_path / "missing.keras")
+
+
+def test_the_command_line_reports_errors_in_one_line(script_model, tmp_path):
+    d, _ = script_model
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.import_model", "--model", str(d / "s2s_model.keras"),
+         "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.startswith("python -m trainer.import_model")]
+    assert lines and "give the script's data file (--data)" in lines[-1]
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,43 @@
+"""python -m trainer.import_model --model s2s_model.keras --data fra.txt --out RUN: make a model trained
+by the keras.io lstm_seq2seq script an ordinary run directory, which `export.to_onnx`,
+`export.to_tflite`, `trainer.evaluate`, `trainer.decode` and `trainer.qat` take unchanged
+(`trainer.keras_io` does the work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from runtime.cli import add_verbose, positive_int, run_main
+
+from .keras_io import NUM_SAMPLES, import_keras_io
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m trainer.import_model",
+        description="Import a model trained by the keras.io character-level seq2seq script "
+        "(s2s_model.keras, Keras 3) as a run directory that the export and evaluation commands take.",
+    )
+    p.add_argument("--model", required=True, help="the script's saved model (s2s_model.keras)")
+    p.add_argument("--out", required=True, help="run directory to write")
+    p.add_argument("--data", help="the data file the script read (fra.txt): it rebuilds the vocabularies "
+                   "and gives the held-out sentences (the script's validation split)")
+    p.add_argument("--num-samples", type=positive_int, default=NUM_SAMPLES,
+                   help="lines the script read from --data (its num_samples; default: %(default)s)")
+    p.add_argument("--vocab-dir", help="a directory holding input_vocab.json and target_vocab.json "
+                   "(default: the model's directory, when it holds them)")
+    add_verbose(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import_keras_io(args.model, args.out, args.data, num_samples=args.num_samples, vocab_dir=args.vocab_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "python -m trainer.import_model"))

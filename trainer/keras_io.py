@@ -1,0 +1,289 @@
+"""Models trained by the keras.io script ("Character-level recurrent sequence-to-sequence model",
+examples/nlp/lstm_seq2seq.py), read into an ordinary run directory.
+
+The script's model: two one-hot inputs [batch, time, tokens] (encoder, decoder), an encoder LSTM
+that keeps only its final [h, c], a decoder LSTM started from them, a Dense softmax. Its layers are
+unnamed, so they are found by the model's structure. Its vocabularies are not saved with the model:
+they are the sorted character sets of the first `num_samples` lines of the data file, rebuilt here
+exactly as the script built them (or read from vocabulary files, as the Hugging Face Hub repo
+`keras-io/char-lstm-seq2seq` ships them).
+
+The weights go into the seed's own Keras model (`trainer.model.build_training_model`, whose LSTM
+and Dense weights have the script's shapes), so every command downstream (export, evaluate,
+decode, qat) takes the imported run unchanged.
+
+Read here: the Keras 3 version (keras.io, 2023 on): `s2s_model.keras`, space padding, sigmoid
+recurrent activation.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+
+from runtime.errors import S2SError
+from runtime.vocab import END, PAD, START, Vocabulary
+
+from .data import Pair
+from .fileio import atomic_write_bytes, atomic_write_json, replace_dir, replaceable, staging_dir
+from .model import build_training_model, model_layers
+from .run import HELDOUT_TSV, MODEL_FILE, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo
+from .settings import Settings
+
+# The script's settings, which decide its vocabularies and its validation split.
+NUM_SAMPLES = 10_000
+VALIDATION_SPLIT = 0.2
+TRAIN_SAMPLE = 1_000
+VOCAB_FILES = ("input_vocab.json", "target_vocab.json")  # the Hub repo's names
+
+
+class KerasIoError(S2SError, ValueError):
+    """A model or its data is not what the keras.io script saves."""
+
+
+@dataclass(frozen=True)
+class LSTMWeights:
+    kernel: np.ndarray  # [input width, 4 * latent], gates i, f, c, o
+    recurrent_kernel: np.ndarray  # [latent, 4 * latent]
+    bias: np.ndarray  # [4 * latent]
+    recurrent_activation: str
+
+
+@dataclass(frozen=True)
+class KerasIoModel:
+    """What the script's model holds, whichever version saved it."""
+
+    encoder: LSTMWeights
+    decoder: LSTMWeights
+    dense_kernel: np.ndarray  # [latent, decoder tokens]
+    dense_bias: np.ndarray
+    source: str  # a description for run.json: the format and the Keras version that saved it
+
+    @property
+    def num_encoder_tokens(self) -> int:
+        return self.encoder.kernel.shape[0]
+
+    @property
+    def num_decoder_tokens(self) -> int:
+        return self.decoder.kernel.shape[0]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.encoder.recurrent_kernel.shape[0]
+
+
+def _found(layers) -> str:
+    return ", ".join(f"{type(layer).__name__}" for layer in layers) or "no layers"
+
+
+def read_keras3(path: Path) -> KerasIoModel:
+    """The weights of a Keras 3 `.keras` file of the script's model, found by structure."""
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a file it cannot read
+        raise KerasIoError(f"cannot load {path} with Keras {keras.__version__}: {str(exc).splitlines()[0]}") from None
+    kinds = [type(layer).__name__ for layer in model.layers]
+    expected = ["InputLayer", "InputLayer", "LSTM", "LSTM", "Dense"]
+    if sorted(kinds) != sorted(expected):
+        raise KerasIoError(
+            f"{path} is not the keras.io lstm_seq2seq model: expected two one-hot inputs, two LSTMs and a "
+            f"Dense layer, found {_found(model.layers)}"
+        )
+    if len(model.inputs) != 2 or any(len(x.shape) != 3 for x in model.inputs):
+        raise KerasIoError(f"{path}: expected two one-hot inputs [batch, time, tokens], found inputs of shapes "
+                           f"{[tuple(x.shape) for x in model.inputs]}")
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    # The encoder keeps only its final state; the decoder returns its whole sequence.
+    encoder = next((layer for layer in lstms if not layer.return_sequences and layer.return_state), None)
+    decoder = next((layer for layer in lstms if layer.return_sequences), None)
+    (dense,) = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    if encoder is None or decoder is None or encoder is decoder:
+        raise KerasIoError(f"{path}: expected an encoder LSTM that returns its state only and a decoder LSTM "
+                           "that returns sequences")
+    widths = [int(x.shape[-1]) for x in model.inputs]
+    enc_width, dec_width = encoder.cell.kernel.shape[0], decoder.cell.kernel.shape[0]
+    if sorted(widths) != sorted([enc_width, dec_width]) or dense.kernel.shape[1] != dec_width:
+        raise KerasIoError(f"{path}: input widths {widths} do not match the LSTMs ({enc_width}, {dec_width}) "
+                           f"and the Dense layer ({dense.kernel.shape[1]})")
+    if encoder.units != decoder.units:
+        raise KerasIoError(f"{path}: the encoder has {encoder.units} units and the decoder {decoder.units}")
+    if dense.activation.__name__ != "softmax":
+        raise KerasIoError(f"{path}: the Dense layer's activation is {dense.activation.__name__}, expected softmax")
+
+    def lstm(layer) -> LSTMWeights:
+        if layer.activation.__name__ != "tanh" or not layer.use_bias:
+            raise KerasIoError(f"{path}: an LSTM with activation {layer.activation.__name__} or no bias is not "
+                               "the script's")
+        activation = layer.recurrent_activation.__name__
+        if activation != "sigmoid":
+            raise KerasIoError(f"{path}: an LSTM with recurrent activation {activation} (this importer reads "
+                               "Keras 3 models of the keras.io script, whose LSTMs use sigmoid)")
+        cell = layer.cell
+        return LSTMWeights(np.asarray(cell.kernel), np.asarray(cell.recurrent_kernel), np.asarray(cell.bias),
+                           activation)
+
+    return KerasIoModel(lstm(encoder), lstm(decoder), np.asarray(dense.kernel), np.asarray(dense.bias),
+                        source=f"keras {_saved_keras_version(path) or 'unknown'} (.keras)")
+
+
+def _saved_keras_version(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return json.loads(z.read("metadata.json")).get("keras_version")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def read_model(path: str | Path) -> KerasIoModel:
+    path = Path(path)
+    if path.is_file() and path.suffix == ".keras":
+        return read_keras3(path)
+    if path.is_dir() and (path / "saved_model.pb").is_file():
+        raise KerasIoError(f"{path} is a TensorFlow SavedModel (the keras.io script of 2020-2023): this version "
+                           "imports Keras 3 .keras files only")
+    if path.is_file() and path.suffix in (".h5", ".hdf5"):
+        raise KerasIoError(f"{path} is an HDF5 file (the 2017 Keras example): this version imports Keras 3 "
+                           ".keras files only")
+    if not path.exists():
+        raise KerasIoError(f"model not found: {path}")
+    raise KerasIoError(f"{path} is not a model file the keras.io script saves (s2s_model.keras)")
+
+
+@dataclass(frozen=True)
+class ScriptData:
+    """The pairs and vocabularies the script derived from its data file."""
+
+    pairs: list[Pair]  # (English, French), in file order
+    source_vocab: Vocabulary
+    target_vocab: Vocabulary
+    max_source_length: int
+    max_target_length: int  # START + French + END
+
+
+def script_data(data: str | Path, num_samples: int = NUM_SAMPLES) -> ScriptData:
+    """The first `num_samples` lines of `data` read as the script read them: English and French are the
+    first two tab-separated fields; the target is START + French + END; the vocabularies are the
+    sorted character sets."""
+    data = Path(data)
+    if not data.is_file():
+        raise KerasIoError(f"data file not found: {data}")
+    lines = data.read_text(encoding="utf-8").split("\n")
+    pairs = []
+    for number, line in enumerate(lines[: min(num_samples, len(lines) - 1)], start=1):
+        fields = line.split("\t")
+        if len(fields) < 2:
+            raise KerasIoError(f"{data}, line {number}: expected English<TAB>French, as the script reads it")
+        pairs.append((fields[0], fields[1]))
+    if not pairs:
+        raise KerasIoError(f"{data} holds no lines to rebuild the vocabularies from")
+    source = sorted({c for en, _ in pairs for c in en})
+    target = sorted({c for _, fr in pairs for c in START + fr + END})
+    return ScriptData(pairs, Vocabulary(tuple(source)), Vocabulary(tuple(target)),
+                      max(len(en) for en, _ in pairs), max(len(START + fr + END) for _, fr in pairs))
+
+
+def read_vocab_files(directory: Path) -> tuple[Vocabulary, Vocabulary] | None:
+    """The Hub repo's `input_vocab.json` and `target_vocab.json` (lists of characters in id order), when
+    `directory` holds both."""
+    files = [directory / name for name in VOCAB_FILES]
+    if not all(f.is_file() for f in files):
+        return None
+    vocabs = []
+    for f in files:
+        try:
+            chars = json.loads(f.read_text(encoding="utf-8"))
+            vocabs.append(Vocabulary(tuple(chars)))
+        except (ValueError, TypeError) as exc:
+            raise KerasIoError(f"{f} is not a list of single characters: {exc}") from None
+    return vocabs[0], vocabs[1]
+
+
+def _check_vocab(side: str, vocab: Vocabulary, width: int, needed: str, hint: str) -> None:
+    if len(vocab) != width:
+        raise KerasIoError(f"the {side} vocabulary has {len(vocab)} characters but the model's {side} input is "
+                           f"{width} wide: {hint}")
+    missing = [c for c in needed if c not in vocab]
+    if missing:
+        raise KerasIoError(f"the {side} vocabulary lacks {', '.join(repr(c) for c in missing)}, which the script's "
+                           "padding and decoding need")
+
+
+def import_keras_io(
+    model_path: str | Path, out: str | Path, data: str | Path | None = None, *, num_samples: int = NUM_SAMPLES,
+    vocab_dir: str | Path | None = None, log: Callable[..., None] = print,
+) -> RunInfo:
+    """Write the run directory `out` (atomically) for the keras.io model at `model_path`."""
+    out = Path(out)
+    if not replaceable(out, RUN_JSON):
+        raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
+    if num_samples < 1:
+        raise KerasIoError(f"num-samples must be at least 1, got {num_samples}")
+    log(f"reading {model_path} ...")
+    found = read_model(model_path)
+    log(f"  {found.source}: latent {found.latent_dim}, {found.num_encoder_tokens} encoder / "
+        f"{found.num_decoder_tokens} decoder tokens")
+    script = script_data(data, num_samples) if data is not None else None
+    vocab_dir = Path(vocab_dir) if vocab_dir is not None else Path(model_path).resolve().parent
+    vocabs = read_vocab_files(vocab_dir)
+    if vocabs is not None:
+        source_vocab, target_vocab = vocabs
+        log(f"vocabularies from {vocab_dir}")
+    elif script is not None:
+        source_vocab, target_vocab = script.source_vocab, script.target_vocab
+        log(f"vocabularies rebuilt from the first {len(script.pairs)} lines of {data}")
+    else:
+        raise KerasIoError("the model's vocabularies are not saved with it: give the script's data file (--data) "
+                           f"or a directory holding {' and '.join(VOCAB_FILES)} (--vocab-dir)")
+    hint = (f"the script read a different number of lines: try the --num-samples it used (now {num_samples})"
+            if vocabs is None else "the vocabulary files belong to another model")
+    _check_vocab("encoder", source_vocab, found.num_encoder_tokens, PAD, hint)
+    _check_vocab("decoder", target_vocab, found.num_decoder_tokens, START + END + PAD, hint)
+    if script is None:
+        raise KerasIoError("an imported run needs sentences to validate exports and evaluate on: give the script's "
+                           "data file (--data)")
+    unknown = {c for en, fr in script.pairs for c in en if c not in source_vocab} | {
+        c for _, fr in script.pairs for c in fr if c not in target_vocab}
+    if unknown:
+        raise KerasIoError(f"the data holds characters the vocabularies lack ({''.join(sorted(unknown))!r}): "
+                           "it is not the data this model was trained on")
+
+    model = build_training_model(len(source_vocab), len(target_vocab), found.latent_dim)
+    layers = model_layers(model)
+    for layer, weights in ((layers.encoder, found.encoder), (layers.decoder, found.decoder)):
+        layer.set_weights([weights.kernel, weights.recurrent_kernel, weights.bias])
+    layers.dense.set_weights([found.dense_kernel, found.dense_bias])
+
+    # The script's validation split: Keras holds out the last 20% of the samples, in file order.
+    cut = int(len(script.pairs) * (1 - VALIDATION_SPLIT))
+    train, heldout = script.pairs[:cut], script.pairs[cut:]
+    settings = Settings(num_samples=num_samples, latent_dim=found.latent_dim, batch_size=64,
+                        validation_split=VALIDATION_SPLIT, split="ordered", pipeline="seed",
+                        loss_on_padding=True, extra={"imported": {"from": str(Path(model_path).resolve()),
+                                                                   "format": found.source}})
+    info = RunInfo(source_vocab, target_vocab, script.max_source_length, script.max_target_length,
+                   found.latent_dim, settings,
+                   data={"source": str(Path(data).resolve()), "pairs": len(script.pairs),
+                         "heldout": "the keras.io script's validation split: the last 20% of the lines read",
+                         "heldout_is_training_sample": False},
+                   best={})
+    staged = staging_dir(out)
+    try:
+        model.save(staged / MODEL_FILE)
+        atomic_write_json(staged / RUN_JSON, info.to_json())
+        for name, pairs in ((HELDOUT_TSV, heldout),
+                            (TRAIN_SAMPLE_TSV, random.Random(0).sample(train, min(len(train), TRAIN_SAMPLE)))):
+            atomic_write_bytes(staged / name, "".join(f"{en}\t{fr}\n" for en, fr in pairs).encode("utf-8"))
+        replace_dir(staged, out)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    log(f"run written to {out}: {len(train)} training / {len(heldout)} held-out pairs (the script's split)")
+    return info
