@@ -113,8 +113,11 @@ def test_models_that_are_not_the_scripts_are_refused(tmp_path):
         read_model(tmp_path / "gru.keras")
     (tmp_path / "saved").mkdir()
     (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
-    with pytest.raises(KerasIoError, match="TensorFlow SavedModel"):
+    with pytest.raises(KerasIoError, match="without keras_metadata.pb"):
         read_model(tmp_path / "saved")
+    (tmp_path / "old.h5").write_bytes(b"")
+    with pytest.raises(KerasIoError, match="HDF5 file .* not supported yet"):
+        read_model(tmp_path / "old.h5")
     with pytest.raises(KerasIoError, match="model not found"):
         read_model(tmp_path / "missing.keras")
 
@@ -129,3 +132,26 @@ def test_the_command_line_reports_errors_in_one_line(script_model, tmp_path):
     lines = [line for line in done.stderr.splitlines() if line.startswith("python -m trainer.import_model")]
     assert lines and "give the script's data file (--data)" in lines[-1]
     assert "Traceback" not in done.stderr
+
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "keras_io_tf2"
+
+
+def test_a_tf_keras_2_savedmodel_decodes_as_the_script_did(tmp_path):
+    """The fixture was made by tf.keras 2.15 running the script (fixtures/keras_io_tf2/make_fixture.py):
+    a SavedModel and the script's own decodes of its held-out sentences. Keras 3 cannot load it."""
+    from export.to_onnx import export_onnx
+    from runtime import Translator
+    from trainer.keras_io import import_keras_io
+    from trainer.reference import keras_translator
+
+    expected = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
+    run = tmp_path / "run"
+    info = import_keras_io(FIXTURE / "s2s", run, FIXTURE / "fra.txt", num_samples=expected["num_samples"],
+                           log=quiet)
+    assert "SavedModel" in info.settings.extra["imported"]["format"]
+    sources = [s for s, _ in expected["decodes"]]
+    want = [d.removesuffix("\n")[: info.max_target_length] for _, d in expected["decodes"]]
+    assert keras_translator(run).translate(sources) == want
+    export_onnx(run, tmp_path / "bundle", log=quiet)
+    assert Translator(tmp_path / "bundle").translate(sources) == want

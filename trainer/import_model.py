@@ -19,9 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m trainer.import_model",
         description="Import a model trained by the keras.io character-level seq2seq script "
-        "(s2s_model.keras, Keras 3) as a run directory that the export and evaluation commands take.",
+        "(s2s_model.keras, or a tf.keras 2 SavedModel) as a run directory that the export and evaluation "
+        "commands take.",
     )
-    p.add_argument("--model", required=True, help="the script's saved model (s2s_model.keras)")
+    p.add_argument("--model", required=True, help="the script's saved model: s2s_model.keras (Keras 3) or the "
+                   "s2s/ SavedModel directory (tf.keras 2)")
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--data", help="the data file the script read (fra.txt): it rebuilds the vocabularies "
                    "and gives the held-out sentences (the script's validation split)")

@@ -12,8 +12,11 @@ The weights go into the seed's own Keras model (`trainer.model.build_training_mo
 and Dense weights have the script's shapes), so every command downstream (export, evaluate,
 decode, qat) takes the imported run unchanged.
 
-Read here: the Keras 3 version (keras.io, 2023 on): `s2s_model.keras`, space padding, sigmoid
-recurrent activation.
+Read here, both with space padding and the sigmoid recurrent activation:
+- the Keras 3 version (keras.io, 2023 on): `s2s_model.keras`, loaded by Keras 3;
+- the tf.keras 2 version (keras.io, 2020-2023, and the Hub repo): a TensorFlow SavedModel directory
+  (`s2s/`). Keras 3 cannot load it as a model, so its architecture comes from `keras_metadata.pb` and its
+  weights from the SavedModel's own checkpoint (`variables/`), found through the checkpoint's object graph.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from runtime.errors import S2SError
 from runtime.vocab import END, PAD, START, Vocabulary
@@ -142,19 +147,127 @@ def _saved_keras_version(path: Path) -> str | None:
         return None
 
 
+def _json_objects(text: str):
+    """The JSON objects embedded in `text` (the metadata strings of a serialized protobuf)."""
+    decoder = json.JSONDecoder()
+    i = text.find('{"')
+    while i >= 0:
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except ValueError:
+            i = text.find('{"', i + 1)
+            continue
+        yield obj
+        i = text.find('{"', end)
+
+
+def read_savedmodel(path: Path) -> KerasIoModel:
+    """The weights of a tf.keras 2 SavedModel of the script's model, without tf.keras 2: the
+    architecture from `keras_metadata.pb`, the weights from the SavedModel's checkpoint."""
+    metadata = path / "keras_metadata.pb"
+    if not metadata.is_file():
+        raise KerasIoError(f"{path} is a SavedModel without keras_metadata.pb: not saved by tf.keras's model.save")
+    root = next((o for o in _json_objects(metadata.read_bytes().decode("utf-8", "replace"))
+                 if o.get("class_name") in ("Functional", "Model") and "config" in o), None)
+    if root is None:
+        raise KerasIoError(f"{metadata} holds no functional model description")
+    layers = root["config"].get("layers", [])
+    kinds = [layer.get("class_name") for layer in layers]
+    if sorted(kinds) != sorted(["InputLayer", "InputLayer", "LSTM", "LSTM", "Dense"]):
+        raise KerasIoError(
+            f"{path} is not the keras.io lstm_seq2seq model: expected two one-hot inputs, two LSTMs and a "
+            f"Dense layer, found {', '.join(kinds) or 'no layers'}")
+    by_name = {layer["name"]: layer for layer in layers}
+
+    def inbound(layer) -> list[str]:
+        nodes = layer.get("inbound_nodes") or [[]]
+        return [entry[0] for entry in nodes[0]]
+
+    lstms = [layer for layer in layers if layer["class_name"] == "LSTM"]
+    encoder = next((la for la in lstms if not la["config"].get("return_sequences")), None)
+    decoder = next((la for la in lstms if la["config"].get("return_sequences")), None)
+    (dense,) = [layer for layer in layers if layer["class_name"] == "Dense"]
+    if encoder is None or decoder is None or encoder["name"] not in inbound(decoder) \
+            or inbound(dense) != [decoder["name"]]:
+        raise KerasIoError(f"{path}: expected an encoder LSTM whose states start a decoder LSTM that feeds the "
+                           "Dense layer")
+    widths = {}
+    for layer in (encoder, decoder):
+        (source,) = [name for name in inbound(layer) if by_name[name]["class_name"] == "InputLayer"]
+        shape = by_name[source]["config"].get("batch_input_shape")
+        shape = shape.get("items") if isinstance(shape, dict) else shape
+        if not shape or len(shape) != 3:
+            raise KerasIoError(f"{path}: expected one-hot inputs [batch, time, tokens], found {shape}")
+        widths[layer["name"]] = int(shape[-1])
+    for layer in (encoder, decoder):
+        config = layer["config"]
+        activation = config.get("recurrent_activation")
+        if config.get("activation") != "tanh" or not config.get("use_bias", True):
+            raise KerasIoError(f"{path}: an LSTM with activation {config.get('activation')} or no bias is not the "
+                               "script's")
+        if activation != "sigmoid":
+            raise KerasIoError(f"{path}: an LSTM with recurrent activation {activation} (this importer reads the "
+                               "keras.io versions whose LSTMs use sigmoid)")
+    if dense["config"].get("activation") != "softmax":
+        raise KerasIoError(f"{path}: the Dense layer's activation is {dense['config'].get('activation')}, "
+                           "expected softmax")
+
+    # Each layer's weights through the checkpoint's object graph: the layers that have weights are
+    # "layer_with_weights-N" in the order of the model's layers.
+    prefix = path / "variables" / "variables"
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        graph = trackable_object_graph_pb2.TrackableObjectGraph()
+        graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+    except Exception as exc:  # TensorFlow raises its own types for a missing or corrupt checkpoint
+        raise KerasIoError(f"cannot read the SavedModel's weights in {prefix}: {str(exc).splitlines()[0]}") from None
+    weighted = [layer["name"] for layer in layers if layer["class_name"] in ("LSTM", "Dense")]
+
+    def tensor(*path_names: str) -> np.ndarray:
+        node = 0
+        for name in path_names:
+            node = next((c.node_id for c in graph.nodes[node].children if c.local_name == name), None)
+            if node is None:
+                raise KerasIoError(f"{prefix}: no {'/'.join(path_names)} in the checkpoint")
+        key = next((a.checkpoint_key for a in graph.nodes[node].attributes if a.name == "VARIABLE_VALUE"), None)
+        if key is None:
+            raise KerasIoError(f"{prefix}: {'/'.join(path_names)} is not a variable")
+        return np.asarray(reader.get_tensor(key), dtype=np.float32)
+
+    def lstm(layer) -> LSTMWeights:
+        node = f"layer_with_weights-{weighted.index(layer['name'])}"
+        weights = LSTMWeights(tensor(node, "cell", "kernel"), tensor(node, "cell", "recurrent_kernel"),
+                              tensor(node, "cell", "bias"), layer["config"]["recurrent_activation"])
+        units = int(layer["config"]["units"])
+        if weights.kernel.shape != (widths[layer["name"]], 4 * units) or weights.recurrent_kernel.shape != (
+                units, 4 * units) or weights.bias.shape != (4 * units,):
+            raise KerasIoError(f"{path}: the weights of {layer['name']} do not have the shapes of its configuration")
+        return weights
+
+    enc, dec = lstm(encoder), lstm(decoder)
+    node = f"layer_with_weights-{weighted.index(dense['name'])}"
+    dense_kernel, dense_bias = tensor(node, "kernel"), tensor(node, "bias")
+    if enc.recurrent_kernel.shape != dec.recurrent_kernel.shape or dense_kernel.shape != (
+            dec.recurrent_kernel.shape[0], dec.kernel.shape[0]):
+        raise KerasIoError(f"{path}: the encoder, decoder and Dense sizes do not fit together")
+    return KerasIoModel(enc, dec, dense_kernel, dense_bias,
+                        source=f"tf.keras {root.get('keras_version', 'unknown')} (SavedModel)")
+
+
 def read_model(path: str | Path) -> KerasIoModel:
     path = Path(path)
     if path.is_file() and path.suffix == ".keras":
         return read_keras3(path)
     if path.is_dir() and (path / "saved_model.pb").is_file():
-        raise KerasIoError(f"{path} is a TensorFlow SavedModel (the keras.io script of 2020-2023): this version "
-                           "imports Keras 3 .keras files only")
+        return read_savedmodel(path)
     if path.is_file() and path.suffix in (".h5", ".hdf5"):
-        raise KerasIoError(f"{path} is an HDF5 file (the 2017 Keras example): this version imports Keras 3 "
-                           ".keras files only")
+        raise KerasIoError(f"{path} is an HDF5 file (the 2017 Keras example): this version imports .keras files "
+                           "and SavedModel directories only (zero padding and Keras 2's hard_sigmoid are not "
+                           "supported yet)")
     if not path.exists():
         raise KerasIoError(f"model not found: {path}")
-    raise KerasIoError(f"{path} is not a model file the keras.io script saves (s2s_model.keras)")
+    raise KerasIoError(f"{path} is not a model the keras.io script saves (s2s_model.keras, or an s2s/ SavedModel "
+                       "directory)")
 
 
 @dataclass(frozen=True)
