@@ -84,6 +84,10 @@ def test_vocabulary_files_beside_the_model_are_used(script_model, tmp_path):
     info = import_keras_io(model_dir / "s2s_model.keras", tmp_path / "run", d / "fra.txt", num_samples=50,
                            log=quiet)  # 50 lines would rebuild smaller vocabularies: the files win
     assert list(info.target_vocab.chars) == script.target_characters
+    # The script's token index ({char: id}) reads the same.
+    (model_dir / "target_vocab.json").write_text(json.dumps(script.target_token_index), encoding="utf-8")
+    info = import_keras_io(model_dir / "s2s_model.keras", tmp_path / "run1", d / "fra.txt", log=quiet)
+    assert list(info.target_vocab.chars) == script.target_characters
     (model_dir / "target_vocab.json").write_text(json.dumps(script.target_characters[:-1]), encoding="utf-8")
     with pytest.raises(KerasIoError, match=r"decoder vocabulary has \d+ characters but the model's decoder input "
                                            r"is \d+ wide: the vocabulary files belong to another model"):

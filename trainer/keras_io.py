@@ -312,11 +312,27 @@ def read_vocab_files(directory: Path) -> tuple[Vocabulary, Vocabulary] | None:
     vocabs = []
     for f in files:
         try:
-            chars = json.loads(f.read_text(encoding="utf-8"))
-            vocabs.append(Vocabulary(tuple(chars)))
+            vocabs.append(Vocabulary(tuple(_chars_in_id_order(json.loads(f.read_text(encoding="utf-8"))))))
         except (ValueError, TypeError) as exc:
-            raise KerasIoError(f"{f} is not a list of single characters: {exc}") from None
+            raise KerasIoError(f"{f} is not a vocabulary (a list of characters in id order, or a map between "
+                               f"characters and ids): {exc}") from None
     return vocabs[0], vocabs[1]
+
+
+def _chars_in_id_order(data) -> list[str]:
+    """A list of characters in id order; or the script's token index ({char: id}) or its reverse
+    ({id: char}, JSON keys being strings)."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        if all(isinstance(v, int) for v in data.values()):
+            pairs = sorted((v, k) for k, v in data.items())
+        else:
+            pairs = sorted((int(k), v) for k, v in data.items())
+        if [i for i, _ in pairs] != list(range(len(pairs))):
+            raise ValueError("its ids are not 0, 1, 2, ...")
+        return [c for _, c in pairs]
+    raise TypeError(f"expected a list or an object, got {type(data).__name__}")
 
 
 def _check_vocab(side: str, vocab: Vocabulary, width: int, needed: str, hint: str) -> None:
