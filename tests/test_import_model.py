@@ -72,6 +72,21 @@ def test_an_imported_model_decodes_as_the_script_before_and_after_export(script_
         assert Translator(bundle, backend=backend).translate(held) == expected, backend
 
 
+def test_evaluation_and_quantization_aware_fine_tuning_take_an_imported_run(script_model, tmp_path):
+    from trainer.evaluate import evaluate
+    from trainer.keras_io import import_keras_io
+    from trainer.qat import fine_tune
+    from trainer.run import read_run
+
+    d, _ = script_model
+    run = tmp_path / "run"
+    import_keras_io(d / "s2s_model.keras", run, d / "fra.txt", num_samples=NUM_SAMPLES, log=quiet)
+    scores = evaluate(run, limit=20, samples=0, log=quiet)
+    assert scores.sentences == 20 and scores.chrf > 0
+    fine_tune(run, tmp_path / "qat", epochs=1, verbose=0, log=quiet)
+    assert read_run(tmp_path / "qat").settings.quantization_aware
+
+
 def test_vocabulary_files_beside_the_model_are_used(script_model, tmp_path):
     from trainer.keras_io import KerasIoError, import_keras_io
 
