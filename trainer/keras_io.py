@@ -288,7 +288,12 @@ def script_data(data: str | Path, num_samples: int = NUM_SAMPLES) -> ScriptData:
     data = Path(data)
     if not data.is_file():
         raise KerasIoError(f"data file not found: {data}")
-    lines = data.read_text(encoding="utf-8").split("\n")
+    try:
+        lines = data.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise KerasIoError(f"{data} is not UTF-8 text ({exc.reason} at byte {exc.start}), which the script reads")
+    if num_samples < 1:
+        raise KerasIoError(f"num-samples must be at least 1, got {num_samples}")
     pairs = []
     for number, line in enumerate(lines[: min(num_samples, len(lines) - 1)], start=1):
         fields = line.split("\t")
@@ -304,8 +309,7 @@ def script_data(data: str | Path, num_samples: int = NUM_SAMPLES) -> ScriptData:
 
 
 def read_vocab_files(directory: Path) -> tuple[Vocabulary, Vocabulary] | None:
-    """The Hub repo's `input_vocab.json` and `target_vocab.json` (lists of characters in id order), when
-    `directory` holds both."""
+    """The Hub repo's `input_vocab.json` and `target_vocab.json`, when `directory` holds both."""
     files = [directory / name for name in VOCAB_FILES]
     if not all(f.is_file() for f in files):
         return None
