@@ -21,14 +21,14 @@ import keras
 from runtime.cli import add_verbose, non_negative_float, non_negative_int, positive_int, run_main
 from runtime.vocab import wrap_target
 
-from .data import DataError, Pair, split_pairs, vocabularies
+from .data import DataError, split_pairs, vocabularies
 from .distributed import strategy_for
-from .fileio import atomic_write_bytes, atomic_write_json, replaceable, staging_dir
+from .fileio import atomic_write_json, replaceable, staging_dir
 from .loop import train
 from .model import build_training_model, load_model
 from .run import (
     HELDOUT_TSV, HISTORY_JSON, LAST_CHECKPOINT, PROGRESS_JSON, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo,
-    read_run_json, same_training_split,
+    read_run_json, same_training_split, write_pairs,
 )
 from .settings import (
     BUILTIN_DEFAULTS, COMPUTE_DTYPES, PIPELINES, SEED_DEFAULTS, STRATEGIES, Settings, check_choice, load_pairs,
@@ -149,9 +149,9 @@ def fit(
     atomic_write_json(staged / RUN_JSON, info.to_json())
     # Export validates on these; with no validation split, a sample of training pairs stands in.
     info.data["heldout_is_training_sample"] = not valid
-    _write_tsv(staged / HELDOUT_TSV, valid or train_pairs[:REFERENCE_SAMPLE])
+    write_pairs(staged / HELDOUT_TSV, valid or train_pairs[:REFERENCE_SAMPLE])
     # Quantized exports calibrate on training data: keep a deterministic sample of it.
-    _write_tsv(staged / TRAIN_SAMPLE_TSV,
+    write_pairs(staged / TRAIN_SAMPLE_TSV,
                random.Random(seed).sample(train_pairs, min(len(train_pairs), REFERENCE_SAMPLE)))
     return train(staged, out, info, model, train_pairs, valid, chief=chief, verbose=verbose, log=log)
 
@@ -200,10 +200,6 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
         atomic_write_json(staged / RUN_JSON, info.to_json())
     return train(staged, out, info, model, train_pairs, valid, initial_epoch=done, history=history,
                  chief=chief, verbose=verbose, log=log)
-
-
-def _write_tsv(path: Path, pairs: Sequence[Pair]) -> None:
-    atomic_write_bytes(path, "".join(f"{en}\t{fr}\n" for en, fr in pairs).encode("utf-8"))
 
 
 def build_parser() -> argparse.ArgumentParser:

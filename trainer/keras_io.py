@@ -38,9 +38,9 @@ from runtime.errors import S2SError
 from runtime.vocab import END, PAD, START, Vocabulary
 
 from .data import Pair
-from .fileio import atomic_write_bytes, atomic_write_json, replace_dir, replaceable, staging_dir
+from .fileio import atomic_write_json, replace_dir, replaceable, staging_dir
 from .model import build_training_model, model_layers
-from .run import HELDOUT_TSV, MODEL_FILE, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo
+from .run import HELDOUT_TSV, MODEL_FILE, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo, write_pairs
 from .settings import Settings
 
 # The script's settings, which decide its vocabularies and its validation split.
@@ -413,7 +413,7 @@ def import_keras_io(
         atomic_write_json(staged / RUN_JSON, info.to_json())
         for name, pairs in ((HELDOUT_TSV, heldout),
                             (TRAIN_SAMPLE_TSV, random.Random(0).sample(train, min(len(train), TRAIN_SAMPLE)))):
-            atomic_write_bytes(staged / name, "".join(f"{en}\t{fr}\n" for en, fr in pairs).encode("utf-8"))
+            write_pairs(staged / name, pairs)
         replace_dir(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

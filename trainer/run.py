@@ -24,6 +24,7 @@ from runtime.errors import S2SError
 from runtime.vocab import PAD, Vocabulary
 
 from .data import DataError, Pair, split_pairs, vocabularies
+from .fileio import atomic_write_bytes
 from .settings import Settings, load_pairs
 
 RUN_FORMAT = "s2s-edge-run"
@@ -100,6 +101,11 @@ def read_run_json(run: str | Path) -> RunInfo:
         return RunInfo.from_json(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise RunError(f"{run / RUN_JSON} is malformed: {exc}") from None
+
+
+def write_pairs(path: str | Path, pairs) -> None:
+    """Write `pairs` as English<TAB>French lines (heldout.tsv, train_sample.tsv), atomically."""
+    atomic_write_bytes(path, "".join(f"{en}\t{fr}\n" for en, fr in pairs).encode("utf-8"))
 
 
 def read_heldout(run: str | Path, name: str = HELDOUT_TSV) -> list[tuple[str, str]]:
