@@ -10,7 +10,12 @@ model from any source converts the same way:
   (the runtime pads every source to that length), straight-line builtin ops that the TFLite
   converter takes with a dynamic batch;
 - one-hot inputs are `tf.one_hot`, or with `gather_one_hot=True` a GATHER from an identity matrix
-  (the same values; unlike ONE_HOT and EMBEDDING_LOOKUP it has TFLite int16x8 kernels).
+  (the same values; unlike ONE_HOT and EMBEDDING_LOOKUP it has TFLite int16x8 kernels). A
+  zero-padded model's padding id, `len(vocab)`, gives the all-zero row either way: `tf.one_hot` (and
+  ONNX OneHot) map an id past the depth to zeros, and the identity matrix gets a row of zeros;
+- the LSTM activations are the description's (`trainer.spec.ACTIVATIONS`). The native ONNX `LSTM`
+  op is only made for tanh and sigmoid; with a hard sigmoid (models from Keras < 2.3), the ONNX
+  encoder is unrolled as the TFLite one is.
 Outputs are dicts keyed by the bundle's graph names (`runtime.bundle.GRAPH_IO`).
 """
 
@@ -20,9 +25,21 @@ import keras
 import tensorflow as tf
 
 from runtime.bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
-from trainer.spec import LSTMSpec, Seq2SeqSpec
+from trainer.spec import HARD_SIGMOIDS, LSTMSpec, Seq2SeqSpec
 
-ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid}
+
+def _hard_sigmoid(slope: float, offset: float):
+    return lambda x: tf.clip_by_value(slope * x + offset, 0.0, 1.0)
+
+
+ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid,
+               **{name: _hard_sigmoid(*line) for name, line in HARD_SIGMOIDS.items()}}
+# What tf2onnx turns into a native ONNX LSTM op (a Keras LSTM with other activations becomes a Loop).
+NATIVE_LSTM = {"activation": "tanh", "recurrent_activation": "sigmoid"}
+
+
+def native_lstm(spec: LSTMSpec) -> bool:
+    return (spec.activation, spec.recurrent_activation) == tuple(NATIVE_LSTM.values())
 
 
 class LSTMCell(tf.Module):
@@ -72,7 +89,9 @@ class EdgeGraphs(tf.Module):
         self.dense_kernel = tf.Variable(spec.dense.kernel, name="dense_kernel")
         self.dense_bias = tf.Variable(spec.dense.bias, name="dense_bias")
         if gather_one_hot:
-            source_eye, target_eye = tf.eye(num_source), tf.eye(num_target)
+            # Rows 0..n-1 of the identity, and for zero padding an all-zero row n (the padding id).
+            extra = 1 if spec.padding == "zero" else 0
+            source_eye, target_eye = tf.eye(num_source + extra, num_source), tf.eye(num_target + extra, num_target)
             source_one_hot = lambda ids: tf.gather(source_eye, ids)  # noqa: E731
             target_one_hot = lambda ids: tf.gather(target_eye, ids)  # noqa: E731
         else:

@@ -1,8 +1,8 @@
 """ONNX conversion of a model's description: float32 by tf2onnx, int8 by onnxruntime's quantization.
 
 float32: tf2onnx converts the encoder and decoder step of `export.graphs` (the encoder's Keras LSTM
-becomes a native ONNX `LSTM` op; the step is the LSTM cell's equations and the dense layer's
-logits), and onnx.checker checks both graphs. int8: onnxruntime's dynamic quantization of those
+becomes a native ONNX `LSTM` op, or unrolled cells for a hard-sigmoid model; the step is the LSTM
+cell's equations and the dense layer's logits), and onnx.checker checks both graphs. int8: onnxruntime's dynamic quantization of those
 graphs (int8 weights per channel, activations quantized on the fly; the encoder LSTM becomes
 DynamicQuantizeLSTM, the decoder's input projection MatMulInteger); the decoder's recurrent and
 logits products stay float32, their weights int8 when a quantization-aware run put them on the
@@ -26,13 +26,13 @@ from onnx import helper, numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from runtime import __version__
-from runtime.bundle import GRAPH_IO, NEXT_STATE_H, STATE_H
+from runtime.bundle import GRAPH_IO
 from runtime.errors import S2SError
 from runtime.vocab import END, START
 from trainer.quantize import int8_levels, int8_scale, on_grid
 from trainer.spec import Seq2SeqSpec
 
-from .graphs import EdgeGraphs
+from .graphs import EdgeGraphs, native_lstm
 from .greedy_loop import build_greedy_loop
 from .source import Source, UsageError
 
@@ -48,7 +48,9 @@ class ExportError(S2SError, RuntimeError):
 
 def convert_float32(spec: Seq2SeqSpec, opset: int = DEFAULT_OPSET) -> dict[str, bytes]:
     """The serialized ONNX encoder and decoder step of `spec`."""
-    graphs = EdgeGraphs(spec, unrolled=False)
+    # The encoder's Keras LSTM becomes one native ONNX LSTM op when its activations are the op's
+    # defaults; otherwise the encoder is unrolled over max_source_length (the runtime's length).
+    graphs = EdgeGraphs(spec, unrolled=not native_lstm(spec.encoder))
     functions = {"encoder": (graphs.encode, graphs.encoder_signature),
                  "decoder_step": (graphs.step, graphs.step_signature)}
     out = {}
@@ -68,13 +70,22 @@ def convert_float32(spec: Seq2SeqSpec, opset: int = DEFAULT_OPSET) -> dict[str, 
     return out
 
 
+# Ops that only move or reshape a tensor: what they make of a one-hot input is still one-hot.
+_SHAPE_OPS = {"Slice", "Squeeze", "Unsqueeze", "Gather", "Transpose", "Reshape", "Identity", "Split"}
+
+
 def float_state_path(model) -> list[str]:
-    """The decoder step's MatMuls that read the recurrent state: `state_h @ U` and the logits'
-    `next_state_h @ dense`. Quantizing their activations (8 bits, one scale per tensor) is what flips
-    greedy decodes: measured on the seed-settings model, 500 held-out sentences, per-channel weights:
-    everything quantized 80.0% identical to float32, these two kept float 93.4%."""
-    return [n.name for n in model.graph.node
-            if n.op_type == "MatMul" and ({STATE_H, NEXT_STATE_H} & set(n.input))]
+    """The MatMuls that read the recurrent state rather than a one-hot input: the decoder step's
+    `state_h @ U` and the logits' `next_state_h @ dense`, and an unrolled encoder's `h @ U` at every
+    step. Quantizing their activations (8 bits, one scale per tensor) is what flips greedy decodes:
+    measured on the seed-settings model, 500 held-out sentences, per-channel weights: everything
+    quantized 80.0% identical to float32, the decoder's two kept float 93.4%. A one-hot input
+    quantizes exactly (0 and 1 are on its grid), so its product keeps int8."""
+    one_hot = set()
+    for node in model.graph.node:  # topological order
+        if node.op_type == "OneHot" or (node.op_type in _SHAPE_OPS and node.input and node.input[0] in one_hot):
+            one_hot.update(node.output)
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[0] not in one_hot]
 
 
 def store_grid_weights_int8(model) -> int:

@@ -26,7 +26,10 @@ from .errors import BundleError
 from .vocab import END, PAD, START, Vocabulary
 
 FORMAT = "s2s-edge-bundle"
-FORMAT_VERSION = 1
+# Version 2 adds zero padding ("pad_token": null); a space-padded bundle is still written as
+# version 1, which every runtime reads.
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -71,7 +74,7 @@ class Artifact:
 class Manifest:
     source_vocab: Vocabulary
     target_vocab: Vocabulary
-    max_source_length: int  # the encoder reads exactly this many ids (padded with PAD)
+    max_source_length: int  # the encoder reads exactly this many ids (padded: see source_vocab.padding)
     max_target_length: int  # decoder steps at most; longer outputs are cut
     latent_dim: int
     artifacts: tuple[Artifact, ...]
@@ -81,15 +84,20 @@ class Manifest:
     # BCP 47 codes of the source and target sides, e.g. {"source": "en", "target": "fr"} (optional).
     languages: dict[str, str] | None = None
 
+    @property
+    def padding(self) -> str:
+        return self.source_vocab.padding
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": 1 if self.padding == "space" else FORMAT_VERSION,
             "source_vocab": "".join(self.source_vocab.chars),
             "target_vocab": "".join(self.target_vocab.chars),
             "start_token": START,
             "end_token": END,
-            "pad_token": PAD,
+            # The space character, or null: the one-hot row of all zeros (id len(vocab)) pads.
+            "pad_token": PAD if self.padding == "space" else None,
             "padding": "right",
             "max_source_length": self.max_source_length,
             "max_target_length": self.max_target_length,
@@ -108,21 +116,23 @@ class Manifest:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise BundleError(f"{where} is not an s2s-edge bundle manifest")
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READ_VERSIONS:
             raise BundleError(
-                f"{where} has format_version {version!r}; this runtime reads version "
-                f"{FORMAT_VERSION}: re-export the bundle or upgrade s2s-edge"
+                f"{where} has format_version {version!r}; this runtime reads versions "
+                f"{', '.join(map(str, READ_VERSIONS))}: re-export the bundle or upgrade s2s-edge"
             )
-        if (data.get("start_token"), data.get("end_token"), data.get("pad_token")) != (START, END, PAD):
+        pad_tokens = (PAD, None) if version >= 2 else (PAD,)
+        if (data.get("start_token"), data.get("end_token")) != (START, END) or data.get("pad_token", "") not in pad_tokens:
             raise BundleError(f"{where} uses special tokens this runtime does not know")
+        padding = "space" if data["pad_token"] == PAD else "zero"
         if data.get("padding", "right") != "right":
             raise BundleError(f"{where} pads on the {data.get('padding')!r} side; this runtime pads on the right")
         _check_io(data.get("io"), where)
         try:
             artifacts = tuple(Artifact(**a) for a in data["artifacts"])
             manifest = cls(
-                source_vocab=Vocabulary(tuple(data["source_vocab"])),
-                target_vocab=Vocabulary(tuple(data["target_vocab"])),
+                source_vocab=Vocabulary(tuple(data["source_vocab"]), padding),
+                target_vocab=Vocabulary(tuple(data["target_vocab"]), padding),
                 max_source_length=int(data["max_source_length"]),
                 max_target_length=int(data["max_target_length"]),
                 latent_dim=int(data["latent_dim"]),
@@ -136,10 +146,10 @@ class Manifest:
             raise BundleError(f"{where} is malformed: {exc}") from None
         for art in artifacts:
             _check_file_name(art.file, where)
-        for char in (START, END, PAD):
+        for char in (START, END, PAD) if padding == "space" else (START, END):
             if char not in manifest.target_vocab:
                 raise BundleError(f"{where}: target vocabulary lacks {char!r}")
-        if PAD not in manifest.source_vocab:
+        if padding == "space" and PAD not in manifest.source_vocab:
             raise BundleError(f"{where}: source vocabulary lacks the padding character")
         if manifest.max_source_length < 1 or manifest.max_target_length < 1:
             raise BundleError(f"{where}: maximum lengths must be positive")

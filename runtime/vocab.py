@@ -2,9 +2,12 @@
 
 The convention is the keras.io "lstm_seq2seq" one: each side's alphabet is the sorted set of its
 characters, targets are wrapped in START ("\\t") and END ("\\n"), and every sequence is padded on the
-right with the space character up to the side's maximum length. Padding with spaces (not zeros)
-matters: the model learns that spaces follow END, and the encoder's final state is the state after
-reading the padding, so inference must pad exactly as training did.
+right up to the side's maximum length. The encoder's final state is the state after reading the
+padding, so inference must pad exactly as training did. A vocabulary pads in one of two ways:
+- "space" (the keras.io script, this project's own models): with the space character's id; the
+  model learns that spaces follow END;
+- "zero" (the 2017 Keras example): with the one-hot row of all zeros, written as the id
+  `len(vocabulary)`, one past the alphabet, which every one-hot encoding here maps to zeros.
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ START = "\t"
 END = "\n"
 PAD = " "
 
+PADDINGS = ("space", "zero")
 ON_UNKNOWN = ("error", "skip")
 ON_OVERFLOW = ("error", "truncate")
 
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """An ordered alphabet; a character's id is its position."""
+    """An ordered alphabet; a character's id is its position. `padding` is how `encode` pads."""
 
     chars: tuple[str, ...]
+    padding: str = "space"  # one of PADDINGS
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -37,6 +42,8 @@ class Vocabulary:
             raise ValueError("a vocabulary holds single characters")
         if len(set(chars)) != len(chars):
             raise ValueError("a vocabulary must not repeat characters")
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
         object.__setattr__(self, "chars", chars)
         object.__setattr__(self, "_index", {c: i for i, c in enumerate(chars)})
 
@@ -56,16 +63,25 @@ class Vocabulary:
     def id(self, char: str) -> int:
         return self._index[char]
 
+    @property
+    def pad_id(self) -> int:
+        """The id that pads: PAD's id, or `len(self)` (the all-zero one-hot row) for zero padding."""
+        if self.padding == "zero":
+            return len(self.chars)
+        if PAD not in self._index:
+            raise ValueError("a space-padded vocabulary needs the space character")
+        return self._index[PAD]
+
     def unknown(self, text: str) -> list[str]:
         """Characters of `text` outside the vocabulary, in order of first appearance."""
         return list(dict.fromkeys(c for c in text if c not in self._index))
 
     def encode(self, texts: Sequence[str], length: int) -> np.ndarray:
-        """Ids of `texts`, right-padded with PAD to `length` (int32, shape [len(texts), length]).
+        """Ids of `texts`, right-padded with `pad_id` to `length` (int32, shape [len(texts), length]).
 
         Callers check characters and lengths first (see `prepare_source`); this only encodes.
         """
-        ids = np.full((len(texts), length), self._index[PAD], dtype=np.int32)
+        ids = np.full((len(texts), length), self.pad_id, dtype=np.int32)
         for row, text in enumerate(texts):
             if len(text) > length:
                 raise InputTooLongError(f"text of {len(text)} characters exceeds length {length}")

@@ -24,7 +24,7 @@ def quiet(*_args, **_kwargs) -> None:
 # Fixtures that train a model: a test that uses one, directly or through another fixture, is slow.
 # Modules whose tests train or export models themselves set `pytestmark = pytest.mark.slow`.
 # `pytest -m "not slow"` is the fast lane.
-SLOW_FIXTURES = {"tiny_run", "real_run"}
+SLOW_FIXTURES = {"tiny_run", "real_run", "keras2_h5_run", "keras2_h5_bundle"}
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -48,6 +48,37 @@ def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("bundles") / "tiny"
     export_onnx(tiny_run, out, log=quiet)
+    return out
+
+
+KERAS2_H5 = Path(__file__).resolve().parent / "fixtures" / "keras_io_h5"
+
+
+@pytest.fixture(scope="session")
+def keras2_h5_run(tmp_path_factory) -> tuple[Path, dict]:
+    """The 2017 Keras example's model (fixtures/keras_io_h5: zero padding, Keras 2's hard_sigmoid),
+    imported; with the example's own decodes of its held-out sentences."""
+    import json
+
+    from trainer.keras_io import import_keras_io
+
+    expected = json.loads((KERAS2_H5 / "expected.json").read_text(encoding="utf-8"))
+    run = tmp_path_factory.mktemp("runs") / "keras2_h5"
+    import_keras_io(KERAS2_H5 / "s2s.h5", run, KERAS2_H5 / "fra.txt", num_samples=expected["num_samples"],
+                    log=quiet)
+    return run, expected
+
+
+@pytest.fixture(scope="session")
+def keras2_h5_bundle(keras2_h5_run, tmp_path_factory) -> Path:
+    """That run exported: ONNX float32 and int8, TFLite float32 and int8 (validated at export; the
+    quantized ones' agreement is reported, not a bar here)."""
+    from export.to_onnx import export_onnx
+    from export.to_tflite import export_tflite
+
+    out = tmp_path_factory.mktemp("bundles") / "keras2_h5"
+    export_onnx(keras2_h5_run[0], out, quantize=("none", "int8"), min_agreement={"int8": 0.0}, log=quiet)
+    export_tflite(keras2_h5_run[0], out, quantize=("none", "int8"), min_agreement={"int8": 0.0}, log=quiet)
     return out
 
 

@@ -134,9 +134,12 @@ def test_models_that_are_not_the_scripts_are_refused(tmp_path):
     (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
     with pytest.raises(KerasIoError, match="without keras_metadata.pb"):
         read_model(tmp_path / "saved")
-    (tmp_path / "old.h5").write_bytes(b"")
-    with pytest.raises(KerasIoError, match="HDF5 file .* not supported yet"):
+    (tmp_path / "old.h5").write_bytes(b"not hdf5")
+    with pytest.raises(KerasIoError, match="cannot read .*old.h5 as HDF5"):
         read_model(tmp_path / "old.h5")
+    gru.save_weights(tmp_path / "gru.weights.h5")
+    with pytest.raises(KerasIoError, match="holds weights only"):
+        read_model(tmp_path / "gru.weights.h5")
     with pytest.raises(KerasIoError, match="model not found"):
         read_model(tmp_path / "missing.keras")
 
@@ -154,6 +157,7 @@ def test_the_command_line_reports_errors_in_one_line(script_model, tmp_path):
 
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "keras_io_tf2"
+KERAS2_H5 = Path(__file__).resolve().parent / "fixtures" / "keras_io_h5"
 
 
 def test_a_tf_keras_2_savedmodel_decodes_as_the_script_did(tmp_path):
@@ -174,3 +178,81 @@ def test_a_tf_keras_2_savedmodel_decodes_as_the_script_did(tmp_path):
     assert keras_translator(run).translate(sources) == want
     export_onnx(run, tmp_path / "bundle", log=quiet)
     assert Translator(tmp_path / "bundle").translate(sources) == want
+
+
+def _user_reads(decodes: list[list[str]], limit: int) -> list[str]:
+    return [d.removesuffix("\n")[:limit] for _, d in decodes]
+
+
+def test_a_keras_2_h5_of_the_2017_example_decodes_as_the_example_did(keras2_h5_run, keras2_h5_bundle):
+    """fixtures/keras_io_h5 was made by Keras 2.15 running the 2017 example (make_fixture.py): zero
+    padding, Keras 2's hard_sigmoid, two-column data. The imported run and every float32 artifact decode
+    as the example's own decode_sequence did."""
+    from runtime import Translator
+    from runtime.bundle import read_manifest
+    from trainer.reference import keras_translator
+    from trainer.run import read_run
+
+    run, expected = keras2_h5_run
+    info = read_run(run)
+    assert info.source_vocab.padding == info.target_vocab.padding == "zero"
+    assert info.source_vocab.pad_id == len(info.source_vocab)
+    imported = info.settings.extra["imported"]
+    assert "HDF5" in imported["format"] and imported["recurrent_activation"] == "hard_sigmoid_keras2"
+    sources = [s for s, _ in expected["decodes"]]
+    want = _user_reads(expected["decodes"], info.max_target_length)
+    assert sum(len(w) < info.max_target_length for w in want) > len(want) // 2 and len(set(want)) > 3, \
+        "the fixture model's decodes run to the length limit or say one thing"
+    assert keras_translator(run).translate(sources) == want
+    manifest = read_manifest(keras2_h5_bundle)
+    assert manifest.padding == "zero"
+    assert json.loads((keras2_h5_bundle / "manifest.json").read_text())["pad_token"] is None
+    for backend in ("onnx", "tflite"):
+        assert Translator(keras2_h5_bundle, backend=backend).translate(sources) == want, backend
+    validation = manifest.validation
+    assert validation["onnx/float32"]["decodes_identical"] == validation["onnx/float32"]["decodes_compared"]
+    assert validation["tflite/float32"]["decodes_identical"] == validation["tflite/float32"]["decodes_compared"]
+
+
+def test_zero_padding_and_keras_2_hard_sigmoid_are_what_make_the_decodes(keras2_h5_run, tmp_path):
+    """Space padding, or Keras 3's hard_sigmoid, on the same weights: other decodes. So the test above
+    checks that both are carried, not that any import decodes alike."""
+    from trainer.keras_io import import_keras_io
+    from trainer.model import build_training_model, load_model
+    from trainer.reference import keras_translator, step_translator
+    from trainer.run import MODEL_FILE, read_run
+
+    run, expected = keras2_h5_run
+    info = read_run(run)
+    sources = [s for s, _ in expected["decodes"]]
+    want = _user_reads(expected["decodes"], info.max_target_length)
+    spaced = tmp_path / "spaced"
+    import_keras_io(KERAS2_H5 / "s2s.h5", spaced, KERAS2_H5 / "fra.txt", num_samples=expected["num_samples"],
+                    padding="space", log=quiet)
+    got = keras_translator(spaced).translate(sources)
+    assert sum(g != w for g, w in zip(got, want)) >= len(want) // 4
+    keras3 = build_training_model(len(info.source_vocab), len(info.target_vocab), info.latent_dim,
+                                  recurrent_activation="hard_sigmoid")
+    keras3.set_weights(load_model(run / MODEL_FILE).get_weights())
+    got = step_translator(keras3, info).translate(sources)
+    assert sum(g != w for g, w in zip(got, want)) >= len(want) // 4
+
+
+def test_an_imported_zero_padded_run_fine_tunes_and_evaluates(keras2_h5_run, tmp_path):
+    from trainer.evaluate import evaluate
+    from trainer.qat import fine_tune
+    from trainer.run import read_run
+
+    run, _ = keras2_h5_run
+    assert evaluate(run, limit=20, samples=0, log=quiet).chrf > 0
+    fine_tune(run, tmp_path / "qat", epochs=1, verbose=0, log=quiet)
+    tuned = read_run(tmp_path / "qat")
+    assert tuned.source_vocab.padding == "zero" and tuned.settings.quantization_aware
+
+
+def test_the_h5_import_command_line_takes_padding(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.import_model", "--model", str(KERAS2_H5 / "s2s.h5"), "--data",
+         str(KERAS2_H5 / "fra.txt"), "--num-samples", "240", "--padding", "ones", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 2 and "invalid choice: 'ones'" in done.stderr

@@ -135,3 +135,26 @@ def test_demo_page_in_chromium(node_ready, js_bundle, js_reference, tmp_path):
         pytest.skip(message)
     report = _node_test(["test/browser.test.mjs"], js_bundle, js_reference)
     assert "fail 0" in report and "skipped 0" in report
+
+
+def test_node_reads_a_zero_padded_bundle_as_python_does(node_ready, keras2_h5_run, keras2_h5_bundle):
+    """A bundle of format version 2 (zero padding, from the 2017 Keras example's model, with Keras 2's
+    hard_sigmoid inside its graphs): `node js/bin/translate.mjs` answers as the Python runtime, and as
+    the example did, for ONNX float32 and int8, stepped and with the one-graph greedy decoder."""
+    from runtime import Translator
+
+    _, expected = keras2_h5_run
+    sources = [s for s, _ in expected["decodes"]]
+    assert json.loads((keras2_h5_bundle / "manifest.json").read_text())["format_version"] == 2
+    for precision in ("float32", "int8"):
+        python = Translator(keras2_h5_bundle, precision=precision).translate(sources)
+        # Batches of 64 step the decoder; of 8, the greedy graph runs them (GREEDY_LOOP_MAX_BATCH is 16).
+        for flags in (["--batch-size", "64"], ["--batch-size", "8"]):
+            done = subprocess.run(
+                ["node", "bin/translate.mjs", "--bundle", str(keras2_h5_bundle), "--precision", precision, *flags],
+                input="".join(s + "\n" for s in sources), cwd=JS, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-3000:]
+            assert done.stdout.split("\n")[:-1] == python, (precision, flags)
+        if precision == "float32":
+            assert python == [d.removesuffix("\n")[: Translator(keras2_h5_bundle).manifest.max_target_length]
+                              for _, d in expected["decodes"]]

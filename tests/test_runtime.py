@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from runtime import (
@@ -117,6 +118,24 @@ def test_unknown_format_version(copy_bundle):
     edit_manifest(bundle, lambda m: m.update(format_version=99))
     with pytest.raises(BundleError, match="format_version 99"):
         Translator(bundle)
+
+
+def test_a_space_padded_bundle_stays_version_1_and_zero_padding_needs_version_2(copy_bundle, translator):
+    bundle = copy_bundle()
+    assert json.loads((bundle / MANIFEST).read_text())["format_version"] == 1
+    edit_manifest(bundle, lambda m: m.update(pad_token=None))
+    with pytest.raises(BundleError, match="special tokens"):
+        Translator(bundle)
+    edit_manifest(bundle, lambda m: m.update(format_version=2))
+    zero = Translator(bundle)  # the same graphs, read as zero-padded: the encoder reads zero rows
+    assert zero.manifest.padding == "zero"
+    sentence = "Tom"
+    length = zero.manifest.max_source_length
+    ids = zero.manifest.source_vocab.encode([sentence], length)
+    assert ids[0, 3:].tolist() == [len(zero.manifest.source_vocab)] * (length - 3)
+    h_zero, _ = zero.model.encode(ids)
+    h_space, _ = translator.model.encode(translator.manifest.source_vocab.encode([sentence], length))
+    assert np.abs(h_zero - h_space).max() > 1e-3
 
 
 @pytest.mark.parametrize("padding", ["left", None])

@@ -30,6 +30,17 @@ def test_encode_pads_on_the_right_with_spaces():
     assert VOCAB.decode(ids[1]) == "     "
 
 
+def test_zero_padding_pads_with_the_id_past_the_alphabet():
+    zero = Vocabulary(tuple("Go."), "zero")
+    assert zero.pad_id == 3
+    assert zero.encode(["Go", ""], 3).tolist() == [[0, 1, 3], [3, 3, 3]]
+    assert zero != Vocabulary(tuple("Go."))  # the padding is part of the vocabulary's identity
+    with pytest.raises(ValueError, match="padding must be one of"):
+        Vocabulary(tuple("Go."), "ones")
+    with pytest.raises(ValueError, match="needs the space character"):
+        Vocabulary(tuple("Go.")).encode(["Go"], 3)
+
+
 def test_encode_refuses_text_longer_than_the_length():
     with pytest.raises(InputTooLongError):
         VOCAB.encode(["I'm cold."], 4)

@@ -11,6 +11,7 @@ import sys
 from typing import Sequence
 
 from runtime.cli import add_verbose, positive_int, run_main
+from runtime.vocab import PADDINGS
 
 from .keras_io import NUM_SAMPLES, import_keras_io
 
@@ -19,11 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m trainer.import_model",
         description="Import a model trained by the keras.io character-level seq2seq script "
-        "(s2s_model.keras, or a tf.keras 2 SavedModel) as a run directory that the export and evaluation "
+        "(s2s_model.keras, a tf.keras 2 SavedModel, or the 2017 Keras example's s2s.h5) as a run directory that the export and evaluation "
         "commands take.",
     )
-    p.add_argument("--model", required=True, help="the script's saved model: s2s_model.keras (Keras 3) or the "
-                   "s2s/ SavedModel directory (tf.keras 2)")
+    p.add_argument("--model", required=True, help="the script's saved model: s2s_model.keras (Keras 3), the "
+                   "s2s/ SavedModel directory (tf.keras 2) or s2s.h5 (the 2017 Keras example)")
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--data", help="the data file the script read (fra.txt): it rebuilds the vocabularies "
                    "and gives the held-out sentences (the script's validation split)")
@@ -31,13 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lines the script read from --data (its num_samples; default: %(default)s)")
     p.add_argument("--vocab-dir", help="a directory holding input_vocab.json and target_vocab.json "
                    "(default: the model's directory, when it holds them)")
+    p.add_argument("--padding", choices=PADDINGS, help="how the script padded its one-hot inputs: space (the "
+                   "keras.io versions) or zero (the 2017 example: all-zero rows); default: zero for .h5, else space")
     add_verbose(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import_keras_io(args.model, args.out, args.data, num_samples=args.num_samples, vocab_dir=args.vocab_dir)
+    import_keras_io(args.model, args.out, args.data, num_samples=args.num_samples, vocab_dir=args.vocab_dir,
+                    padding=args.padding)
     return 0
 
 

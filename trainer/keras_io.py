@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Callable
 
 import keras
+import h5py
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from runtime.errors import S2SError
-from runtime.vocab import END, PAD, START, Vocabulary
+from runtime.vocab import END, PAD, PADDINGS, START, Vocabulary
 
 from .data import Pair
 from .fileio import atomic_write_json, replace_dir, replaceable, staging_dir
@@ -59,7 +60,7 @@ class LSTMWeights:
     kernel: np.ndarray  # [input width, 4 * latent], gates i, f, c, o
     recurrent_kernel: np.ndarray  # [latent, 4 * latent]
     bias: np.ndarray  # [4 * latent]
-    recurrent_activation: str
+    recurrent_activation: str  # a trainer.spec name: sigmoid, hard_sigmoid or hard_sigmoid_keras2
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class KerasIoModel:
     dense_kernel: np.ndarray  # [latent, decoder tokens]
     dense_bias: np.ndarray
     source: str  # a description for run.json: the format and the Keras version that saved it
+    kind: str  # "keras", "savedmodel" or "h5"
 
     @property
     def num_encoder_tokens(self) -> int:
@@ -127,16 +129,13 @@ def read_keras3(path: Path) -> KerasIoModel:
         if layer.activation.__name__ != "tanh" or not layer.use_bias:
             raise KerasIoError(f"{path}: an LSTM with activation {layer.activation.__name__} or no bias is not "
                                "the script's")
-        activation = layer.recurrent_activation.__name__
-        if activation != "sigmoid":
-            raise KerasIoError(f"{path}: an LSTM with recurrent activation {activation} (this importer reads "
-                               "Keras 3 models of the keras.io script, whose LSTMs use sigmoid)")
         cell = layer.cell
         return LSTMWeights(np.asarray(cell.kernel), np.asarray(cell.recurrent_kernel), np.asarray(cell.bias),
-                           activation)
+                           _gates(layer.recurrent_activation.__name__, version, path))
 
+    version = _saved_keras_version(path) or keras.__version__
     return KerasIoModel(lstm(encoder), lstm(decoder), np.asarray(dense.kernel), np.asarray(dense.bias),
-                        source=f"keras {_saved_keras_version(path) or 'unknown'} (.keras)")
+                        source=f"keras {version} (.keras)", kind="keras")
 
 
 def _saved_keras_version(path: Path) -> str | None:
@@ -161,16 +160,19 @@ def _json_objects(text: str):
         i = text.find('{"', end)
 
 
-def read_savedmodel(path: Path) -> KerasIoModel:
-    """The weights of a tf.keras 2 SavedModel of the script's model, without tf.keras 2: the
-    architecture from `keras_metadata.pb`, the weights from the SavedModel's checkpoint."""
-    metadata = path / "keras_metadata.pb"
-    if not metadata.is_file():
-        raise KerasIoError(f"{path} is a SavedModel without keras_metadata.pb: not saved by tf.keras's model.save")
-    root = next((o for o in _json_objects(metadata.read_bytes().decode("utf-8", "replace"))
-                 if o.get("class_name") in ("Functional", "Model") and "config" in o), None)
-    if root is None:
-        raise KerasIoError(f"{metadata} holds no functional model description")
+@dataclass(frozen=True)
+class _Structure:
+    """The script's three layers in a Keras 2 model configuration (their JSON), found by structure."""
+
+    encoder: dict
+    decoder: dict
+    dense: dict
+    widths: dict  # layer name -> the width of its one-hot input
+
+
+def _structure(root: dict, path: Path) -> _Structure:
+    """The encoder LSTM, decoder LSTM and Dense layer of a Keras 2 functional model's configuration
+    (`keras_metadata.pb`'s or an HDF5 file's `model_config`), checked to be the script's model."""
     layers = root["config"].get("layers", [])
     kinds = [layer.get("class_name") for layer in layers]
     if sorted(kinds) != sorted(["InputLayer", "InputLayer", "LSTM", "LSTM", "Dense"]):
@@ -201,16 +203,54 @@ def read_savedmodel(path: Path) -> KerasIoModel:
         widths[layer["name"]] = int(shape[-1])
     for layer in (encoder, decoder):
         config = layer["config"]
-        activation = config.get("recurrent_activation")
-        if config.get("activation") != "tanh" or not config.get("use_bias", True):
-            raise KerasIoError(f"{path}: an LSTM with activation {config.get('activation')} or no bias is not the "
-                               "script's")
-        if activation != "sigmoid":
-            raise KerasIoError(f"{path}: an LSTM with recurrent activation {activation} (this importer reads the "
-                               "keras.io versions whose LSTMs use sigmoid)")
-    if dense["config"].get("activation") != "softmax":
-        raise KerasIoError(f"{path}: the Dense layer's activation is {dense['config'].get('activation')}, "
+        if _name(config.get("activation")) != "tanh" or not config.get("use_bias", True):
+            raise KerasIoError(f"{path}: an LSTM with activation {_name(config.get('activation'))} or no bias is "
+                               "not the script's")
+    if _name(dense["config"].get("activation")) != "softmax":
+        raise KerasIoError(f"{path}: the Dense layer's activation is {_name(dense['config'].get('activation'))}, "
                            "expected softmax")
+
+    return _Structure(encoder, decoder, dense, widths)
+
+
+def _name(activation) -> str | None:
+    """An activation's name in a Keras 2 configuration: a string, or a serialized function."""
+    if isinstance(activation, dict):
+        config = activation.get("config")
+        return config if isinstance(config, str) else activation.get("class_name")
+    return activation
+
+
+def _gates(activation, keras_version: str, path: Path) -> str:
+    """The `trainer.spec` name of an LSTM's recurrent activation in a model saved by `keras_version`:
+    hard_sigmoid means Keras 2's clip(0.2 x + 0.5, 0, 1) in a file Keras 2 wrote, and Keras 3's
+    clip(x / 6 + 0.5, 0, 1) in one Keras 3 wrote."""
+    name = _name(activation)
+    if name == "sigmoid":
+        return name
+    if name == "hard_sigmoid":
+        major = keras_version.split(".")[0]
+        if not major.isdigit():
+            raise KerasIoError(f"{path} does not say which Keras wrote it (keras_version {keras_version!r}), and "
+                               "hard_sigmoid differs between Keras 2 and 3")
+        return "hard_sigmoid_keras2" if int(major) < 3 else "hard_sigmoid"
+    raise KerasIoError(f"{path}: an LSTM with recurrent activation {name} (the script's LSTMs use sigmoid, or "
+                       "hard_sigmoid before Keras 2.3)")
+
+
+def read_savedmodel(path: Path) -> KerasIoModel:
+    """The weights of a tf.keras 2 SavedModel of the script's model, without tf.keras 2: the
+    architecture from `keras_metadata.pb`, the weights from the SavedModel's checkpoint."""
+    metadata = path / "keras_metadata.pb"
+    if not metadata.is_file():
+        raise KerasIoError(f"{path} is a SavedModel without keras_metadata.pb: not saved by tf.keras's model.save")
+    root = next((o for o in _json_objects(metadata.read_bytes().decode("utf-8", "replace"))
+                 if o.get("class_name") in ("Functional", "Model") and "config" in o), None)
+    if root is None:
+        raise KerasIoError(f"{metadata} holds no functional model description")
+    structure = _structure(root, path)
+    version = str(root.get("keras_version", "unknown"))
+    layers = root["config"]["layers"]
 
     # Each layer's weights through the checkpoint's object graph: the layers that have weights are
     # "layer_with_weights-N" in the order of the model's layers.
@@ -234,24 +274,71 @@ def read_savedmodel(path: Path) -> KerasIoModel:
             raise KerasIoError(f"{prefix}: {'/'.join(path_names)} is not a variable")
         return np.asarray(reader.get_tensor(key), dtype=np.float32)
 
-    def lstm(layer) -> LSTMWeights:
+    def weights(layer) -> list[np.ndarray]:
         node = f"layer_with_weights-{weighted.index(layer['name'])}"
-        weights = LSTMWeights(tensor(node, "cell", "kernel"), tensor(node, "cell", "recurrent_kernel"),
-                              tensor(node, "cell", "bias"), layer["config"]["recurrent_activation"])
-        units = int(layer["config"]["units"])
-        if weights.kernel.shape != (widths[layer["name"]], 4 * units) or weights.recurrent_kernel.shape != (
-                units, 4 * units) or weights.bias.shape != (4 * units,):
-            raise KerasIoError(f"{path}: the weights of {layer['name']} do not have the shapes of its configuration")
-        return weights
+        if layer["class_name"] == "Dense":
+            return [tensor(node, "kernel"), tensor(node, "bias")]
+        return [tensor(node, "cell", "kernel"), tensor(node, "cell", "recurrent_kernel"), tensor(node, "cell", "bias")]
 
-    enc, dec = lstm(encoder), lstm(decoder)
-    node = f"layer_with_weights-{weighted.index(dense['name'])}"
-    dense_kernel, dense_bias = tensor(node, "kernel"), tensor(node, "bias")
-    if enc.recurrent_kernel.shape != dec.recurrent_kernel.shape or dense_kernel.shape != (
-            dec.recurrent_kernel.shape[0], dec.kernel.shape[0]):
+    return _assemble(structure, weights, version, path, "savedmodel",
+                     source=f"tf.keras {version} (SavedModel)")
+
+
+def _assemble(structure: _Structure, weights: Callable[[dict], list[np.ndarray]], keras_version: str,
+              path: Path, kind: str, source: str) -> KerasIoModel:
+    """The model of a Keras 2 configuration whose layers' weights `weights` reads, checked against
+    the configuration's sizes."""
+    def lstm(layer) -> LSTMWeights:
+        arrays = weights(layer)
+        units = int(layer["config"]["units"])
+        if len(arrays) != 3 or arrays[0].shape != (structure.widths[layer["name"]], 4 * units) \
+                or arrays[1].shape != (units, 4 * units) or arrays[2].shape != (4 * units,):
+            raise KerasIoError(f"{path}: the weights of {layer['name']} do not have the shapes of its configuration")
+        return LSTMWeights(*arrays, _gates(layer["config"].get("recurrent_activation"), keras_version, path))
+
+    enc, dec = lstm(structure.encoder), lstm(structure.decoder)
+    dense = weights(structure.dense)
+    if len(dense) != 2 or enc.recurrent_kernel.shape != dec.recurrent_kernel.shape or dense[0].shape != (
+            dec.recurrent_kernel.shape[0], dec.kernel.shape[0]) or dense[1].shape != (dec.kernel.shape[0],):
         raise KerasIoError(f"{path}: the encoder, decoder and Dense sizes do not fit together")
-    return KerasIoModel(enc, dec, dense_kernel, dense_bias,
-                        source=f"tf.keras {root.get('keras_version', 'unknown')} (SavedModel)")
+    return KerasIoModel(enc, dec, dense[0], dense[1], source=source, kind=kind)
+
+
+def _text(value) -> str:
+    """An HDF5 attribute as text (h5py gives bytes for files written by old versions)."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def read_h5(path: Path) -> KerasIoModel:
+    """The weights of an HDF5 file of the script's model (Keras 2's `model.save("s2s.h5")`, the 2017
+    example's format): the architecture from its `model_config`, each layer's weights from
+    `model_weights/<layer>` in the order its `weight_names` gives."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise KerasIoError(f"cannot read {path} as HDF5: {exc}") from None
+    with f:
+        if "model_config" not in f.attrs:
+            raise KerasIoError(f"{path} holds weights only (no model_config): save the whole model with model.save")
+        try:
+            root = json.loads(_text(f.attrs["model_config"]))
+        except ValueError as exc:
+            raise KerasIoError(f"{path}: its model_config is not JSON: {exc}") from None
+        if not isinstance(root, dict) or root.get("class_name") not in ("Functional", "Model"):
+            raise KerasIoError(f"{path} is not a functional Keras model (the script's model is one)")
+        version = _text(f.attrs.get("keras_version", "unknown"))
+        structure = _structure(root, path)
+        group = f["model_weights"] if "model_weights" in f else f
+
+        def weights(layer) -> list[np.ndarray]:
+            name = layer["name"]
+            if name not in group:
+                raise KerasIoError(f"{path}: no weights for layer {name}")
+            layer_group = group[name]
+            return [np.asarray(layer_group[_text(w)], dtype=np.float32)
+                    for w in layer_group.attrs.get("weight_names", [])]
+
+        return _assemble(structure, weights, version, path, "h5", source=f"keras {version} (HDF5)")
 
 
 def read_model(path: str | Path) -> KerasIoModel:
@@ -261,13 +348,11 @@ def read_model(path: str | Path) -> KerasIoModel:
     if path.is_dir() and (path / "saved_model.pb").is_file():
         return read_savedmodel(path)
     if path.is_file() and path.suffix in (".h5", ".hdf5"):
-        raise KerasIoError(f"{path} is an HDF5 file (the 2017 Keras example): this version imports .keras files "
-                           "and SavedModel directories only (zero padding and Keras 2's hard_sigmoid are not "
-                           "supported yet)")
+        return read_h5(path)
     if not path.exists():
         raise KerasIoError(f"model not found: {path}")
-    raise KerasIoError(f"{path} is not a model the keras.io script saves (s2s_model.keras, or an s2s/ SavedModel "
-                       "directory)")
+    raise KerasIoError(f"{path} is not a model the keras.io script saves (s2s_model.keras, an s2s/ SavedModel "
+                       "directory, or the 2017 example's s2s.h5)")
 
 
 @dataclass(frozen=True)
@@ -351,18 +436,28 @@ def _check_vocab(side: str, vocab: Vocabulary, width: int, needed: str, hint: st
 
 def import_keras_io(
     model_path: str | Path, out: str | Path, data: str | Path | None = None, *, num_samples: int = NUM_SAMPLES,
-    vocab_dir: str | Path | None = None, log: Callable[..., None] = print,
+    vocab_dir: str | Path | None = None, padding: str | None = None, log: Callable[..., None] = print,
 ) -> RunInfo:
-    """Write the run directory `out` (atomically) for the keras.io model at `model_path`."""
+    """Write the run directory `out` (atomically) for the keras.io model at `model_path`.
+
+    `padding` is how the script padded its one-hot inputs: "space" (the keras.io versions) or
+    "zero" (the 2017 example); by default zero for an HDF5 file and space otherwise."""
     out = Path(out)
+    if padding is not None and padding not in PADDINGS:
+        raise KerasIoError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
     if not replaceable(out, RUN_JSON):
         raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
     if num_samples < 1:
         raise KerasIoError(f"num-samples must be at least 1, got {num_samples}")
     log(f"reading {model_path} ...")
     found = read_model(model_path)
+    if found.encoder.recurrent_activation != found.decoder.recurrent_activation:
+        raise KerasIoError(f"{model_path}: the encoder's LSTM uses {found.encoder.recurrent_activation} and the "
+                           f"decoder's {found.decoder.recurrent_activation}; the script's use the same")
+    padding = padding or ("zero" if found.kind == "h5" else "space")
     log(f"  {found.source}: latent {found.latent_dim}, {found.num_encoder_tokens} encoder / "
-        f"{found.num_decoder_tokens} decoder tokens")
+        f"{found.num_decoder_tokens} decoder tokens, recurrent activation {found.encoder.recurrent_activation}, "
+        f"{padding} padding")
     script = script_data(data, num_samples) if data is not None else None
     vocab_dir = Path(vocab_dir) if vocab_dir is not None else Path(model_path).resolve().parent
     vocabs = read_vocab_files(vocab_dir)
@@ -377,8 +472,10 @@ def import_keras_io(
                            f"or a directory holding {' and '.join(VOCAB_FILES)} (--vocab-dir)")
     hint = (f"the script read a different number of lines: try the --num-samples it used (now {num_samples})"
             if vocabs is None else "the vocabulary files belong to another model")
-    _check_vocab("encoder", source_vocab, found.num_encoder_tokens, PAD, hint)
-    _check_vocab("decoder", target_vocab, found.num_decoder_tokens, START + END + PAD, hint)
+    pad = PAD if padding == "space" else ""
+    _check_vocab("encoder", source_vocab, found.num_encoder_tokens, pad, hint)
+    _check_vocab("decoder", target_vocab, found.num_decoder_tokens, START + END + pad, hint)
+    source_vocab, target_vocab = Vocabulary(source_vocab.chars, padding), Vocabulary(target_vocab.chars, padding)
     if script is None:
         raise KerasIoError("an imported run needs sentences to validate exports and evaluate on: give the script's "
                            "data file (--data)")
@@ -388,7 +485,8 @@ def import_keras_io(
         raise KerasIoError(f"the data holds characters the vocabularies lack ({''.join(sorted(unknown))!r}): "
                            "it is not the data this model was trained on")
 
-    model = build_training_model(len(source_vocab), len(target_vocab), found.latent_dim)
+    model = build_training_model(len(source_vocab), len(target_vocab), found.latent_dim,
+                                 recurrent_activation=found.encoder.recurrent_activation)
     layers = model_layers(model)
     for layer, weights in ((layers.encoder, found.encoder), (layers.decoder, found.decoder)):
         layer.set_weights([weights.kernel, weights.recurrent_kernel, weights.bias])
@@ -399,8 +497,11 @@ def import_keras_io(
     train, heldout = script.pairs[:cut], script.pairs[cut:]
     settings = Settings(num_samples=num_samples, latent_dim=found.latent_dim, batch_size=64,
                         validation_split=VALIDATION_SPLIT, split="ordered", pipeline="seed",
-                        loss_on_padding=True, extra={"imported": {"from": str(Path(model_path).resolve()),
-                                                                   "format": found.source}})
+                        # zero padding: a zero target row carries no loss
+                        loss_on_padding=padding == "space",
+                        extra={"imported": {"from": str(Path(model_path).resolve()), "format": found.source,
+                                            "padding": padding,
+                                            "recurrent_activation": found.encoder.recurrent_activation}})
     info = RunInfo(source_vocab, target_vocab, script.max_source_length, script.max_target_length,
                    found.latent_dim, settings,
                    data={"source": str(Path(data).resolve()), "pairs": len(script.pairs),

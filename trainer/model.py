@@ -44,9 +44,29 @@ class OneHot(layers.Layer):
         return {**super().get_config(), "depth": self.depth}
 
 
+@keras.saving.register_keras_serializable(package="s2s_edge")
+def hard_sigmoid_keras2(x):
+    """Keras 2's hard_sigmoid, clip(0.2 x + 0.5, 0, 1) (Keras 3's is clip(x / 6 + 0.5, 0, 1)): the
+    recurrent activation of models imported from Keras < 2.3 (`trainer.spec.ACTIVATIONS`)."""
+    return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+# trainer.spec's activation names -> what a Keras layer takes.
+KERAS_ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "hard_sigmoid": "hard_sigmoid",
+                     "hard_sigmoid_keras2": hard_sigmoid_keras2}
+
+
+def activation_name(function) -> str:
+    """The `trainer.spec` name of a Keras layer's activation function."""
+    name = getattr(function, "__name__", None)
+    if name not in KERAS_ACTIVATIONS:
+        raise ValueError(f"unsupported LSTM activation {function!r}")
+    return name
+
+
 def build_training_model(
     num_source_tokens: int, num_target_tokens: int, latent_dim: int, learning_rate: float = 1e-3,
-    compute_dtype: str = "float32", dropout: float = 0.0,
+    compute_dtype: str = "float32", dropout: float = 0.0, recurrent_activation: str = "sigmoid",
 ) -> keras.Model:
     """The seed's model, compiled with rmsprop (the seed uses its default rate, 1e-3).
 
@@ -58,19 +78,22 @@ def build_training_model(
     inputs and on the decoder's outputs before the dense layer); the trained weights and the
     inference graphs are those of the seed's model. Recurrent dropout is left out: it would rule
     out the cuDNN kernel.
+
+    `recurrent_activation` (a `trainer.spec.ACTIVATIONS` name) is sigmoid but for imported models.
     """
+    gates = KERAS_ACTIVATIONS[recurrent_activation]
     # The LSTMs' policy; variables stay float32 under every policy, and the dense softmax always
     # computes in float32 (its loss needs the precision, its cost is small).
     policy = "float32" if compute_dtype == "float32" else f"mixed_{compute_dtype}"
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
     _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, dropout=dropout, name="encoder_lstm",
-                                      dtype=policy)(x)
+                                      recurrent_activation=gates, dtype=policy)(x)
 
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
     y = OneHot(num_target_tokens, name="decoder_onehot")(decoder_ids)
     y = layers.LSTM(latent_dim, return_sequences=True, return_state=True, dropout=dropout, name="decoder_lstm",
-                    dtype=policy)(y, initial_state=[state_h, state_c])[0]
+                    recurrent_activation=gates, dtype=policy)(y, initial_state=[state_h, state_c])[0]
     if dropout:
         y = layers.Dropout(dropout, name="decoder_dropout")(y)
     probs = layers.Dense(num_target_tokens, activation="softmax", name="decoder_dense", dtype="float32")(y)
@@ -103,7 +126,8 @@ def float32_model(model: keras.Model) -> keras.Model:
     if found.decoder.dtype_policy.compute_dtype == "float32":  # both LSTMs share it
         return model
     copy = build_training_model(found.num_source_tokens, found.num_target_tokens, found.encoder.units,
-                                dropout=found.decoder.dropout)
+                                dropout=found.decoder.dropout,
+                                recurrent_activation=activation_name(found.decoder.cell.recurrent_activation))
     copy.set_weights(model.get_weights())
     return copy
 
@@ -141,8 +165,8 @@ def describe(model: keras.Model, info: RunInfo) -> Seq2SeqSpec:
     def lstm(part: str, layer: layers.LSTM) -> LSTMSpec:
         cell = layer.cell
         return LSTMSpec(arrays[f"{part}.kernel"], arrays[f"{part}.recurrent_kernel"], arrays[f"{part}.bias"],
-                        activation=keras.activations.serialize(cell.activation),
-                        recurrent_activation=keras.activations.serialize(cell.recurrent_activation))
+                        activation=activation_name(cell.activation),
+                        recurrent_activation=activation_name(cell.recurrent_activation))
 
     return Seq2SeqSpec(
         source_vocab=info.source_vocab, target_vocab=info.target_vocab,

@@ -4,7 +4,7 @@ The seed materialises every pair as one-hot float32 arrays padded to the longest
 (10,000 x 59 x 93 x 4 bytes for its decoder target alone; the whole file would need tens of GB).
 Here each pair is stored once as small integer ids and each batch is padded when it is built:
 
-- the encoder input keeps the seed's fixed length (`max_source_length`, PAD on the right), because
+- the encoder input keeps the seed's fixed length (`max_source_length`, padded on the right), because
   the runtime pads every input that way: the encoder sees exactly what it will see in deployment;
 - the decoder input and target are padded to the longest sentence *of the batch*, and batches are
   formed from pairs of similar target length (bucketing), so the decoder runs fewer padded steps;
@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from runtime.vocab import PAD, Vocabulary, wrap_target
+from runtime.vocab import Vocabulary, wrap_target
 
 from .data import Pair
 # Batches are bucketed within windows of this many batches: similar lengths, still shuffled.
@@ -38,10 +38,10 @@ def encode_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The seed's three tensors, as ids: encoder input, decoder input, decoder target, every pair
     padded to the maximum lengths. The target is the decoder input shifted one step ahead (teacher
-    forcing), padded with PAD."""
+    forcing), padded with the vocabulary's `pad_id`."""
     encoder_ids = source_vocab.encode([en for en, _ in pairs], max_source_length)
     decoder_ids = target_vocab.encode([wrap_target(fr) for _, fr in pairs], max_target_length)
-    target_ids = np.full_like(decoder_ids, target_vocab.id(PAD))
+    target_ids = np.full_like(decoder_ids, target_vocab.pad_id)
     target_ids[:, :-1] = decoder_ids[:, 1:]
     return encoder_ids, decoder_ids, target_ids
 
@@ -63,7 +63,8 @@ class PairData:
     ) -> None:
         if len(source_vocab) > 65535 or len(target_vocab) > 65535:
             raise ValueError("vocabularies over 65,535 characters are not supported")
-        self.pad_id = target_vocab.id(PAD)
+        self.pad_id = target_vocab.pad_id
+        self.zero_padded = target_vocab.padding == "zero"
         self.max_source_length = max_source_length
         self.source = source_vocab.encode([en for en, _ in pairs], max_source_length).astype(np.uint16)
         targets = [wrap_target(fr) for _, fr in pairs]
@@ -94,6 +95,12 @@ class PairData:
         tgt[:, :-1] = dec[:, 1:]
         if not weighted:
             weights[:] = 1.0
+        if self.zero_padded:
+            # A zero target row carries no loss (the 2017 example's categorical cross-entropy):
+            # no weight, and any id in range for the sparse loss.
+            padded = tgt == self.pad_id
+            weights[padded] = 0.0
+            tgt[padded] = 0
         return Batch(self.source[rows].astype(np.int32), dec, tgt, weights)
 
     def plan(self, batch_size: int, rng: np.random.Generator | None, bucket: bool) -> list[np.ndarray]:

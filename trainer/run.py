@@ -43,7 +43,7 @@ class RunError(S2SError, ValueError):
 class RunInfo:
     source_vocab: Vocabulary
     target_vocab: Vocabulary
-    max_source_length: int  # encoder length: inputs are padded with PAD to this
+    max_source_length: int  # encoder length: inputs are padded to this (see source_vocab.padding)
     max_target_length: int  # decoder length in training (START + French + END); decode steps at most
     latent_dim: int
     settings: Settings
@@ -56,7 +56,8 @@ class RunInfo:
             "format_version": RUN_FORMAT_VERSION,
             "source_vocab": "".join(self.source_vocab.chars),
             "target_vocab": "".join(self.target_vocab.chars),
-            "padding": {"char": PAD, "side": "right"},
+            # char null: the one-hot row of all zeros pads (the 2017 Keras example's models)
+            "padding": {"char": PAD if self.source_vocab.padding == "space" else None, "side": "right"},
             "max_source_length": self.max_source_length,
             "max_target_length": self.max_target_length,
             "latent_dim": self.latent_dim,
@@ -67,9 +68,13 @@ class RunInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunInfo":
+        char = data.get("padding", {}).get("char", PAD)
+        if char not in (PAD, None):
+            raise ValueError(f"padding with {char!r} is not supported")
+        padding = "space" if char == PAD else "zero"
         return cls(
-            source_vocab=Vocabulary(tuple(data["source_vocab"])),
-            target_vocab=Vocabulary(tuple(data["target_vocab"])),
+            source_vocab=Vocabulary(tuple(data["source_vocab"]), padding),
+            target_vocab=Vocabulary(tuple(data["target_vocab"]), padding),
             max_source_length=int(data["max_source_length"]),
             max_target_length=int(data["max_target_length"]),
             latent_dim=int(data["latent_dim"]),
@@ -130,11 +135,19 @@ def training_split(info: RunInfo, log=lambda *a: None) -> tuple[list[Pair], list
     return split_pairs(pairs, s.validation_split, s.seed, s.split)
 
 
+def _same_alphabets(rebuilt: tuple[Vocabulary, Vocabulary], info: RunInfo) -> bool:
+    # A zero-padded run (an imported 2017 model) has no padding character in its alphabets.
+    if info.source_vocab.padding == "space":
+        return rebuilt == (info.source_vocab, info.target_vocab)
+    return all(set(new.chars) - {PAD} == set(old.chars) - {PAD}
+               for new, old in zip(rebuilt, (info.source_vocab, info.target_vocab)))
+
+
 def same_training_split(info: RunInfo, who: str, consequence: str, log=lambda *a: None):
     """`training_split`, refused unless it rebuilds exactly the pairs and vocabularies of `info`
     (training more on a changed data file would mix two datasets)."""
     train, valid = training_split(info, log)
     pairs = train + valid
-    if vocabularies(pairs) != (info.source_vocab, info.target_vocab) or len(pairs) != info.data.get("pairs"):
+    if not _same_alphabets(vocabularies(pairs), info) or len(pairs) != info.data.get("pairs"):
         raise DataError(f"{info.data.get('source')} no longer gives the pairs {who} trained on: {consequence}")
     return train, valid

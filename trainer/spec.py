@@ -10,7 +10,15 @@ The seed's family ("seed"): one-hot source characters -> encoder LSTM, whose fin
 decoder LSTM over one-hot target characters -> a dense layer whose logits give the next character.
 LSTM weights follow the Keras layout: gates (input, forget, cell, output) side by side along the
 last axis of `kernel` [input, 4 * units], `recurrent_kernel` [units, 4 * units] and `bias`
-[4 * units]; c' = f * c + i * activation(z_c), h' = o * activation(c').
+[4 * units]; c' = f * c + i * activation(z_c), h' = o * activation(c'), the gates i, f, o being
+recurrent_activation(z). The activations are named functions (`ACTIVATIONS`); "hard_sigmoid" is not
+one function across Keras versions, so it has two names here:
+- "hard_sigmoid": Keras 3's, clip(x / 6 + 0.5, 0, 1);
+- "hard_sigmoid_keras2": Keras 2's (and tf.keras 2's), clip(0.2 x + 0.5, 0, 1), the default
+  recurrent activation of Keras < 2.3 LSTMs.
+
+Padding is part of the vocabularies (`runtime.vocab.Vocabulary.padding`): space, or the all-zero
+one-hot row (id `len(vocab)`) of the 2017 Keras example.
 """
 
 from __future__ import annotations
@@ -23,7 +31,9 @@ import numpy as np
 from runtime.bundle import GRAPH_IO
 from runtime.vocab import Vocabulary
 
-ACTIVATIONS = ("tanh", "sigmoid")
+ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "hard_sigmoid_keras2")
+# Hard sigmoids as (slope, offset): clip(slope * x + offset, 0, 1).
+HARD_SIGMOIDS = {"hard_sigmoid": (1 / 6, 0.5), "hard_sigmoid_keras2": (0.2, 0.5)}
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class DenseSpec:
 class Seq2SeqSpec:
     source_vocab: Vocabulary
     target_vocab: Vocabulary
-    max_source_length: int  # the encoder reads this many ids (padded with PAD)
+    max_source_length: int  # the encoder reads this many ids (padded as source_vocab.padding says)
     max_target_length: int  # decoder steps at most
     encoder: LSTMSpec
     decoder: LSTMSpec
@@ -85,6 +95,8 @@ class Seq2SeqSpec:
                 raise ValueError(f"{name} has shape {tuple(array.shape)}, expected {expected[name]} "
                                  f"(vocabularies {len(self.source_vocab)} / {len(self.target_vocab)}, "
                                  f"latent {latent})")
+        if self.source_vocab.padding != self.target_vocab.padding:
+            raise ValueError("the source and target vocabularies pad differently")
         for lstm in (self.encoder, self.decoder):
             for activation in (lstm.activation, lstm.recurrent_activation):
                 if activation not in ACTIVATIONS:
@@ -94,6 +106,10 @@ class Seq2SeqSpec:
     @property
     def latent_dim(self) -> int:
         return self.encoder.units
+
+    @property
+    def padding(self) -> str:
+        return self.source_vocab.padding
 
     def weights(self) -> dict[str, np.ndarray]:
         """Every array by its dotted name ("encoder.kernel", ..., "dense.bias")."""

@@ -10,8 +10,8 @@ import { sentenceRandom } from './random.js';
 import { END, ON_OVERFLOW, ON_UNKNOWN, START, checkChoice, prepareSource } from './vocab.js';
 
 export * from './errors.js';
-export { FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, completeModels, parseManifest, selectArtifacts } from './manifest.js';
-export { END, PAD, START, Vocabulary, prepareSource } from './vocab.js';
+export { FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, READ_VERSIONS, completeModels, parseManifest, selectArtifacts } from './manifest.js';
+export { END, PAD, PADDINGS, START, Vocabulary, prepareSource } from './vocab.js';
 export { argmaxChooser, beamDecode, cutAtEnd, greedyDecode, logSoftmaxRow, samplingChooser, streamDecode } from './decoding.js';
 export { OnnxStepModel } from './backends/onnx.js';
 

@@ -20,8 +20,11 @@ export class BackendUnavailableError extends S2SError {}
 export const START: '\t';
 export const END: '\n';
 export const PAD: ' ';
+export const PADDINGS: readonly ['space', 'zero'];
 export const FORMAT: 's2s-edge-bundle';
-export const FORMAT_VERSION: 1;
+/** The newest manifest version this runtime knows; it reads every one of READ_VERSIONS. */
+export const FORMAT_VERSION: 2;
+export const READ_VERSIONS: readonly number[];
 export const MANIFEST: 'manifest.json';
 export const BACKENDS: readonly string[];
 /** Greedy translate() uses the one-graph greedy decoder for batches up to this many sentences. */
@@ -29,9 +32,12 @@ export const GREEDY_LOOP_MAX_BATCH: number;
 export const GRAPH_IO: Readonly<Record<'encoder' | 'decoder_step' | 'greedy', { inputs: string[]; outputs: string[] }>>;
 
 export class Vocabulary {
-  constructor(chars: Iterable<string>);
-  static fromString(text: string): Vocabulary;
+  constructor(chars: Iterable<string>, padding?: 'space' | 'zero');
+  static fromString(text: string, padding?: 'space' | 'zero'): Vocabulary;
   readonly chars: readonly string[];
+  /** space: padded with PAD's id; zero: with the all-zero one-hot row, id `size` (models of the 2017 Keras example). */
+  readonly padding: 'space' | 'zero';
+  readonly padId: number;
   readonly size: number;
   has(char: string): boolean;
   id(char: string): number;

@@ -5,7 +5,9 @@ import { BundleError } from './errors.js';
 import { END, PAD, START, Vocabulary } from './vocab.js';
 
 export const FORMAT = 's2s-edge-bundle';
-export const FORMAT_VERSION = 1;
+// Version 2 adds zero padding ("pad_token": null); space-padded bundles are written as version 1.
+export const FORMAT_VERSION = 2;
+export const READ_VERSIONS = Object.freeze([1, 2]);
 export const MANIFEST = 'manifest.json';
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -98,7 +100,7 @@ function parseLanguages(value, where) {
  * @typedef {object} Manifest
  * @property {Vocabulary} sourceVocab
  * @property {Vocabulary} targetVocab
- * @property {number} maxSourceLength the encoder reads exactly this many ids (padded with PAD)
+ * @property {number} maxSourceLength the encoder reads exactly this many ids (padded as sourceVocab.padding says)
  * @property {number} maxTargetLength decoder steps at most; longer outputs are cut
  * @property {number} latentDim
  * @property {ReadonlyArray<Artifact>} artifacts
@@ -111,15 +113,18 @@ function parseLanguages(value, where) {
 /** Check the parsed JSON of a manifest and return a Manifest; a BundleError says what is wrong. */
 export function parseManifest(data, where = MANIFEST) {
   if (!isObject(data) || data.format !== FORMAT) throw new BundleError(`${where} is not an s2s-edge bundle manifest`);
-  if (data.format_version !== FORMAT_VERSION) {
+  if (!READ_VERSIONS.includes(data.format_version)) {
     throw new BundleError(
-      `${where} has format_version ${JSON.stringify(data.format_version)}; this runtime reads version ` +
-        `${FORMAT_VERSION}: re-export the bundle or upgrade s2s-edge`,
+      `${where} has format_version ${JSON.stringify(data.format_version)}; this runtime reads versions ` +
+        `${READ_VERSIONS.join(', ')}: re-export the bundle or upgrade s2s-edge`,
     );
   }
-  if (data.start_token !== START || data.end_token !== END || data.pad_token !== PAD) {
+  // pad_token null (version 2): the all-zero one-hot row pads, written as the id past the alphabet.
+  const padTokens = data.format_version >= 2 ? [PAD, null] : [PAD];
+  if (data.start_token !== START || data.end_token !== END || !padTokens.includes(data.pad_token)) {
     throw new BundleError(`${where} uses special tokens this runtime does not know`);
   }
+  const padding = data.pad_token === PAD ? 'space' : 'zero';
   if ((data.padding ?? 'right') !== 'right') {
     throw new BundleError(`${where} pads on the ${JSON.stringify(data.padding)} side; this runtime pads on the right`);
   }
@@ -139,8 +144,8 @@ export function parseManifest(data, where = MANIFEST) {
   }
   let sourceVocab, targetVocab;
   try {
-    sourceVocab = Vocabulary.fromString(data.source_vocab);
-    targetVocab = Vocabulary.fromString(data.target_vocab);
+    sourceVocab = Vocabulary.fromString(data.source_vocab, padding);
+    targetVocab = Vocabulary.fromString(data.target_vocab, padding);
   } catch (err) {
     throw new BundleError(`${where} is malformed: ${err.message}`);
   }
@@ -156,10 +161,10 @@ export function parseManifest(data, where = MANIFEST) {
     producer: isObject(data.producer) ? data.producer : {},
     validation: isObject(data.validation) ? data.validation : {},
   });
-  for (const char of [START, END, PAD]) {
+  for (const char of padding === 'space' ? [START, END, PAD] : [START, END]) {
     if (!targetVocab.has(char)) throw new BundleError(`${where}: target vocabulary lacks ${JSON.stringify(char)}`);
   }
-  if (!sourceVocab.has(PAD)) throw new BundleError(`${where}: source vocabulary lacks the padding character`);
+  if (padding === 'space' && !sourceVocab.has(PAD)) throw new BundleError(`${where}: source vocabulary lacks the padding character`);
   if (manifest.maxSourceLength < 1 || manifest.maxTargetLength < 1) throw new BundleError(`${where}: maximum lengths must be positive`);
   return manifest;
 }

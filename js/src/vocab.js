@@ -7,13 +7,18 @@ import { InputTooLongError, UnknownCharacterError } from './errors.js';
 export const START = '\t';
 export const END = '\n';
 export const PAD = ' ';
+/** How a vocabulary pads: with PAD's id, or with the all-zero one-hot row (id = size, the 2017 Keras example). */
+export const PADDINGS = Object.freeze(['space', 'zero']);
 export const ON_UNKNOWN = Object.freeze(['error', 'skip']);
 export const ON_OVERFLOW = Object.freeze(['error', 'truncate']);
 
-/** An ordered alphabet; a character's id is its position. */
+/** An ordered alphabet; a character's id is its position. `padding` is how `encode` pads. */
 export class Vocabulary {
-  /** @param {string[]} chars */
-  constructor(chars) {
+  /**
+   * @param {string[]} chars
+   * @param {'space' | 'zero'} [padding]
+   */
+  constructor(chars, padding = 'space') {
     const list = [...chars];
     if (list.some((c) => typeof c !== 'string' || [...c].length !== 1)) {
       throw new TypeError('a vocabulary holds single characters');
@@ -23,11 +28,25 @@ export class Vocabulary {
     /** @type {Map<string, number>} */
     this.index = new Map(list.map((c, i) => [c, i]));
     if (this.index.size !== list.length) throw new TypeError('a vocabulary must not repeat characters');
+    if (!PADDINGS.includes(padding)) throw new TypeError(`padding must be one of ${PADDINGS.join(', ')}, got ${JSON.stringify(padding)}`);
+    /** @type {'space' | 'zero'} */
+    this.padding = padding;
   }
 
-  /** @param {string} text the alphabet as one string, in id order */
-  static fromString(text) {
-    return new Vocabulary(Array.from(text));
+  /**
+   * @param {string} text the alphabet as one string, in id order
+   * @param {'space' | 'zero'} [padding]
+   */
+  static fromString(text, padding = 'space') {
+    return new Vocabulary(Array.from(text), padding);
+  }
+
+  /** The id that pads: PAD's id, or `size` (an id past the alphabet: the all-zero one-hot row) for zero padding. */
+  get padId() {
+    if (this.padding === 'zero') return this.chars.length;
+    const id = this.index.get(PAD);
+    if (id === undefined) throw new TypeError('a space-padded vocabulary needs the space character');
+    return id;
   }
 
   get size() {
@@ -52,11 +71,11 @@ export class Vocabulary {
   }
 
   /**
-   * Ids of `texts`, right-padded with PAD to `length`: an Int32Array of shape [texts.length, length].
+   * Ids of `texts`, right-padded with `padId` to `length`: an Int32Array of shape [texts.length, length].
    * Callers apply the input policy first (`prepareSource`); this only encodes.
    */
   encode(texts, length) {
-    const ids = new Int32Array(texts.length * length).fill(this.index.get(PAD));
+    const ids = new Int32Array(texts.length * length).fill(this.padId);
     texts.forEach((text, row) => {
       const chars = Array.from(text);
       if (chars.length > length) throw new InputTooLongError(`text of ${chars.length} characters exceeds length ${length}`);

@@ -52,6 +52,14 @@ describe('input policy', () => {
     assert.deepEqual([...vocab.encode(['ab', 'é'], 3)], [2, 3, 0, 5, 0, 0]);
     assert.equal(vocab.decode([2, 3, 6]), 'ab😀');
   });
+
+  test('zero padding pads with the id past the alphabet, and needs no space', () => {
+    const zero = Vocabulary.fromString('.abcé😀', 'zero');
+    assert.equal(zero.padId, 6);
+    assert.deepEqual([...zero.encode(['ab', 'é'], 3)], [1, 2, 6, 4, 6, 6]);
+    assert.throws(() => Vocabulary.fromString('abc').encode(['a'], 2), /needs the space/);
+    assert.throws(() => Vocabulary.fromString('abc', 'ones'), /padding must be one of space, zero/);
+  });
 });
 
 function manifestJson(overrides = {}) {
@@ -85,11 +93,22 @@ describe('manifest', () => {
     assert.equal(m.maxSourceLength, 5);
     assert.equal(m.targetVocab.size, 6);
     assert.equal(m.artifacts[1].batchInvariant, true);
+    assert.equal(m.sourceVocab.padding, 'space');
+  });
+
+  test('version 2: pad_token null is zero padding, and the vocabularies need no space', () => {
+    const m = parseManifest(manifestJson({ format_version: 2, pad_token: null, source_vocab: 'abc', target_vocab: '\t\nabc' }));
+    assert.equal(m.sourceVocab.padding, 'zero');
+    assert.equal(m.targetVocab.padding, 'zero');
+    assert.deepEqual([...m.sourceVocab.encode(['ab'], 4)], [0, 1, 3, 3]);
+    assert.equal(parseManifest(manifestJson({ format_version: 2 })).sourceVocab.padding, 'space');
   });
 
   const bad = {
     'not a manifest': [{ format: 'other' }, /not an s2s-edge bundle manifest/],
-    'unknown version': [manifestJson({ format_version: 2 }), /format_version 2; this runtime reads version 1/],
+    'unknown version': [manifestJson({ format_version: 3 }), /format_version 3; this runtime reads versions 1, 2/],
+    'zero padding in version 1': [manifestJson({ pad_token: null }), /special tokens/],
+    'a space-padded source without the space': [manifestJson({ source_vocab: 'abc' }), /source vocabulary lacks the padding/],
     'left padding': [manifestJson({ padding: 'left' }), /pads on the "left" side/],
     'other special tokens': [manifestJson({ end_token: '$' }), /special tokens/],
     'a file outside the bundle': [
