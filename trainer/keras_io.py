@@ -12,11 +12,16 @@ The weights go into the seed's own Keras model (`trainer.model.build_training_mo
 and Dense weights have the script's shapes), so every command downstream (export, evaluate,
 decode, qat) takes the imported run unchanged.
 
-Read here, both with space padding and the sigmoid recurrent activation:
+Read here:
 - the Keras 3 version (keras.io, 2023 on): `s2s_model.keras`, loaded by Keras 3;
 - the tf.keras 2 version (keras.io, 2020-2023, and the Hub repo): a TensorFlow SavedModel directory
   (`s2s/`). Keras 3 cannot load it as a model, so its architecture comes from `keras_metadata.pb` and its
-  weights from the SavedModel's own checkpoint (`variables/`), found through the checkpoint's object graph.
+  weights from the SavedModel's own checkpoint (`variables/`), found through the checkpoint's object graph;
+- the 2017 Keras example: `s2s.h5`, read with h5py (its `model_config` and `model_weights/`).
+
+The keras.io versions pad with spaces, the 2017 example with all-zero one-hot rows (`padding`,
+`runtime.vocab`). Their LSTMs use sigmoid gates, or before Keras 2.3 hard_sigmoid, whose definition
+depends on the Keras version that wrote the file (`_gates`).
 """
 
 from __future__ import annotations
