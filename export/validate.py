@@ -10,6 +10,11 @@ states and probabilities (the artifact stepped along the same teacher-forced tar
 greedy decodes identical to Keras, and chrF against the reference translations (sacrebleu). When
 the artifacts include the one-graph greedy decoder, its decodes must equal the stepped decoder's on
 every sentence.
+
+For each decode that differs from Keras, the report also says where it first departs: the step
+(the first character that differs) and Keras's top-2 margin there, the gap between the log
+probabilities of its first and second choice. A small margin is a near-tie that any rounding may
+flip; a large one is an artifact that computes something else.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 
 from runtime.decoding import softmax
 from runtime.errors import S2SError
+from runtime.vocab import START
 from runtime.translator import GREEDY_LOOP_MAX_BATCH, Translator
 from trainer.metrics import chrf, group_references
 from trainer.model import keras_reference
@@ -31,6 +37,9 @@ from trainer.spec import Seq2SeqSpec
 from .source import Pair, usable_pairs
 
 FLOAT_TOLERANCE = 1e-5
+# A departure whose Keras top-2 margin is below this (log-probability gap, nats) is a near-tie:
+# Keras's first choice was at most ~10% more likely than its second.
+NEAR_TIE = 0.1
 # Share of greedy decodes that must equal Keras, by precision (float32 must also be within 1e-5).
 MIN_AGREEMENT = {
     "float32": 1.0,
@@ -59,6 +68,8 @@ class ParityReport:
     # The one-graph greedy decoder, when present: its size, and its decodes that differ from stepping.
     greedy_size: int | None = None
     greedy_differences: list[tuple[str, str, str]] = field(default_factory=list)  # (source, steps, graph)
+    # Where each of `mismatches` first departs from Keras: (step, Keras's top-2 margin there).
+    departures: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -68,6 +79,17 @@ class ParityReport:
     def agreement(self) -> float:
         return self.decodes_identical / self.decodes_compared if self.decodes_compared else 0.0
 
+    @property
+    def near_ties(self) -> int:
+        return sum(margin < NEAR_TIE for _, margin in self.departures)
+
+    def departure_summary(self) -> dict:
+        if not self.departures:
+            return {}
+        steps, margins = zip(*self.departures)
+        return {"median_step": float(np.median(steps)), "median_keras_margin": round(float(np.median(margins)), 4),
+                "near_ties": self.near_ties}
+
     def to_json(self) -> dict:
         return {
             "size": self.size,
@@ -76,6 +98,7 @@ class ParityReport:
             "decodes_compared": self.decodes_compared,
             "decodes_identical": self.decodes_identical,
             "chrf": round(self.chrf, 2),
+            **({"first_departure": self.departure_summary()} if self.departures else {}),
             **({"greedy_size": self.greedy_size,
                 "greedy_identical_to_steps": self.decodes_compared - len(self.greedy_differences)}
                if self.greedy_size is not None else {}),
@@ -83,17 +106,45 @@ class ParityReport:
 
 
 def format_table(reports: Sequence[ParityReport], keras_chrf: float | None = None) -> str:
-    head = f"{'artifact':<16} {'size':>9} {'max|Δstate|':>12} {'max|Δprob|':>11} {'identical decodes':>20} {'chrF':>6}"
+    """The export's parity table. "first departure" is, over the decodes that differ from Keras, the
+    median step where they first differ, the median top-2 margin of Keras there (nats), and how many
+    of them were near-ties (margin < NEAR_TIE)."""
+    head = (f"{'artifact':<16} {'size':>9} {'max|Δstate|':>12} {'max|Δprob|':>11} {'identical decodes':>20} "
+            f"{'chrF':>6}  first departure: step, margin, near-ties")
     rows = [head, "-" * len(head)]
     if keras_chrf is not None:
         rows.append(f"{'keras (reference)':<16} {'':>9} {'':>12} {'':>11} {'':>20} {keras_chrf:>6.1f}")
     for r in reports:
         agree = f"{r.decodes_identical}/{r.decodes_compared} ({100 * r.agreement:.1f}%)"
+        departs = ""
+        if r.departures:
+            d = r.departure_summary()
+            departs = f"  {d['median_step']:g}, {d['median_keras_margin']:.3f}, {r.near_ties}/{len(r.departures)}"
         rows.append(
             f"{r.name:<16} {r.size / 1024:>7.0f}Ki {r.max_abs_diff_state:>12.2e} "
-            f"{r.max_abs_diff_prob:>11.2e} {agree:>20} {r.chrf:>6.1f}"
+            f"{r.max_abs_diff_prob:>11.2e} {agree:>20} {r.chrf:>6.1f}{departs}"
         )
     return "\n".join(rows)
+
+
+def first_departures(reference: Translator, mismatches: Sequence[tuple[str, str, str]]) -> list[tuple[int, float]]:
+    """For each (source, Keras decode, artifact decode): the first step where the two differ, and
+    the gap between Keras's two most likely characters at that step (log probabilities)."""
+    if not mismatches:
+        return []
+    m = reference.manifest
+    steps = [next((i for i, (a, b) in enumerate(zip(keras, got)) if a != b), min(len(keras), len(got)))
+             for _, keras, got in mismatches]
+    # Keras, teacher-forced along its own decode up to the departure: START + its first `step` characters.
+    prefixes = [START + keras[:k] for (_, keras, _), k in zip(mismatches, steps)]
+    encoder_ids = m.source_vocab.encode([src for src, _, _ in mismatches], m.max_source_length)
+    decoder_ids = m.target_vocab.encode(prefixes, max(len(p) for p in prefixes))
+    _, probs = teacher_forced_probs(reference.model, encoder_ids, decoder_ids)
+    out = []
+    for row, k in enumerate(steps):
+        top2 = np.sort(np.log(np.maximum(probs[row, k], 1e-30)))[-2:]
+        out.append((k, float(top2[1] - top2[0])))
+    return out
 
 
 def teacher_forced_probs(step_model, encoder_ids: np.ndarray, decoder_ids: np.ndarray):
@@ -138,6 +189,7 @@ class Baseline:
         sources, references = group_references(usable)
         self.sources = sources[:num_decodes]
         self.references = [[refs[0]] for refs in references[:num_decodes]]
+        self.reference = reference
         self.expected = reference.translate(self.sources)
         self.chrf = chrf(self.expected, self.references)
 
@@ -172,6 +224,7 @@ class Baseline:
             mismatches=mismatches,
             greedy_size=arts["greedy"].size if "greedy" in arts else None,
             greedy_differences=differences,
+            departures=first_departures(self.reference, mismatches),
         )
 
 

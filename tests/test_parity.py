@@ -121,6 +121,29 @@ def test_parity_check_catches_a_wrong_graph(baseline, copy_bundle):
     assert report.max_abs_diff_prob > 1e-5
     with pytest.raises(ParityError, match="probabilities differ"):
         require_parity(report)
+    # Every differing decode says where it first departs, with Keras's top-2 margin there.
+    assert len(report.departures) == report.decodes_compared - report.decodes_identical > 0
+    assert all(step >= 0 and margin >= 0 for step, margin in report.departures)
+    assert "first_departure" in report.to_json()
+
+
+def test_first_departure_is_the_first_differing_step_and_kerass_margin_there(translator, sentences):
+    from export.validate import first_departures
+    from runtime.decoding import log_softmax
+
+    m = translator.manifest
+    source = next(s for s, d in zip(sentences, translator.translate(sentences)) if len(d) > 4)
+    decode = translator.translate([source])[0]
+    altered = decode[:3] + ("#" if decode[3] != "#" else "$")
+    ((step, margin),) = first_departures(translator, [(source, decode, altered)])
+    assert step == 3
+    # The same margin, computed by stepping the model along START + the decode's first 3 characters.
+    h, c = translator.model.encode(m.source_vocab.encode([source], m.max_source_length))
+    for char in "\t" + decode[:3]:
+        logits, h, c = translator.model.step(np.array([m.target_vocab.id(char)], np.int32), h, c)
+    scores = np.sort(log_softmax(logits[0]))
+    assert int(np.argmax(logits[0])) == m.target_vocab.id(decode[3])
+    assert margin == pytest.approx(scores[-1] - scores[-2], abs=1e-4)
 
 
 def test_failed_validation_leaves_the_previous_bundle(tiny_run, copy_bundle, monkeypatch):
