@@ -4,9 +4,10 @@ float32: tf2onnx converts the encoder and decoder step of `export.graphs` (the e
 becomes a native ONNX `LSTM` op, or unrolled cells for a hard-sigmoid model; the step is the LSTM
 cell's equations and the dense layer's logits), and onnx.checker checks both graphs. int8: onnxruntime's dynamic quantization of those
 graphs (int8 weights per channel, activations quantized on the fly; the encoder LSTM becomes
-DynamicQuantizeLSTM, the decoder's input projection MatMulInteger); the decoder's recurrent and
-logits products stay float32, their weights int8 when a quantization-aware run put them on the
-grid.
+DynamicQuantizeLSTM, or an unrolled encoder's input projections MatMulInteger, the decoder's input
+projection MatMulInteger); every product of a recurrent state (the decoder's `h @ U` and logits, an
+unrolled encoder's `h @ U`) stays float32, with int8 weights when a quantization-aware run put them
+on the grid and the weight has that one use.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def store_grid_weights_int8(model) -> int:
 
 def quantize_int8(graph: bytes) -> bytes:
     """onnxruntime's dynamic int8 quantization of one serialized graph: int8 weights per output
-    channel; the decoder's state-path products stay float32 (see `float_state_path`), with int8
+    channel; the products of a recurrent state stay float32 (see `float_state_path`), with int8
     weights when they lie on the grid (see `store_grid_weights_int8`)."""
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float32.onnx", Path(tmp) / "int8.onnx"

@@ -11,7 +11,7 @@
 This package never imports TensorFlow, the trainer or the exporter.
 """
 
-from .bundle import FORMAT_VERSION, Manifest, read_manifest
+from .bundle import FORMAT_VERSION, READ_VERSIONS, Manifest, read_manifest
 from .errors import (
     BackendUnavailableError,
     BundleError,
@@ -21,7 +21,7 @@ from .errors import (
     UnknownCharacterError,
 )
 from .translator import Hypothesis, Translator
-from .vocab import END, PAD, START, Vocabulary
+from .vocab import END, PAD, PADDINGS, START, Vocabulary
 
 __version__ = "0.1.0"
 
@@ -35,6 +35,8 @@ __all__ = [
     "InputTooLongError",
     "Manifest",
     "PAD",
+    "PADDINGS",
+    "READ_VERSIONS",
     "S2SError",
     "START",
     "Translator",

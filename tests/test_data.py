@@ -169,3 +169,27 @@ def test_settings_keep_what_they_do_not_know_and_fill_what_old_runs_did_not_reco
     assert settings.to_json()["some_future_key"] == [1, 2]
     assert Settings.from_json(settings.to_json()) == settings
     assert Settings.from_json({}).num_samples is None  # a run.json that records no settings
+
+
+def test_run_json_versions_and_padding(tmp_path):
+    """A zero-padded run is run format 2 (version 1 readers refuse it); a space-padded run stays 1;
+    a malformed padding is a RunError, not a traceback."""
+    import json
+
+    from runtime.vocab import Vocabulary
+    from trainer.run import RUN_JSON, RunError, RunInfo, read_run_json
+    from trainer.settings import Settings
+
+    def info(padding):
+        return RunInfo(Vocabulary(tuple(" ab"), padding), Vocabulary(tuple("\t\n ab"), padding), 4, 6, 8,
+                       Settings(), {}, {})
+
+    for padding, version in (("space", 1), ("zero", 2)):
+        (tmp_path / RUN_JSON).write_text(json.dumps(info(padding).to_json()))
+        assert json.loads((tmp_path / RUN_JSON).read_text())["format_version"] == version
+        assert read_run_json(tmp_path).source_vocab.padding == padding
+    data = info("zero").to_json()
+    for change in ({"format_version": 1}, {"padding": "x"}, {"padding": None}, {"format_version": 3}):
+        (tmp_path / RUN_JSON).write_text(json.dumps({**data, **change}))
+        with pytest.raises(RunError):
+            read_run_json(tmp_path)

@@ -119,6 +119,21 @@ def test_a_vocabulary_of_another_size_names_both_sizes_and_suggests_num_samples(
     assert not (tmp_path / "run").exists()
 
 
+def test_an_h5_that_keras_3_wrote_is_read_as_the_keras_3_script_s(script_model, tmp_path):
+    """model.save("s2s.h5") under Keras 3: Keras 3's own layout, the keras.io script's space padding."""
+    from trainer.keras_io import import_keras_io
+    from trainer.reference import keras_translator
+    from trainer.run import read_heldout
+
+    d, _ = script_model
+    keras.saving.load_model(d / "s2s_model.keras").save(tmp_path / "s2s.h5")
+    info = import_keras_io(tmp_path / "s2s.h5", tmp_path / "h5", d / "fra.txt", num_samples=NUM_SAMPLES, log=quiet)
+    assert info.source_vocab.padding == "space" and "HDF5" in info.settings.extra["imported"]["format"]
+    import_keras_io(d / "s2s_model.keras", tmp_path / "keras", d / "fra.txt", num_samples=NUM_SAMPLES, log=quiet)
+    held = [en for en, _ in read_heldout(tmp_path / "h5")][:16]
+    assert keras_translator(tmp_path / "h5").translate(held) == keras_translator(tmp_path / "keras").translate(held)
+
+
 def test_models_that_are_not_the_scripts_are_refused(tmp_path):
     from trainer.keras_io import KerasIoError, read_model
 
@@ -196,6 +211,7 @@ def test_a_keras_2_h5_of_the_2017_example_decodes_as_the_example_did(keras2_h5_r
     run, expected = keras2_h5_run
     info = read_run(run)
     assert info.source_vocab.padding == info.target_vocab.padding == "zero"
+    assert json.loads((run / "run.json").read_text())["format_version"] == 2  # version 1 readers refuse it
     assert info.source_vocab.pad_id == len(info.source_vocab)
     imported = info.settings.extra["imported"]
     assert "HDF5" in imported["format"] and imported["recurrent_activation"] == "hard_sigmoid_keras2"

@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocab-dir", help="a directory holding input_vocab.json and target_vocab.json "
                    "(default: the model's directory, when it holds them)")
     p.add_argument("--padding", choices=PADDINGS, help="how the script padded its one-hot inputs: space (the "
-                   "keras.io versions) or zero (the 2017 example: all-zero rows); default: zero for .h5, else space")
+                   "keras.io versions) or zero (the 2017 example: all-zero rows); default: zero for an .h5 that Keras 2 "
+                   "wrote, else space")
     add_verbose(p)
     return p
 

@@ -96,8 +96,9 @@ def _found(layers) -> str:
     return ", ".join(f"{type(layer).__name__}" for layer in layers) or "no layers"
 
 
-def read_keras3(path: Path) -> KerasIoModel:
-    """The weights of a Keras 3 `.keras` file of the script's model, found by structure."""
+def read_keras3(path: Path, saved_as: str = ".keras", version: str | None = None) -> KerasIoModel:
+    """The weights of a Keras 3 `.keras` file of the script's model (or of an `.h5` file Keras 3
+    wrote, `saved_as="HDF5"`), found by structure."""
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for a file it cannot read
@@ -138,9 +139,9 @@ def read_keras3(path: Path) -> KerasIoModel:
         return LSTMWeights(np.asarray(cell.kernel), np.asarray(cell.recurrent_kernel), np.asarray(cell.bias),
                            _gates(layer.recurrent_activation.__name__, version, path))
 
-    version = _saved_keras_version(path) or keras.__version__
+    version = version or _saved_keras_version(path) or keras.__version__
     return KerasIoModel(lstm(encoder), lstm(decoder), np.asarray(dense.kernel), np.asarray(dense.bias),
-                        source=f"keras {version} (.keras)", kind="keras")
+                        source=f"keras {version} ({saved_as})", kind="keras")
 
 
 def _saved_keras_version(path: Path) -> str | None:
@@ -314,10 +315,16 @@ def _text(value) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
+def _major(version: str) -> int | None:
+    head = version.split(".")[0]
+    return int(head) if head.isdigit() else None
+
+
 def read_h5(path: Path) -> KerasIoModel:
-    """The weights of an HDF5 file of the script's model (Keras 2's `model.save("s2s.h5")`, the 2017
+    """The weights of an HDF5 file of the script's model. Keras 2's `model.save("s2s.h5")` (the 2017
     example's format): the architecture from its `model_config`, each layer's weights from
-    `model_weights/<layer>` in the order its `weight_names` gives."""
+    `model_weights/<layer>` in the order its `weight_names` gives. An `.h5` that Keras 3 wrote (the
+    keras.io Keras 3 script saved that way) is read by Keras 3, as a `.keras` file is."""
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -325,25 +332,26 @@ def read_h5(path: Path) -> KerasIoModel:
     with f:
         if "model_config" not in f.attrs:
             raise KerasIoError(f"{path} holds weights only (no model_config): save the whole model with model.save")
-        try:
-            root = json.loads(_text(f.attrs["model_config"]))
-        except ValueError as exc:
-            raise KerasIoError(f"{path}: its model_config is not JSON: {exc}") from None
-        if not isinstance(root, dict) or root.get("class_name") not in ("Functional", "Model"):
-            raise KerasIoError(f"{path} is not a functional Keras model (the script's model is one)")
         version = _text(f.attrs.get("keras_version", "unknown"))
-        structure = _structure(root, path)
-        group = f["model_weights"] if "model_weights" in f else f
+        if (_major(version) or 0) < 3:
+            try:
+                root = json.loads(_text(f.attrs["model_config"]))
+            except ValueError as exc:
+                raise KerasIoError(f"{path}: its model_config is not JSON: {exc}") from None
+            if not isinstance(root, dict) or root.get("class_name") not in ("Functional", "Model"):
+                raise KerasIoError(f"{path} is not a functional Keras model (the script's model is one)")
+            group = f["model_weights"] if "model_weights" in f else f
 
-        def weights(layer) -> list[np.ndarray]:
-            name = layer["name"]
-            if name not in group:
-                raise KerasIoError(f"{path}: no weights for layer {name}")
-            layer_group = group[name]
-            return [np.asarray(layer_group[_text(w)], dtype=np.float32)
-                    for w in layer_group.attrs.get("weight_names", [])]
+            def weights(layer) -> list[np.ndarray]:
+                name = layer["name"]
+                if name not in group:
+                    raise KerasIoError(f"{path}: no weights for layer {name}")
+                return [np.asarray(group[name][_text(w)], dtype=np.float32)
+                        for w in group[name].attrs.get("weight_names", [])]
 
-        return _assemble(structure, weights, version, path, "h5", source=f"keras {version} (HDF5)")
+            return _assemble(_structure(root, path), weights, version, path, "h5",
+                             source=f"keras {version} (HDF5)")
+    return read_keras3(path, saved_as="HDF5", version=version)
 
 
 def read_model(path: str | Path) -> KerasIoModel:
@@ -446,7 +454,7 @@ def import_keras_io(
     """Write the run directory `out` (atomically) for the keras.io model at `model_path`.
 
     `padding` is how the script padded its one-hot inputs: "space" (the keras.io versions) or
-    "zero" (the 2017 example); by default zero for an HDF5 file and space otherwise."""
+    "zero" (the 2017 example); by default zero for an HDF5 file that Keras 2 wrote and space otherwise."""
     out = Path(out)
     if padding is not None and padding not in PADDINGS:
         raise KerasIoError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")

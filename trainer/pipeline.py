@@ -49,8 +49,8 @@ def encode_pairs(
 @dataclass(frozen=True)
 class Batch:
     encoder_ids: np.ndarray  # int32 [batch, max_source_length]
-    decoder_ids: np.ndarray  # int32 [batch, T]: START + French + END, then PAD
-    target_ids: np.ndarray  # int32 [batch, T]: decoder_ids shifted one step ahead, then PAD
+    decoder_ids: np.ndarray  # int32 [batch, T]: START + French + END, then the vocabulary's pad_id
+    target_ids: np.ndarray  # int32 [batch, T]: decoder_ids shifted one step ahead, then pad_id (0 if zero-padded)
     weights: np.ndarray  # float32 [batch, T]: 1 where the target is real (up to END), else 0
 
 

@@ -28,7 +28,9 @@ from .fileio import atomic_write_bytes
 from .settings import Settings, load_pairs
 
 RUN_FORMAT = "s2s-edge-run"
-RUN_FORMAT_VERSION = 1
+# Version 2 adds zero padding ("padding": {"char": null}); a space-padded run is written as version 1.
+RUN_FORMAT_VERSION = 2
+RUN_READ_VERSIONS = (1, 2)
 RUN_JSON, MODEL_FILE, HISTORY_JSON = "run.json", "model.keras", "history.json"
 HELDOUT_TSV, TRAIN_SAMPLE_TSV = "heldout.tsv", "train_sample.tsv"
 CURVES_PNG = "curves.png"
@@ -53,7 +55,7 @@ class RunInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": RUN_FORMAT,
-            "format_version": RUN_FORMAT_VERSION,
+            "format_version": 1 if self.source_vocab.padding == "space" else RUN_FORMAT_VERSION,
             "source_vocab": "".join(self.source_vocab.chars),
             "target_vocab": "".join(self.target_vocab.chars),
             # char null: the one-hot row of all zeros pads (the 2017 Keras example's models)
@@ -68,9 +70,10 @@ class RunInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunInfo":
-        char = data.get("padding", {}).get("char", PAD)
-        if char not in (PAD, None):
-            raise ValueError(f"padding with {char!r} is not supported")
+        padding = data.get("padding", {"char": PAD})
+        char = padding.get("char", PAD) if isinstance(padding, dict) else "malformed"
+        if char not in ((PAD, None) if data.get("format_version", 1) >= 2 else (PAD,)):
+            raise ValueError(f"padding {padding!r} is not supported")
         padding = "space" if char == PAD else "zero"
         return cls(
             source_vocab=Vocabulary(tuple(data["source_vocab"]), padding),
@@ -100,8 +103,9 @@ def read_run_json(run: str | Path) -> RunInfo:
         data = json.loads((run / RUN_JSON).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunError(f"{run / RUN_JSON} is not valid JSON: {exc}") from None
-    if data.get("format") != RUN_FORMAT or data.get("format_version") != RUN_FORMAT_VERSION:
-        raise RunError(f"{run / RUN_JSON} is not an s2s-edge run of version {RUN_FORMAT_VERSION}")
+    if data.get("format") != RUN_FORMAT or data.get("format_version") not in RUN_READ_VERSIONS:
+        raise RunError(f"{run / RUN_JSON} is not an s2s-edge run of a version this s2s-edge reads "
+                       f"({', '.join(map(str, RUN_READ_VERSIONS))}): upgrade s2s-edge or train it again")
     try:
         return RunInfo.from_json(data)
     except (KeyError, TypeError, ValueError) as exc:
