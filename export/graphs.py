@@ -34,12 +34,10 @@ def _hard_sigmoid(slope: float, offset: float):
 
 ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid,
                **{name: _hard_sigmoid(*line) for name, line in HARD_SIGMOIDS.items()}}
-# What tf2onnx turns into a native ONNX LSTM op (a Keras LSTM with other activations becomes a Loop).
-NATIVE_LSTM = {"activation": "tanh", "recurrent_activation": "sigmoid"}
-
-
 def native_lstm(spec: LSTMSpec) -> bool:
-    return (spec.activation, spec.recurrent_activation) == tuple(NATIVE_LSTM.values())
+    """Whether tf2onnx turns a Keras LSTM of `spec` into a native ONNX LSTM op (with other
+    activations it becomes a Loop)."""
+    return spec.activation == "tanh" and spec.recurrent_activation == "sigmoid"
 
 
 class LSTMCell(tf.Module):

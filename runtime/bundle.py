@@ -122,7 +122,8 @@ class Manifest:
                 f"{', '.join(map(str, READ_VERSIONS))}: re-export the bundle or upgrade s2s-edge"
             )
         pad_tokens = (PAD, None) if version >= 2 else (PAD,)
-        if (data.get("start_token"), data.get("end_token")) != (START, END) or data.get("pad_token", "") not in pad_tokens:
+        if ((data.get("start_token"), data.get("end_token")) != (START, END)
+                or data.get("pad_token", "") not in pad_tokens):
             raise BundleError(f"{where} uses special tokens this runtime does not know")
         padding = "space" if data["pad_token"] == PAD else "zero"
         if data.get("padding", "right") != "right":

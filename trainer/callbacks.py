@@ -13,7 +13,7 @@ import keras
 from .data import sentence_draw
 from .fileio import atomic_write_json
 from .metrics import group_references, translate_scored
-from .model import activation_name, build_training_model, model_layers, weight_variables
+from .model import float32_twin, weight_variables
 from .quantize import int8_grid
 from .reference import step_translator
 from .run import HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON, RunInfo
@@ -89,9 +89,7 @@ class HeldoutChrF(keras.callbacks.Callback):
         if self._translator is None:
             # A copy of its own even for a float32 model: plain float32 variables, outside any
             # distribution strategy, that decoding reads; the weights are copied in every epoch.
-            gates = activation_name(model_layers(self.model).decoder.cell.recurrent_activation)
-            self._copy = build_training_model(len(self.info.source_vocab), len(self.info.target_vocab),
-                                              self.info.latent_dim, recurrent_activation=gates)
+            self._copy = float32_twin(self.model)
             self._translator = step_translator(self._copy, self.info, max_batch_size=128)
         self._copy.set_weights(self.model.get_weights())
         _, scores = translate_scored(self._translator, self.sources, self.references,

@@ -23,7 +23,7 @@ from keras import layers
 from runtime.bundle import sha256_file
 
 from .run import MODEL_FILE, RunInfo, read_run
-from .spec import DenseSpec, LSTMSpec, Seq2SeqSpec
+from .spec import HARD_SIGMOIDS, DenseSpec, LSTMSpec, Seq2SeqSpec
 
 
 @keras.saving.register_keras_serializable(package="s2s_edge")
@@ -47,8 +47,9 @@ class OneHot(layers.Layer):
 @keras.saving.register_keras_serializable(package="s2s_edge")
 def hard_sigmoid_keras2(x):
     """Keras 2's hard_sigmoid, clip(0.2 x + 0.5, 0, 1) (Keras 3's is clip(x / 6 + 0.5, 0, 1)): the
-    recurrent activation of models imported from Keras < 2.3 (`trainer.spec.ACTIVATIONS`)."""
-    return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)
+    recurrent activation of models imported from Keras < 2.3 (`trainer.spec.HARD_SIGMOIDS`)."""
+    slope, offset = HARD_SIGMOIDS["hard_sigmoid_keras2"]
+    return keras.ops.clip(slope * x + offset, 0.0, 1.0)
 
 
 # trainer.spec's activation names -> what a Keras layer takes.
@@ -120,14 +121,20 @@ def model_layers(model: keras.Model) -> Layers:
                   model.get_layer("decoder_onehot").depth)
 
 
-def float32_model(model: keras.Model) -> keras.Model:
-    """`model` itself when it computes in float32, else a float32 copy with the same weights."""
+def float32_twin(model: keras.Model) -> keras.Model:
+    """A new float32 model of `model`'s architecture (sizes, dropout, recurrent activation), with
+    fresh weights: copy them in with `set_weights`."""
     found = model_layers(model)
-    if found.decoder.dtype_policy.compute_dtype == "float32":  # both LSTMs share it
-        return model
-    copy = build_training_model(found.num_source_tokens, found.num_target_tokens, found.encoder.units,
+    return build_training_model(found.num_source_tokens, found.num_target_tokens, found.encoder.units,
                                 dropout=found.decoder.dropout,
                                 recurrent_activation=activation_name(found.decoder.cell.recurrent_activation))
+
+
+def float32_model(model: keras.Model) -> keras.Model:
+    """`model` itself when it computes in float32, else a float32 copy with the same weights."""
+    if model_layers(model).decoder.dtype_policy.compute_dtype == "float32":  # both LSTMs share it
+        return model
+    copy = float32_twin(model)
     copy.set_weights(model.get_weights())
     return copy
 
