@@ -32,7 +32,7 @@ from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
 
 from runtime import __version__
-from runtime.bundle import SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from runtime.bundle import SOURCE_IDS, TOKEN_IDS
 from runtime.decoding import StepModel
 from runtime.errors import S2SError
 from trainer.pipeline import encode_pairs
@@ -177,11 +177,11 @@ def representative_inputs(
 
     def decoder_data():
         for i in range(0, len(encoder_ids), batch):
-            h, c = model.encode(encoder_ids[i : i + batch])
+            state = model.encode(encoder_ids[i : i + batch])
             for t in range(decoder_ids.shape[1]):
                 tokens = decoder_ids[i : i + batch, t]
-                yield {TOKEN_IDS: tokens, STATE_H: h, STATE_C: c}
-                _, h, c = model.step(tokens, h, c)
+                yield {TOKEN_IDS: tokens, **state}
+                _, state = model.step(tokens, state)
 
     return encoder_data, decoder_data
 

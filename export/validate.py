@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from runtime.bundle import STATE_C, STATE_H
 from runtime.decoding import softmax
 from runtime.errors import S2SError
 from runtime.vocab import START
@@ -148,12 +149,13 @@ def first_departures(reference: Translator, mismatches: Sequence[tuple[str, str,
 
 
 def teacher_forced_probs(step_model, encoder_ids: np.ndarray, decoder_ids: np.ndarray):
-    """Encoder states and the [batch, time, vocab] probabilities of stepping along decoder_ids."""
-    h, c = step_model.encode(encoder_ids)
-    states = (np.asarray(h), np.asarray(c))
+    """The encoder's final states (h, c) and the [batch, time, vocab] probabilities of stepping
+    along decoder_ids."""
+    state = step_model.encode(encoder_ids)
+    states = (np.asarray(state[STATE_H]), np.asarray(state[STATE_C]))
     probs = []
     for t in range(decoder_ids.shape[1]):
-        logits, h, c = step_model.step(decoder_ids[:, t], h, c)
+        logits, state = step_model.step(decoder_ids[:, t], state)
         probs.append(softmax(logits))
     return states, np.stack(probs, axis=1)
 

@@ -2,15 +2,26 @@
 
 A bundle is a directory holding `manifest.json` beside the model files it names:
 
-    manifest.json         format, vocabularies, special tokens, lengths, artifacts with sha256
-    encoder.onnx          source ids [batch, time] int32 -> state_h, state_c [batch, latent]
-    decoder_step.onnx     token_ids [batch] int32, state_h, state_c -> logits [batch, vocab],
-                          next_state_h, next_state_c
+    manifest.json         format, model family, vocabularies, special tokens, lengths, artifacts
+                          with sha256
+    encoder.onnx          source ids [batch, time] int32 -> the decoder's initial state and its
+                          context (the family's `encoder_outputs`)
+    decoder_step.onnx     token_ids [batch] int32, state, context -> logits [batch, vocab], next state
     greedy.onnx           (optional) source ids -> output_ids [batch, steps] int32: the whole greedy
                           decode in one graph (the encoder, then the step in a Loop, argmax)
 
-The graph input/output names below are part of the contract: backends map outputs by name, never
-by position (converters reorder them). `export/` writes bundles, this module reads and checks them.
+A model family (`FAMILIES`) names what the decoder carries from step to step:
+- "seed" (keras.io lstm_seq2seq): state `state_h`, `state_c` [batch, latent]; no context;
+- "attention" (Luong attention over the encoder's outputs): the same state, and a context that is
+  constant per row: `memory_keys`, `memory_values` [batch, time, latent] (the encoder's outputs
+  projected for scoring and for the combination layer) and `memory_mask` [batch, time] (1.0 at the
+  source's characters, 0.0 at its padding).
+The step takes the state and the context, and returns the state as `next_<name>`. A runtime keeps
+every such tensor by name, re-indexes them all when rows finish or beams reorder, and otherwise
+knows nothing of the family.
+
+The graph input/output names are part of the contract: backends map outputs by name, never by
+position (converters reorder them). `export/` writes bundles, this module reads and checks them.
 """
 
 from __future__ import annotations
@@ -26,10 +37,11 @@ from .errors import BundleError
 from .vocab import END, PAD, START, Vocabulary
 
 FORMAT = "s2s-edge-bundle"
-# Version 2 adds zero padding ("pad_token": null); a space-padded bundle is still written as
-# version 1, which every runtime reads.
-FORMAT_VERSION = 2
-READ_VERSIONS = (1, 2)
+# Version 2 adds zero padding ("pad_token": null); version 3 the model family ("family"). A bundle
+# is written in the lowest version that holds it: a space-padded seed bundle is still version 1,
+# which every runtime reads.
+FORMAT_VERSION = 3
+READ_VERSIONS = (1, 2, 3)
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -40,18 +52,49 @@ STATE_H, STATE_C = "state_h", "state_c"
 LOGITS = "logits"
 NEXT_STATE_H, NEXT_STATE_C = "next_state_h", "next_state_c"
 OUTPUT_IDS = "output_ids"
+MEMORY_KEYS, MEMORY_VALUES, MEMORY_MASK = "memory_keys", "memory_values", "memory_mask"
 
-# Each role's graph inputs and outputs, in this order in the manifest's "io".
-GRAPH_IO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "encoder": ((SOURCE_IDS,), (STATE_H, STATE_C)),
-    "decoder_step": ((TOKEN_IDS, STATE_H, STATE_C), (LOGITS, NEXT_STATE_H, NEXT_STATE_C)),
-    # Greedy decoding in one graph: row i of output_ids holds the argmax ids of each step, up to and
-    # including its END id; after END a row holds ids to ignore (the loop runs until every row has
-    # ended, or for max_target_length steps).
-    "greedy": ((SOURCE_IDS,), (OUTPUT_IDS,)),
-}
 ROLES = ("encoder", "decoder_step")  # every model has these
 OPTIONAL_ROLES = ("greedy",)  # an artifact a runtime may use when present
+
+
+def next_name(state: str) -> str:
+    """The step's output name for state tensor `state`."""
+    return f"next_{state}"
+
+
+@dataclass(frozen=True)
+class Family:
+    """What a model family's graphs take and return (see the module's docstring)."""
+
+    name: str
+    state: tuple[str, ...]  # carried from step to step: encoder output, step input, step output next_<name>
+    context: tuple[str, ...] = ()  # constant per row: encoder output, step input
+
+    @property
+    def encoder_outputs(self) -> tuple[str, ...]:
+        return self.state + self.context
+
+    @property
+    def io(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Each role's graph inputs and outputs, in this order in the manifest's "io"."""
+        return {
+            "encoder": ((SOURCE_IDS,), self.encoder_outputs),
+            "decoder_step": ((TOKEN_IDS, *self.state, *self.context),
+                             (LOGITS, *(next_name(s) for s in self.state))),
+            # Greedy decoding in one graph: row i of output_ids holds the argmax ids of each step, up
+            # to and including its END id; after END a row holds ids to ignore (the loop runs until
+            # every row has ended, or for max_target_length steps).
+            "greedy": ((SOURCE_IDS,), (OUTPUT_IDS,)),
+        }
+
+
+FAMILIES = {
+    "seed": Family("seed", (STATE_H, STATE_C)),
+    "attention": Family("attention", (STATE_H, STATE_C), (MEMORY_KEYS, MEMORY_VALUES, MEMORY_MASK)),
+}
+SEED = FAMILIES["seed"]
+GRAPH_IO = SEED.io  # the seed's graphs (bundles of format versions 1 and 2)
 
 
 @dataclass(frozen=True)
@@ -83,15 +126,24 @@ class Manifest:
     validation: dict[str, Any] | None = None
     # BCP 47 codes of the source and target sides, e.g. {"source": "en", "target": "fr"} (optional).
     languages: dict[str, str] | None = None
+    family: Family = SEED
 
     @property
     def padding(self) -> str:
         return self.source_vocab.padding
 
+    @property
+    def format_version(self) -> int:
+        """The lowest format version that holds this bundle."""
+        if self.family != SEED:
+            return 3
+        return 1 if self.padding == "space" else 2
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "format_version": 1 if self.padding == "space" else FORMAT_VERSION,
+            "format_version": self.format_version,
+            **({"family": self.family.name} if self.format_version >= 3 else {}),
             "source_vocab": "".join(self.source_vocab.chars),
             "target_vocab": "".join(self.target_vocab.chars),
             "start_token": START,
@@ -105,7 +157,7 @@ class Manifest:
             "model_id": self.model_id,
             **({"languages": dict(self.languages)} if self.languages else {}),
             "io": {role: {"inputs": list(inputs), "outputs": list(outputs)}
-                   for role, (inputs, outputs) in GRAPH_IO.items()},
+                   for role, (inputs, outputs) in self.family.io.items()},
             "artifacts": [a.to_json() for a in self.artifacts],
             "producer": self.producer or {},
             "validation": self.validation or {},
@@ -128,7 +180,8 @@ class Manifest:
         padding = "space" if data["pad_token"] == PAD else "zero"
         if data.get("padding", "right") != "right":
             raise BundleError(f"{where} pads on the {data.get('padding')!r} side; this runtime pads on the right")
-        _check_io(data.get("io"), where)
+        family = _family(data, version, where)
+        _check_io(data.get("io"), family, where)
         try:
             artifacts = tuple(Artifact(**a) for a in data["artifacts"])
             manifest = cls(
@@ -142,6 +195,7 @@ class Manifest:
                 producer=data.get("producer"),
                 validation=data.get("validation"),
                 languages=_languages(data.get("languages"), where),
+                family=family,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where} is malformed: {exc}") from None
@@ -160,7 +214,7 @@ class Manifest:
         """The artifacts of one backend and precision by role: encoder and decoder_step, and the
         optional ones (greedy) when the bundle has them."""
         found = {a.role: a for a in self.artifacts if (a.backend, a.precision) == (backend, precision)
-                 and a.role in GRAPH_IO}
+                 and a.role in self.family.io}
         if not set(ROLES) <= set(found):
             have = sorted({f"{a.backend}/{a.precision}" for a in self.artifacts})
             raise BundleError(
@@ -170,11 +224,21 @@ class Manifest:
         return found
 
 
-def _check_io(io: Any, where: str) -> None:
+def _family(data: dict, version: int, where: str) -> Family:
+    if version < 3:
+        return SEED
+    name = data.get("family")
+    if name not in FAMILIES:
+        raise BundleError(f"{where} holds a model of family {name!r}; this runtime knows "
+                          f"{', '.join(FAMILIES)}: upgrade s2s-edge")
+    return FAMILIES[name]
+
+
+def _check_io(io: Any, family: Family, where: str) -> None:
     # Graph names are part of the format: a manifest that declares others is for another runtime.
     if io is None:
         return
-    for role, (inputs, outputs) in GRAPH_IO.items():
+    for role, (inputs, outputs) in family.io.items():
         declared = io.get(role) if isinstance(io, dict) else None
         if declared is None and role in OPTIONAL_ROLES:
             continue

@@ -14,19 +14,27 @@ hypothesis that hits `max_steps` without END is returned as it stands.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
+# The decoder's state: named tensors whose axis 0 is the batch (`runtime.bundle.Family`): what the
+# step carries forward (e.g. state_h, state_c) and what it reads unchanged (e.g. the attention
+# memory). Decoding knows no names: it re-indexes every tensor when rows finish or beams reorder.
+State = Mapping[str, np.ndarray]
+
 
 class StepModel(Protocol):
-    def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """source_ids int32 [batch, time] -> (h, c), float32 [batch, latent]."""
+    def encode(self, source_ids: np.ndarray) -> State:
+        """source_ids int32 [batch, time] -> the decoder's initial state, by name."""
 
-    def step(
-        self, token_ids: np.ndarray, h: np.ndarray, c: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """token_ids int32 [batch], h, c -> (scores [batch, vocab], h, c)."""
+    def step(self, token_ids: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """token_ids int32 [batch], state -> (scores [batch, vocab], the next state)."""
+
+
+def take_rows(state: State, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The state of the batch entries `rows` (in that order; repeats allowed)."""
+    return {name: tensor[rows] for name, tensor in state.items()}
 
 
 @dataclass(frozen=True)
@@ -89,14 +97,14 @@ def greedy_decode(
     batch = source_ids.shape[0]
     if batch == 0:
         return []
-    h, c = model.encode(source_ids)
+    state = model.encode(source_ids)
     out = np.zeros((batch, max_steps), dtype=np.int32)
     lengths = np.full(batch, max_steps, dtype=np.int64)
     totals = np.zeros(batch)
     rows = np.arange(batch)  # original row of each live batch entry
     tokens = np.full(batch, start_id, dtype=np.int32)
     for t in range(max_steps):
-        scores, h, c = model.step(tokens, h, c)
+        scores, state = model.step(tokens, state)
         tokens = choose(scores, rows)
         if with_scores:
             totals[rows] += log_softmax(scores)[np.arange(len(rows)), tokens]
@@ -107,7 +115,7 @@ def greedy_decode(
             live = ~done
             if not live.any():
                 break
-            rows, tokens, h, c = rows[live], tokens[live], h[live], c[live]
+            rows, tokens, state = rows[live], tokens[live], take_rows(state, live)
     return [Decoded(out[i, : lengths[i]].tolist(), float(totals[i]), bool(lengths[i] < max_steps))
             for i in range(batch)]
 
@@ -128,11 +136,11 @@ def stream_decode(
     choose: Chooser = argmax_chooser,
 ) -> Iterator[int]:
     """The token ids of one sentence (`source_ids` [1, time]) as they are decoded, END excluded."""
-    h, c = model.encode(source_ids)
+    state = model.encode(source_ids)
     token = np.array([start_id], dtype=np.int32)
     rows = np.zeros(1, dtype=np.int64)
     for _ in range(max_steps):
-        scores, h, c = model.step(token, h, c)
+        scores, state = model.step(token, state)
         token = choose(scores, rows)
         if int(token[0]) == end_id:
             return
@@ -165,14 +173,14 @@ def beam_decode(
         length = len(d.ids) + d.finished
         return d.score / length**length_penalty if length_penalty else d.score
 
-    h, c = model.encode(source_ids)
+    state = model.encode(source_ids)
     owner = np.arange(batch)  # sentence of each live prefix; at first one prefix per sentence
     prefixes = np.zeros((batch, 0), dtype=np.int32)
     totals = np.zeros(batch)
     tokens = np.full(batch, start_id, dtype=np.int32)
     finished: list[list[Decoded]] = [[] for _ in range(batch)]
     for t in range(max_steps):
-        scores, h, c = model.step(tokens, h, c)
+        scores, state = model.step(tokens, state)
         candidates = totals[:, None] + log_softmax(scores)  # [live, vocab]
         vocab = candidates.shape[1]
         keep: list[tuple[int, int, float]] = []  # (live row, token, total)
@@ -209,6 +217,6 @@ def beam_decode(
         select = np.array([row for row, _, _ in keep], dtype=np.int64)
         tokens = np.array([token for _, token, _ in keep], dtype=np.int32)
         totals = np.array([total for _, _, total in keep])
-        owner, h, c = owner[select], h[select], c[select]
+        owner, state = owner[select], take_rows(state, select)
         prefixes = np.concatenate([prefixes[select], tokens[:, None]], axis=1)
     return [sorted(done, key=rank, reverse=True)[:num_hypotheses] for done in finished]

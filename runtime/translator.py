@@ -107,7 +107,7 @@ class Translator:
         greedy = (read_artifact(bundle, artifacts["greedy"])
                   if greedy_loop and "greedy" in artifacts else None)
         self.model = load_backend(backend, encoder, decoder, device=device, threads=threads,
-                                  io_binding=io_binding, greedy=greedy)
+                                  io_binding=io_binding, greedy=greedy, family=self.manifest.family)
         self.backend, self.precision = backend, precision
         self.max_batch_size = max_batch_size
         # A batch-dependent model would make a sentence's translation depend on its batch-mates.

@@ -22,11 +22,12 @@ class ToyModel:
 
     def encode(self, source_ids):
         h = np.tanh(self.embed[source_ids % len(self.embed)].sum(axis=1))
-        return h, np.zeros_like(h)
+        # "memory": per-row context the step reads and never changes (like the attention family's).
+        return {"h": h, "c": np.zeros_like(h), "memory": source_ids.sum(axis=1, keepdims=True) * 0.01}
 
-    def step(self, tokens, h, c):
-        h = np.tanh(h @ self.recur + self.embed[tokens])
-        return h @ self.out, h, c + 1.0
+    def step(self, tokens, state):
+        h = np.tanh(state["h"] @ self.recur + self.embed[tokens] + state["memory"])
+        return h @ self.out, {**state, "h": h, "c": state["c"] + 1.0}
 
 
 def exhaustive_best(model, source, end, max_steps, vocab, length_penalty):
@@ -36,10 +37,10 @@ def exhaustive_best(model, source, end, max_steps, vocab, length_penalty):
         for seq in itertools.product(range(vocab), repeat=length):
             if end in seq[:-1] or (length < max_steps and seq[-1] != end):
                 continue
-            h, c = model.encode(source)
+            state = model.encode(source)
             tokens, total = np.array([vocab]), 0.0
             for token in seq:
-                scores, h, c = model.step(tokens, h, c)
+                scores, state = model.step(tokens, state)
                 total += log_softmax(scores)[0, token]
                 tokens = np.array([token])
             finished = seq[-1] == end
@@ -52,24 +53,24 @@ def exhaustive_best(model, source, end, max_steps, vocab, length_penalty):
 
 def reference_beam(model, source, start, end, max_steps, beam_size):
     """Textbook beam search, one sentence, no batching (length_penalty 0)."""
-    h, c = model.encode(source)
-    beams, finished = [([], 0.0, h, c)], []
+    state = model.encode(source)
+    beams, finished = [([], 0.0, state)], []
     for t in range(max_steps):
         candidates = []
-        for ids, total, hh, cc in beams:
-            scores, h2, c2 = model.step(np.array([ids[-1] if ids else start], np.int32), hh, cc)
+        for ids, total, state in beams:
+            scores, state2 = model.step(np.array([ids[-1] if ids else start], np.int32), state)
             for token, logp in enumerate(log_softmax(scores)[0]):
-                candidates.append((total + logp, ids, token, h2, c2))
+                candidates.append((total + logp, ids, token, state2))
         candidates.sort(key=lambda x: -x[0])
         beams = []
-        for position, (total, ids, token, h2, c2) in enumerate(candidates[: 2 * beam_size]):
+        for position, (total, ids, token, state2) in enumerate(candidates[: 2 * beam_size]):
             if token == end:
                 if position < beam_size:
                     finished.append((total, ids, True))
             elif len(beams) < beam_size:
-                beams.append((ids + [token], total, h2, c2))
+                beams.append((ids + [token], total, state2))
         if t == max_steps - 1:
-            finished += [(total, ids, False) for ids, total, _, _ in beams]
+            finished += [(total, ids, False) for ids, total, _ in beams]
         elif finished and max(f[0] for f in finished) >= max(b[1] for b in beams):
             break
     return max(finished, key=lambda f: f[0])
@@ -121,11 +122,11 @@ def test_beam_size_1_is_greedy_exactly(translator, sentences):
 def test_greedy_scores_are_the_log_probability_of_the_output(translator, sentences):
     m = translator.manifest
     for text, (hyp,) in zip(sentences[:5], translator.hypotheses(sentences[:5])):
-        h, c = translator.model.encode(m.source_vocab.encode([text], m.max_source_length))
+        state = translator.model.encode(m.source_vocab.encode([text], m.max_source_length))
         tokens = [m.target_vocab.id(ch) for ch in hyp.text] + ([m.target_vocab.id("\n")] if hyp.finished else [])
         prev, total = m.target_vocab.id("\t"), 0.0
         for token in tokens:
-            scores, h, c = translator.model.step(np.array([prev], np.int32), h, c)
+            scores, state = translator.model.step(np.array([prev], np.int32), state)
             total += log_softmax(scores)[0, token]
             prev = token
         assert hyp.score == pytest.approx(total, abs=1e-5)
@@ -229,11 +230,11 @@ def test_io_binding_keeps_results(tiny_bundle, translator, sentences):
 
 def test_beam_size_1_breaks_ties_like_argmax():
     class Tied(ToyModel):
-        def step(self, tokens, h, c):
+        def step(self, tokens, state):
             scores = np.zeros((len(tokens), 5))
             scores[:, [1, 3]] = 2.0  # a tie: argmax takes 1
-            scores[:, 0] = 1.9 if h[0, 0] < 10 else 9.0
-            return scores, h + 5.0, c
+            scores[:, 0] = 1.9 if state["h"][0, 0] < 10 else 9.0
+            return scores, {**state, "h": state["h"] + 5.0}
 
     model = Tied(vocab=5)
     source = np.array([[1, 2]])

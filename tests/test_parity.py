@@ -138,9 +138,9 @@ def test_first_departure_is_the_first_differing_step_and_kerass_margin_there(tra
     ((step, margin),) = first_departures(translator, [(source, decode, altered)])
     assert step == 3
     # The same margin, computed by stepping the model along START + the decode's first 3 characters.
-    h, c = translator.model.encode(m.source_vocab.encode([source], m.max_source_length))
+    state = translator.model.encode(m.source_vocab.encode([source], m.max_source_length))
     for char in "\t" + decode[:3]:
-        logits, h, c = translator.model.step(np.array([m.target_vocab.id(char)], np.int32), h, c)
+        logits, state = translator.model.step(np.array([m.target_vocab.id(char)], np.int32), state)
     scores = np.sort(log_softmax(logits[0]))
     assert int(np.argmax(logits[0])) == m.target_vocab.id(decode[3])
     assert margin == pytest.approx(scores[-1] - scores[-2], abs=1e-4)

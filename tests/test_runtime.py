@@ -133,8 +133,8 @@ def test_a_space_padded_bundle_stays_version_1_and_zero_padding_needs_version_2(
     length = zero.manifest.max_source_length
     ids = zero.manifest.source_vocab.encode([sentence], length)
     assert ids[0, 3:].tolist() == [len(zero.manifest.source_vocab)] * (length - 3)
-    h_zero, _ = zero.model.encode(ids)
-    h_space, _ = translator.model.encode(translator.manifest.source_vocab.encode([sentence], length))
+    h_zero = zero.model.encode(ids)["state_h"]
+    h_space = translator.model.encode(translator.manifest.source_vocab.encode([sentence], length))["state_h"]
     assert np.abs(h_zero - h_space).max() > 1e-3
 
 

@@ -13,26 +13,28 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from runtime.bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from runtime.bundle import FAMILIES, LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS, next_name
 from runtime.translator import ModelSpec, Translator
 
 from .model import model_layers, open_run
 
 
 class FunctionStepModel:
-    """An encode and a step tf.function whose outputs are dicts keyed by the bundle's graph names,
-    as a `runtime.decoding.StepModel` (numpy in, numpy out), so the runtime's loops can drive them."""
+    """An encode and a step tf.function whose inputs and outputs are keyed by the bundle's graph
+    names of `family` (`runtime.bundle.FAMILIES`), as a `runtime.decoding.StepModel` (numpy in,
+    numpy out), so the runtime's loops can drive them."""
 
-    def __init__(self, encode_fn, step_fn) -> None:
+    def __init__(self, encode_fn, step_fn, family: str = "seed") -> None:
         self.encode_fn, self.step_fn = encode_fn, step_fn
+        self.family = FAMILIES[family]
 
     def encode(self, source_ids):
         out = self.encode_fn(tf.constant(source_ids, tf.int32))
-        return out[STATE_H].numpy(), out[STATE_C].numpy()
+        return {name: out[name].numpy() for name in self.family.encoder_outputs}
 
-    def step(self, token_ids, h, c):
-        out = self.step_fn(tf.constant(token_ids, tf.int32), tf.constant(h), tf.constant(c))
-        return out[LOGITS].numpy(), out[NEXT_STATE_H].numpy(), out[NEXT_STATE_C].numpy()
+    def step(self, token_ids, state):
+        out = self.step_fn(tf.constant(token_ids, tf.int32), **{k: tf.constant(v) for k, v in state.items()})
+        return out[LOGITS].numpy(), {**state, **{name: out[next_name(name)].numpy() for name in self.family.state}}
 
 
 class InferenceFunctions(FunctionStepModel):

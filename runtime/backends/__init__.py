@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..bundle import Artifact
+from ..bundle import SEED, Artifact, Family
 from ..errors import BackendUnavailableError
 from .onnx import OnnxStepModel
 from .tflite import TFLiteStepModel  # LiteRT itself is imported when a model is loaded
@@ -12,19 +12,20 @@ BACKENDS = ("onnx", "tflite")
 
 def load_backend(
     name: str, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
-    io_binding: bool | None = None, greedy: bytes | None = None,
+    io_binding: bool | None = None, greedy: bytes | None = None, family: Family = SEED,
 ):
-    """A StepModel for backend `name` from the graphs' bytes (already checked by the caller); `greedy`,
-    the optional one-graph greedy decoder, gives the model a `greedy_ids` method."""
+    """A StepModel for backend `name` from the graphs' bytes (already checked by the caller), whose
+    graphs take and return `family`'s tensors; `greedy`, the optional one-graph greedy decoder, gives
+    the model a `greedy_ids` method."""
     if name == "onnx":
         return OnnxStepModel(encoder, decoder_step, device=device, threads=threads, io_binding=io_binding,
-                             greedy=greedy)
+                             greedy=greedy, family=family)
     if greedy is not None:
         raise BackendUnavailableError(f"backend {name!r} has no one-graph greedy decoder")
     if name == "tflite":
         if io_binding:
             raise BackendUnavailableError("io_binding is an onnxruntime feature; backend='tflite' has none")
-        return TFLiteStepModel(encoder, decoder_step, device=device, threads=threads)
+        return TFLiteStepModel(encoder, decoder_step, device=device, threads=threads, family=family)
     raise BackendUnavailableError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

@@ -1,8 +1,9 @@
 """onnxruntime backend, on CPU or CUDA.
 
-With I/O binding (the default on CUDA) the decoder's recurrent state stays in onnxruntime's device
-buffers from one step to the next; only the logits come back to the host for the choice of the
-next token, and the state crosses over only when the batch changes (rows finish, beams reorder).
+With I/O binding (the default on CUDA) the decoder's state (its recurrent tensors, and the
+attention family's memory) stays in onnxruntime's device buffers from one step to the next; only the
+logits come back to the host for the choice of the next token, and the state crosses over only when
+the batch changes (rows finish, beams reorder).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime as ort
 
-from ..bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, OUTPUT_IDS, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from ..bundle import LOGITS, OUTPUT_IDS, SEED, SOURCE_IDS, TOKEN_IDS, Family, next_name
 from ..errors import BackendUnavailableError, BundleError
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -71,8 +72,9 @@ class OnnxStepModel:
 
     def __init__(
         self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
-        io_binding: bool | None = None, greedy: bytes | None = None,
+        io_binding: bool | None = None, greedy: bytes | None = None, family: Family = SEED,
     ) -> None:
+        self.family = family
         providers = providers_for(device)
         options = ort.SessionOptions()
         # One thread by default: a decoder step is a few small matrix products, which a thread pool
@@ -89,35 +91,43 @@ class OnnxStepModel:
         self.device = "cuda" if "CUDAExecutionProvider" in self.decoder.get_providers() else "cpu"
         self.io_binding = self.device == "cuda" if io_binding is None else bool(io_binding)
 
-    def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h, c = self.encoder.run([STATE_H, STATE_C], {SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
-        return h, c
+    def encode(self, source_ids: np.ndarray) -> dict:
+        names = self.family.encoder_outputs
+        values = self.encoder.run(list(names), {SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
+        return dict(zip(names, values))
 
     def greedy_ids(self, source_ids: np.ndarray) -> np.ndarray:
         """The greedy graph's output_ids [batch, steps] (rows run to their END id, then ids to ignore)."""
         (ids,) = self.greedy.run([OUTPUT_IDS], {SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
         return ids
 
-    def step(self, token_ids: np.ndarray, h, c):
+    def step(self, token_ids: np.ndarray, state):
         if self.io_binding:
-            return self._bound_step(token_ids, h, c)
-        logits, h, c = self.decoder.run(
-            [LOGITS, NEXT_STATE_H, NEXT_STATE_C],
-            {TOKEN_IDS: token_ids.astype(np.int32, copy=False), STATE_H: h, STATE_C: c},
+            return self._bound_step(token_ids, state)
+        carried = self.family.state
+        logits, *values = self.decoder.run(
+            [LOGITS, *(next_name(s) for s in carried)],
+            {TOKEN_IDS: token_ids.astype(np.int32, copy=False), **state},
         )
-        return logits, h, c
+        return logits, {**state, **dict(zip(carried, values))}
 
-    def _bound_step(self, token_ids: np.ndarray, h, c):
+    def _bound_step(self, token_ids: np.ndarray, state):
         binding = self.decoder.io_binding()
         binding.bind_cpu_input(TOKEN_IDS, token_ids.astype(np.int32, copy=False))
-        for name, state in ((STATE_H, h), (STATE_C, c)):
-            if isinstance(state, DeviceState):
-                binding.bind_ortvalue_input(name, state.value)
-            else:
-                binding.bind_cpu_input(name, np.ascontiguousarray(state, dtype=np.float32))
+        # The context is bound on the device once, then carried as a DeviceState like the state.
+        state = {name: value if isinstance(value, DeviceState) else _on_device(value, self.device)
+                 for name, value in state.items()}
+        for name, value in state.items():
+            binding.bind_ortvalue_input(name, value.value)
         binding.bind_output(LOGITS, "cpu")
-        for name in (NEXT_STATE_H, NEXT_STATE_C):
-            binding.bind_output(name, self.device)
+        carried = self.family.state
+        for name in carried:
+            binding.bind_output(next_name(name), self.device)
         self.decoder.run_with_iobinding(binding)
-        logits, h, c = binding.get_outputs()
-        return logits.numpy(), DeviceState(h), DeviceState(c)
+        logits, *values = binding.get_outputs()
+        return logits.numpy(), {**state, **{name: DeviceState(v) for name, v in zip(carried, values)}}
+
+
+def _on_device(array, device: str) -> DeviceState:
+    value = np.ascontiguousarray(array, dtype=np.float32)
+    return DeviceState(ort.OrtValue.ortvalue_from_numpy(value, device, 0))

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 
-from ..bundle import GRAPH_IO, LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from ..bundle import LOGITS, SEED, SOURCE_IDS, TOKEN_IDS, Family, next_name
 from ..errors import BackendUnavailableError, BundleError
 
 
@@ -27,7 +27,8 @@ def _interpreter_class():
 
 class TFLiteStepModel:
     def __init__(
-        self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None
+        self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
+        family: Family = SEED,
     ) -> None:
         if device not in ("cpu", "auto"):
             raise BackendUnavailableError(f"backend='tflite' runs on the CPU only, not {device!r}")
@@ -35,6 +36,7 @@ class TFLiteStepModel:
             raise ValueError(f"threads must be at least 1, got {threads}")
         Interpreter = _interpreter_class()
         self.device = "cpu"
+        self.family = family
         self._encoder = self._runner(Interpreter, encoder, "encoder", threads)
         self._decoder = self._runner(Interpreter, decoder_step, "decoder_step", threads)
         self._encoder_length = self._encoder.get_input_details()[SOURCE_IDS]["shape"][1]
@@ -42,9 +44,8 @@ class TFLiteStepModel:
         # decoding state itself stays with each caller).
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _runner(Interpreter, data, role, threads):
-        inputs, outputs = GRAPH_IO[role]
+    def _runner(self, Interpreter, data, role, threads):
+        inputs, outputs = self.family.io[role]
         try:
             interpreter = Interpreter(model_content=data, num_threads=1 if threads is None else threads)
             runner = interpreter.get_signature_runner()
@@ -60,18 +61,16 @@ class TFLiteStepModel:
         runner._interpreter_ref = interpreter  # keep the interpreter alive with its runner
         return runner
 
-    def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, source_ids: np.ndarray) -> dict:
         if source_ids.shape[1] != self._encoder_length:
             raise ValueError(
                 f"the TFLite encoder reads exactly {self._encoder_length} ids, got {source_ids.shape[1]}"
             )
         with self._lock:
             out = self._encoder(**{SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
-        return out[STATE_H], out[STATE_C]
+        return {name: out[name] for name in self.family.encoder_outputs}
 
-    def step(self, token_ids: np.ndarray, h: np.ndarray, c: np.ndarray):
+    def step(self, token_ids: np.ndarray, state):
         with self._lock:
-            out = self._decoder(
-                **{TOKEN_IDS: token_ids.astype(np.int32, copy=False), STATE_H: h, STATE_C: c}
-            )
-        return out[LOGITS], out[NEXT_STATE_H], out[NEXT_STATE_C]
+            out = self._decoder(**{TOKEN_IDS: token_ids.astype(np.int32, copy=False), **state})
+        return out[LOGITS], {**state, **{name: out[next_name(name)] for name in self.family.state}}
