@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from runtime.bundle import (
+    FAMILIES,
     MANIFEST,
     Artifact,
     Manifest,
@@ -64,6 +65,7 @@ def write_bundle(
             model_id=model_id,
             producer=producer,
             languages=LANGUAGES,
+            family=FAMILIES[spec.family],
             # Figures of the artifacts kept; the new ones are added by `validate`.
             validation={k: v for k, v in _previous_validation(out, model_id).items()
                         if k in {f"{a.backend}/{a.precision}" for a in keep}},

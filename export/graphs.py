@@ -13,19 +13,27 @@ model from any source converts the same way:
   (the same values; unlike ONE_HOT and EMBEDDING_LOOKUP it has TFLite int16x8 kernels). A
   zero-padded model's padding id, `len(vocab)`, gives the all-zero row either way: `tf.one_hot` (and
   ONNX OneHot) map an id past the depth to zeros, and the identity matrix gets a row of zeros;
+- the attention family's encoder also returns its context (`runtime.bundle.FAMILIES`): the
+  memory projected once per sentence (keys and values, `trainer.spec`) and the source mask, 1.0 up
+  to the last character that is not the padding id; its step scores the keys against the new h,
+  masks, softmaxes, sums the values and combines them with h before the dense layer;
 - the LSTM activations are the description's (`trainer.spec.ACTIVATIONS`). The native ONNX `LSTM`
   op is only made for tanh and sigmoid; with a hard sigmoid (models from Keras < 2.3), the ONNX
   encoder is unrolled as the TFLite one is.
-Outputs are dicts keyed by the bundle's graph names (`runtime.bundle.GRAPH_IO`).
+Outputs are dicts keyed by the bundle's graph names (`Seq2SeqSpec.io`).
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from runtime.bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
-from trainer.spec import HARD_SIGMOIDS, LSTMSpec, Seq2SeqSpec
+from runtime.bundle import (
+    LOGITS, MEMORY_KEYS, MEMORY_MASK, MEMORY_VALUES, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H,
+    TOKEN_IDS,
+)
+from trainer.spec import HARD_SIGMOIDS, MASK_PENALTY, LSTMSpec, Seq2SeqSpec
 
 
 def _hard_sigmoid(slope: float, offset: float):
@@ -34,6 +42,8 @@ def _hard_sigmoid(slope: float, offset: float):
 
 ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid,
                **{name: _hard_sigmoid(*line) for name, line in HARD_SIGMOIDS.items()}}
+
+
 def native_lstm(spec: LSTMSpec) -> bool:
     """Whether tf2onnx turns a Keras LSTM of `spec` into a native ONNX LSTM op (with other
     activations it becomes a Loop)."""
@@ -64,11 +74,11 @@ class LSTMCell(tf.Module):
         return o * self.activation(c), c
 
 
-def keras_lstm(spec: LSTMSpec) -> keras.layers.LSTM:
-    """A Keras LSTM layer (final states only) holding `spec`'s weights."""
+def keras_lstm(spec: LSTMSpec, return_sequences: bool = False) -> keras.layers.LSTM:
+    """A Keras LSTM layer (its outputs, then its final states) holding `spec`'s weights."""
     layer = keras.layers.LSTM(spec.units, activation=spec.activation,
                               recurrent_activation=spec.recurrent_activation, return_state=True,
-                              dtype="float32")
+                              return_sequences=return_sequences, dtype="float32")
     layer.build((None, None, spec.input_size))
     layer.set_weights([spec.kernel, spec.recurrent_kernel, spec.bias])
     return layer
@@ -96,31 +106,96 @@ class EdgeGraphs(tf.Module):
             source_one_hot = lambda ids: tf.one_hot(ids, num_source)  # noqa: E731
             target_one_hot = lambda ids: tf.one_hot(ids, num_target)  # noqa: E731
 
-        time = spec.max_source_length if unrolled else None
+        # The attention family's encoder reads exactly max_source_length ids (the runtime's length),
+        # so that its source mask is a fixed matrix product.
+        time = spec.max_source_length if unrolled or spec.attention is not None else None
         self.encoder_signature = [tf.TensorSpec([None, time], tf.int32, name=SOURCE_IDS)]
         self.step_signature = [
             tf.TensorSpec([None], tf.int32, name=TOKEN_IDS),
             tf.TensorSpec([None, latent], tf.float32, name=STATE_H),
             tf.TensorSpec([None, latent], tf.float32, name=STATE_C),
         ]
+        attention = spec.attention
+        if attention is not None:
+            self.score_kernel = tf.Variable(attention.score_kernel, name="attention_score_kernel")
+            self.value_kernel = tf.Variable(attention.combine_kernel[:latent], name="attention_value_kernel")
+            self.query_kernel = tf.Variable(attention.combine_kernel[latent:], name="attention_query_kernel")
+            self.combine_bias = tf.Variable(attention.combine_bias, name="attention_combine_bias")
+            self.step_signature += [
+                tf.TensorSpec([None, time, latent], tf.float32, name=MEMORY_KEYS),
+                tf.TensorSpec([None, time, latent], tf.float32, name=MEMORY_VALUES),
+                tf.TensorSpec([None, time], tf.float32, name=MEMORY_MASK),
+            ]
+
         if unrolled:
-            def encode(source_ids):
-                x = source_one_hot(source_ids)
-                h = c = tf.zeros([tf.shape(source_ids)[0], latent])
+            def run_encoder(x):
+                h = c = tf.zeros([tf.shape(x)[0], latent])
+                outputs = []
                 for t in range(spec.max_source_length):
                     h, c = self.encoder_cell(x[:, t], h, c)
-                return {STATE_H: h, STATE_C: c}
+                    outputs.append(h)
+                return (tf.stack(outputs, axis=1) if attention is not None else None), h, c
         else:
-            self.encoder_layer = keras_lstm(spec.encoder)
+            self.encoder_layer = keras_lstm(spec.encoder, return_sequences=attention is not None)
 
-            def encode(source_ids):
-                _, h, c = self.encoder_layer(source_one_hot(source_ids))
-                return {STATE_H: h, STATE_C: c}
+            def run_encoder(x):
+                return self.encoder_layer(x)
 
-        def step(token_ids, state_h, state_c):
+        def encode(source_ids):
+            x = source_one_hot(source_ids)
+            memory, h, c = run_encoder(x)
+            out = {STATE_H: h, STATE_C: c}
+            if attention is not None:
+                out[MEMORY_MASK] = self.source_mask(x)
+                out[MEMORY_KEYS] = project(memory, self.score_kernel)
+                out[MEMORY_VALUES] = project(memory, self.value_kernel)
+            return out
+
+        def decoder_output(token_ids, state_h, state_c, context):
             h, c = self.decoder_cell(target_one_hot(token_ids), state_h, state_c)
-            logits = tf.matmul(h, self.dense_kernel) + self.dense_bias
+            if attention is None:
+                return h, h, c
+            keys, values, mask = context
+            # Batched matrix products, not sums of products: a quantized SUM keeps its input's scale,
+            # too narrow for a sum over time.
+            scores = tf.squeeze(tf.matmul(keys, tf.expand_dims(h, 2)), 2)
+            weights = tf.nn.softmax(scores + (mask - 1.0) * MASK_PENALTY)
+            summed = tf.squeeze(tf.matmul(tf.expand_dims(weights, 1), values), 1)
+            return tf.tanh(summed + tf.matmul(h, self.query_kernel) + self.combine_bias), h, c
+
+        def step_outputs(token_ids, state_h, state_c, context=()):
+            out, h, c = decoder_output(token_ids, state_h, state_c, context)
+            logits = tf.matmul(out, self.dense_kernel) + self.dense_bias
             return {LOGITS: logits, NEXT_STATE_H: h, NEXT_STATE_C: c}
+
+        # tf.function takes named parameters, one per signature entry.
+        if attention is None:
+            def step(token_ids, state_h, state_c):
+                return step_outputs(token_ids, state_h, state_c)
+        else:
+            def step(token_ids, state_h, state_c, memory_keys, memory_values, memory_mask):
+                return step_outputs(token_ids, state_h, state_c, (memory_keys, memory_values, memory_mask))
 
         self.encode = tf.function(encode, input_signature=self.encoder_signature)
         self.step = tf.function(step, input_signature=self.step_signature)
+
+    def source_mask(self, x):
+        """The one-hot source [batch, time, vocab] -> 1.0 up to its last character that is not
+        padding, 0.0 after it (sources are padded on the right). Float products and a minimum only
+        (no integer or comparison ops, which the int16x8 converter cannot take): per position, 1 or
+        0 for "not padding"; then, per position, how many of those lie at or after it; then min(., 1)."""
+        spec = self.spec
+        vocab, time = len(spec.source_vocab), spec.max_source_length
+        not_pad = np.ones((vocab, 1), np.float32)
+        if spec.padding == "space":  # zero padding's one-hot row is all zeros already
+            not_pad[spec.source_vocab.pad_id] = 0.0
+        at_or_after = np.tril(np.ones((time, time), np.float32))  # [s, t] = 1 where s >= t
+        flags = tf.reshape(tf.matmul(tf.reshape(x, [-1, vocab]), not_pad), [-1, time])
+        return tf.minimum(tf.matmul(flags, at_or_after), 1.0)
+
+
+def project(memory, kernel):
+    """memory [batch, time, latent] @ kernel [latent, latent], as one matrix product."""
+    shape = tf.shape(memory)
+    flat = tf.matmul(tf.reshape(memory, [-1, kernel.shape[0]]), kernel)
+    return tf.reshape(flat, [shape[0], shape[1], kernel.shape[1]])

@@ -9,8 +9,9 @@ The graph is composed from the two converted graphs (float32 or int8) with onnx'
 arithmetic is theirs: the body is the decoder step's nodes, then ArgMax (ties to the lower id, as the
 runtime's argmax), and a row is done at its END id. The loop runs until every row is done or for
 `max_steps` steps; rows keep stepping after their END (their ids there are ignored), so batch-mates
-never change a row's ids. Both graphs' weights are read from the outer graph (ONNX lets a Loop body
-read outer-scope names); their names are prefixed so the two graphs' names cannot clash.
+never change a row's ids. The loop carries the family's state (`runtime.bundle.Family`); the body
+reads the encoder's context (the attention memory) and both graphs' weights from the outer graph
+(ONNX lets a Loop body read outer-scope names); names are prefixed so the two graphs' cannot clash.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from runtime.bundle import GRAPH_IO, LOGITS, NEXT_STATE_C, NEXT_STATE_H, OUTPUT_IDS, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS
+from runtime.bundle import LOGITS, OUTPUT_IDS, SEED, SOURCE_IDS, TOKEN_IDS, Family, next_name
 
 
 def _renamed(graph: onnx.GraphProto, prefix: str, keep: dict[str, str]):
@@ -47,7 +48,8 @@ def _renamed(graph: onnx.GraphProto, prefix: str, keep: dict[str, str]):
     return nodes, initializers
 
 
-def build_greedy_loop(encoder: bytes, decoder_step: bytes, start_id: int, end_id: int, max_steps: int) -> bytes:
+def build_greedy_loop(encoder: bytes, decoder_step: bytes, start_id: int, end_id: int, max_steps: int,
+                      family: Family = SEED) -> bytes:
     """The serialized greedy graph: source_ids [batch, time] int32 -> output_ids [batch, steps] int32."""
     enc = onnx.load_from_string(encoder)
     dec = onnx.load_from_string(decoder_step)
@@ -55,12 +57,19 @@ def build_greedy_loop(encoder: bytes, decoder_step: bytes, start_id: int, end_id
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in model.graph.node for a in n.attribute):
             raise ValueError(f"the {role} graph has subgraphs: its names cannot be prefixed safely")
     enc_nodes, enc_inits = _renamed(enc.graph, "encoder/", {SOURCE_IDS: SOURCE_IDS})
-    dec_nodes, dec_inits = _renamed(dec.graph, "step/", {TOKEN_IDS: "loop/token", STATE_H: "loop/h", STATE_C: "loop/c"})
-    latent = next(i for i in dec.graph.input if i.name == STATE_H).type.tensor_type.shape.dim[1].dim_value
-    state = ["batch", latent or "latent"]
+    dec_nodes, dec_inits = _renamed(dec.graph, "step/", {
+        TOKEN_IDS: "loop/token", **{name: f"loop/{name}" for name in family.state},
+        **{name: f"encoder/{name}" for name in family.context}})
+    state_types = {i.name: i.type for i in dec.graph.input if i.name in family.state}
 
     def value(name, dtype, shape):
         return helper.make_tensor_value_info(name, dtype, shape)
+
+    def state_value(name, state):
+        info = onnx.ValueInfoProto()
+        info.name = name
+        info.type.CopyFrom(state_types[state])
+        return info
 
     body = helper.make_graph(
         dec_nodes + [
@@ -73,15 +82,15 @@ def build_greedy_loop(encoder: bytes, decoder_step: bytes, start_id: int, end_id
             helper.make_node("ReduceMax", ["loop/live_int"], ["loop/any_live"], keepdims=0),
             helper.make_node("Cast", ["loop/any_live"], ["loop/cond_out"], to=TensorProto.BOOL),
             helper.make_node("Identity", ["loop/next"], ["loop/emitted"]),
-            helper.make_node("Identity", [f"step/{NEXT_STATE_H}"], ["loop/h_out"]),
-            helper.make_node("Identity", [f"step/{NEXT_STATE_C}"], ["loop/c_out"]),
+            *(helper.make_node("Identity", [f"step/{next_name(s)}"], [f"loop/{s}_out"]) for s in family.state),
         ],
         "greedy_step",
         [value("loop/iteration", TensorProto.INT64, []), value("loop/cond_in", TensorProto.BOOL, []),
-         value("loop/token", TensorProto.INT32, ["batch"]), value("loop/h", TensorProto.FLOAT, state),
-         value("loop/c", TensorProto.FLOAT, state), value("loop/done", TensorProto.BOOL, ["batch"])],
+         value("loop/token", TensorProto.INT32, ["batch"]),
+         *(state_value(f"loop/{s}", s) for s in family.state),
+         value("loop/done", TensorProto.BOOL, ["batch"])],
         [value("loop/cond_out", TensorProto.BOOL, []), value("loop/next", TensorProto.INT32, ["batch"]),
-         value("loop/h_out", TensorProto.FLOAT, state), value("loop/c_out", TensorProto.FLOAT, state),
+         *(state_value(f"loop/{s}_out", s) for s in family.state),
          value("loop/done_next", TensorProto.BOOL, ["batch"]), value("loop/emitted", TensorProto.INT32, ["batch"])],
     )
     constants = [
@@ -100,13 +109,14 @@ def build_greedy_loop(encoder: bytes, decoder_step: bytes, start_id: int, end_id
         helper.make_node("Expand", ["greedy/false", "greedy/batch"], ["greedy/done0"]),
         helper.make_node(
             "Loop",
-            ["greedy/max_steps", "greedy/true", "greedy/token0", f"encoder/{STATE_H}", f"encoder/{STATE_C}", "greedy/done0"],
-            ["greedy/last_token", "greedy/h", "greedy/c", "greedy/done", "greedy/steps_by_row"],
+            ["greedy/max_steps", "greedy/true", "greedy/token0", *(f"encoder/{s}" for s in family.state),
+             "greedy/done0"],
+            ["greedy/last_token", *(f"greedy/{s}" for s in family.state), "greedy/done", "greedy/steps_by_row"],
             body=body, name="greedy/loop",
         ),
         helper.make_node("Transpose", ["greedy/steps_by_row"], [OUTPUT_IDS], perm=[1, 0]),
     ]
-    (inputs,), (outputs,) = GRAPH_IO["greedy"]
+    (inputs,), (outputs,) = family.io["greedy"]
     graph = helper.make_graph(
         nodes, "greedy_decode",
         [value(inputs, TensorProto.INT32, ["batch", "time"])],

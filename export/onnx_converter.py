@@ -27,7 +27,7 @@ from onnx import helper, numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from runtime import __version__
-from runtime.bundle import GRAPH_IO
+from runtime.bundle import FAMILIES
 from runtime.errors import S2SError
 from runtime.vocab import END, START
 from trainer.quantize import int8_levels, int8_scale, on_grid
@@ -60,7 +60,7 @@ def convert_float32(spec: Seq2SeqSpec, opset: int = DEFAULT_OPSET) -> dict[str, 
         proto.producer_name = f"s2s-edge {__version__} (tf2onnx {tf2onnx.__version__})"
         names_in = [i.name for i in proto.graph.input]
         names_out = [o.name for o in proto.graph.output]
-        wanted_in, wanted_out = GRAPH_IO[role]
+        wanted_in, wanted_out = spec.io[role]
         if sorted(names_in) != sorted(wanted_in) or sorted(names_out) != sorted(wanted_out):
             raise ExportError(
                 f"{role}: converted graph has inputs {names_in} and outputs {names_out}, "
@@ -173,7 +173,7 @@ def make_converter(opset: int = DEFAULT_OPSET, greedy_loop: bool = True):
             spec = source.spec
             graphs["greedy"] = build_greedy_loop(
                 graphs["encoder"], graphs["decoder_step"], spec.target_vocab.id(START),
-                spec.target_vocab.id(END), spec.max_target_length)
+                spec.target_vocab.id(END), spec.max_target_length, FAMILIES[spec.family])
         return graphs
 
     return convert

@@ -10,8 +10,8 @@ written for the converter (`export.graphs` with `unrolled=True, gather_one_hot=T
   (logits: a quantized softmax loses the argmax);
 - one-hot inputs are a GATHER from an identity matrix: the same values, and unlike ONE_HOT or
   EMBEDDING_LOOKUP it has int16x8 kernels;
-- in the dynamic-range decoder step, the products of the recurrent state (h @ U and the logits)
-  keep int8 weights on disk but compute in float (`dequantize_state_path`): TFLite's hybrid kernels
+- in the dynamic-range decoder step, the products of the recurrent state (h @ U, the logits, and
+  attention's h @ query kernel) keep int8 weights on disk but compute in float (`dequantize_state_path`): TFLite's hybrid kernels
   quantize h to 8 bits at every step, and a decoder feeds each resulting near-tie flip into the rest
   of the sentence (measured on a quantization-aware seed-settings model: 94.6% of greedy decodes
   equal Keras with hybrid state products, 98.4% without; 0.47 vs 0.71 ms a sentence, float32
@@ -84,12 +84,17 @@ def convert(
     return data
 
 
-def dequantize_state_path(model: bytes) -> bytes:
+_MOVES = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.RESHAPE, schema.BuiltinOperator.SQUEEZE,
+          schema.BuiltinOperator.EXPAND_DIMS}
+
+
+def dequantize_state_path(model: bytes, expected: int) -> bytes:
     """The dynamic-range step with its recurrent-state products in float, weights still int8.
 
-    Every hybrid FULLY_CONNECTED that reads a state tensor (the step's h input, or the h it outputs,
-    which feeds the logits) gets its int8 weights through a DEQUANTIZE op instead, and becomes a
-    plain float FULLY_CONNECTED.
+    Every hybrid FULLY_CONNECTED whose input is not the one-hot GATHER (h @ U, the logits, and the
+    attention family's h @ query kernel) gets its int8 weights through a DEQUANTIZE op instead, and
+    becomes a plain float FULLY_CONNECTED. `expected` is how many the step has (2, or 3 with
+    attention): another count means the converter laid the step out differently.
     """
     ops = schema.BuiltinOperator
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
@@ -107,14 +112,18 @@ def dequantize_state_path(model: bytes) -> bytes:
     m.operatorCodes[dequantize].version = max(m.operatorCodes[dequantize].version or 1, 5)
     changed = 0
     for graph in m.subgraphs:
-        states = set(graph.inputs) | set(graph.outputs)
+        one_hot = set()  # the GATHER's output, and what only moves or dequantizes it
+        for op in graph.operators:
+            code = builtin(m.operatorCodes[op.opcodeIndex])
+            if code == ops.GATHER or (code in _MOVES and len(op.inputs) and op.inputs[0] in one_hot):
+                one_hot.update(op.outputs)
         rewritten = []
         for op in graph.operators:
             fully_connected = builtin(m.operatorCodes[op.opcodeIndex]) == ops.FULLY_CONNECTED
             weights = graph.tensors[op.inputs[1]] if fully_connected else None
             if (weights is not None and weights.type == schema.TensorType.INT8
                     and graph.tensors[op.inputs[0]].type == schema.TensorType.FLOAT32
-                    and op.inputs[0] in states):
+                    and op.inputs[0] not in one_hot):
                 floats = schema.TensorT()
                 floats.shape, floats.type, floats.buffer = list(weights.shape), schema.TensorType.FLOAT32, 0
                 floats.name = weights.name + b"/dequantized"
@@ -126,10 +135,10 @@ def dequantize_state_path(model: bytes) -> bytes:
                 changed += 1
             rewritten.append(op)
         graph.operators = rewritten
-    if changed != 2:  # h @ U and the logits; anything else means the converter's output changed
+    if changed != expected:
         raise RuntimeError(
-            f"the dynamic-range decoder step should have 2 hybrid FULLY_CONNECTED ops reading a state "
-            f"tensor, found {changed}: this TensorFlow's converter lays the step out differently"
+            f"the dynamic-range decoder step should have {expected} hybrid FULLY_CONNECTED ops reading "
+            f"a state, found {changed}: this TensorFlow's converter lays the step out differently"
         )
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
 
@@ -203,7 +212,8 @@ def make_converter(calibration_pairs: int = CALIBRATION_PAIRS):
         step = convert(graphs, graphs.step, precision, dec_data)
         return {
             "encoder": convert(graphs, graphs.encode, precision, enc_data),
-            "decoder_step": dequantize_state_path(step) if precision == "dynamic" else step,
+            "decoder_step": (dequantize_state_path(step, 2 if source.spec.attention is None else 3)
+                             if precision == "dynamic" else step),
         }
 
     return convert_run
@@ -217,7 +227,7 @@ def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int):
                          "int8/int16x8 with: retrain it with this version of trainer.fit")
     enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
                                spec.max_source_length, spec.max_target_length)
-    return representative_inputs(FunctionStepModel(graphs.encode, graphs.step), enc, dec)
+    return representative_inputs(FunctionStepModel(graphs.encode, graphs.step, spec.family), enc, dec)
 
 
 def producer_versions() -> dict[str, str]:

@@ -14,14 +14,14 @@ from trainer.model import open_run
 from trainer.qat import fine_tune, main
 from trainer.quantize import int8_grid, on_grid
 from trainer.run import RUN_JSON
-from trainer.spec import Seq2SeqSpec
 
 
 
 def quantized(run) -> list[np.ndarray]:
     """The matrices that int8 exports quantize, from the run's model description."""
-    weights = open_run(run).spec.weights()
-    return [weights[name] for name in Seq2SeqSpec.QUANTIZED]
+    spec = open_run(run).spec
+    weights = spec.weights()
+    return [weights[name] for name in spec.quantized()]
 
 QUIET = dict(verbose=0, log=lambda *a, **k: None)
 matrices = arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(1, 6)),

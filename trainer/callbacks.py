@@ -17,7 +17,7 @@ from .model import float32_twin, weight_variables
 from .quantize import int8_grid
 from .reference import step_translator
 from .run import HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON, RunInfo
-from .spec import Seq2SeqSpec
+from .spec import is_quantized
 
 
 def peak_rss_mib() -> float:
@@ -128,7 +128,7 @@ class TimeLimit(keras.callbacks.Callback):
 class WeightGrid(keras.callbacks.Callback):
     """Quantization-aware training by the straight-through estimator: float "shadow" weights take
     the optimizer's updates, and after every batch the model's quantized matrices
-    (`Seq2SeqSpec.QUANTIZED`) are set to the shadows rounded to the int8 grid (`trainer.quantize`),
+    (`trainer.spec.is_quantized`) are set to the shadows rounded to the int8 grid (`trainer.quantize`),
     so every forward pass, validation and saved model uses grid weights."""
 
     def on_train_begin(self, logs=None):
@@ -137,7 +137,7 @@ class WeightGrid(keras.callbacks.Callback):
         if getattr(self.model, "steps_per_execution", 1) not in (1, None):
             raise ValueError("quantization-aware training needs steps_per_execution=1")
         variables = weight_variables(self.model)
-        self.variables = [variables[name] for name in Seq2SeqSpec.QUANTIZED]
+        self.variables = [v for name, v in variables.items() if is_quantized(name)]
         # A resumed run restarts from its saved (grid) weights: the shadows' sub-grid
         # remainders of the interrupted epoch are the only thing lost.
         self.shadows = [v.numpy().copy() for v in self.variables]

@@ -1,4 +1,5 @@
-"""python -m trainer.fit: train the seed's character-level seq2seq model.
+"""python -m trainer.fit: train a character-level seq2seq model: the seed's (default) or the
+attention family (`--architecture attention`, trainer.spec).
 
 Without --data it trains on the built-in corpus (trainer.corpus) with settings that finish in a few
 minutes on 2 cores; with --data it reads an Anki-format file and defaults to the seed's settings
@@ -25,7 +26,7 @@ from .data import DataError, split_pairs, vocabularies
 from .distributed import strategy_for
 from .fileio import atomic_write_json, replaceable, staging_dir
 from .loop import train
-from .model import build_training_model, load_model
+from .model import ARCHITECTURES, build_training_model, load_model
 from .run import (
     HELDOUT_TSV, HISTORY_JSON, LAST_CHECKPOINT, PROGRESS_JSON, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo,
     read_run_json, same_training_split, write_pairs,
@@ -55,6 +56,7 @@ def fit(
     pipeline: str = "bucketed",
     strategy: str = "none",
     compute_dtype: str = "float32",
+    architecture: str = "seed",
     dropout: float = 0.0,
     time_limit: float | None = None,
     chrf_sample: int = 0,
@@ -66,6 +68,8 @@ def fit(
 
     `pipeline="bucketed"` batches pairs of similar length and puts no loss on padding;
     `"seed"` pads every pair to the longest one and weighs every position (the seed's tensors).
+    `architecture` is the model family: "seed" (keras.io lstm_seq2seq) or "attention" (Luong
+    attention over the encoder's outputs, trainer.spec).
     `compute_dtype="bfloat16"` or `"float16"` trains the LSTMs in mixed precision (the run's model
     is still decoded and exported in float32). `dropout` regularizes training only.
     `time_limit` (minutes; 0 or None: none) stops after the epoch at which one more would pass it;
@@ -78,6 +82,7 @@ def fit(
     check_choice("pipeline", pipeline, PIPELINES)
     check_choice("strategy", strategy, STRATEGIES)
     check_choice("compute dtype", compute_dtype, COMPUTE_DTYPES)
+    check_choice("architecture", architecture, ARCHITECTURES)
     if not 0 <= dropout < 1:
         raise DataError(f"dropout must be in [0, 1), got {dropout}")
     if time_limit is not None and not 0 <= time_limit < float("inf"):
@@ -122,7 +127,7 @@ def fit(
         num_samples=num_samples, epochs=epochs, latent_dim=latent_dim, batch_size=batch_size,
         validation_split=validation_split, seed=seed, learning_rate=learning_rate,
         loss_on_padding=pipeline == "seed", pipeline=pipeline, strategy=strategy,
-        compute_dtype=compute_dtype, dropout=dropout, time_limit_minutes=time_limit or None,
+        compute_dtype=compute_dtype, architecture=architecture, dropout=dropout, time_limit_minutes=time_limit or None,
         chrf_sample=chrf_sample, max_input_length=max_input_length, max_output_length=max_output_length,
         vocabulary_words=vocabulary_words if data is None else None, strict=strict,
     )
@@ -141,7 +146,8 @@ def fit(
     keras.utils.set_random_seed(seed)
     with tf_strategy.scope():
         model = build_training_model(len(source_vocab), len(target_vocab), latent_dim, learning_rate,
-                                     compute_dtype, dropout)
+                                     compute_dtype, dropout, architecture=architecture,
+                                     source_pad_id=source_vocab.pad_id)
 
     # A unique staging directory: concurrent runs aimed at one --out never mix their files.
     # Workers other than the chief of a multi-worker run train into a throwaway directory.
@@ -226,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="built-in corpus: keep sentences using only its K most frequent English "
                    "words (0: all)")
     p.add_argument("--strict", action="store_true", help="fail on the first malformed line")
+    p.add_argument("--architecture", default="seed", choices=ARCHITECTURES,
+                   help="seed: the keras.io model, the decoder starts from the encoder's final state "
+                   "(default); attention: the decoder also attends to the encoder's output at every "
+                   "source character (Luong attention), better on longer sentences, a costlier step")
     p.add_argument("--pipeline", default="bucketed", choices=PIPELINES,
                    help="bucketed: batches of similar length, no loss on padding (default); "
                    "seed: every pair padded to the longest, loss on every position (the seed's)")
@@ -257,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 RESUME_FIXED = ("data", "num_samples", "latent_dim", "batch_size", "learning_rate", "max_input_length",
                 "max_output_length", "vocabulary_words", "pipeline", "seed", "validation_split", "strict",
-                "compute_dtype", "dropout", "chrf_sample")
+                "compute_dtype", "architecture", "dropout", "chrf_sample")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -275,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
-        compute_dtype=args.compute_dtype, dropout=args.dropout, time_limit=args.time_limit,
+        compute_dtype=args.compute_dtype, architecture=args.architecture, dropout=args.dropout, time_limit=args.time_limit,
         chrf_sample=args.chrf_sample,
         resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )

@@ -1,7 +1,10 @@
-"""The seed's model (keras.io lstm_seq2seq) in Keras: the one module that knows its layers.
+"""The models in Keras: the one module that knows their layers.
 
-Training model: one-hot source -> encoder LSTM (final [h, c] only) -> decoder LSTM started from
-[h, c], teacher-forced on the shifted target -> dense softmax. The one-hot encoding happens inside
+Training model of the seed's family (keras.io lstm_seq2seq): one-hot source -> encoder LSTM (final
+[h, c] only) -> decoder LSTM started from [h, c], teacher-forced on the shifted target -> dense
+softmax. The attention family (`trainer.spec`) keeps the encoder's outputs too, and puts Luong
+attention over them (`LuongAttention`, padding masked by `SourceMask`) between the decoder LSTM and
+the dense layer. The one-hot encoding happens inside
 the graph from integer ids: the same mathematics as the seed's one-hot arrays, without
 materialising them. Integer targets with sparse categorical cross-entropy are the seed's
 categorical cross-entropy on one-hot targets, computed without the one-hot. The loss is averaged
@@ -23,7 +26,9 @@ from keras import layers
 from runtime.bundle import sha256_file
 
 from .run import MODEL_FILE, RunInfo, read_run
-from .spec import HARD_SIGMOIDS, DenseSpec, LSTMSpec, Seq2SeqSpec
+from .spec import HARD_SIGMOIDS, MASK_PENALTY, AttentionSpec, DenseSpec, LSTMSpec, Seq2SeqSpec
+
+ARCHITECTURES = ("seed", "attention")  # trainer.spec's families
 
 
 @keras.saving.register_keras_serializable(package="s2s_edge")
@@ -42,6 +47,66 @@ class OneHot(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "depth": self.depth}
+
+
+@keras.saving.register_keras_serializable(package="s2s_edge")
+class SourceMask(layers.Layer):
+    """Source ids [batch, time] -> float32 [batch, time]: 1.0 at the sentence's characters, 0.0 at its
+    padding (the ids `pad_id` after its last other character; sources are padded on the right)."""
+
+    def __init__(self, pad_id: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pad_id = int(pad_id)
+
+    def call(self, ids):
+        not_pad = keras.ops.cast(keras.ops.not_equal(ids, self.pad_id), "int32")
+        # Characters at or after each position, counted from the right.
+        after = keras.ops.flip(keras.ops.cumsum(keras.ops.flip(not_pad, axis=1), axis=1), axis=1)
+        return keras.ops.cast(after > 0, "float32")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "pad_id": self.pad_id}
+
+
+@keras.saving.register_keras_serializable(package="s2s_edge")
+class LuongAttention(layers.Layer):
+    """Luong's "general" attention with the concat combination (`trainer.spec.AttentionSpec`).
+
+    Inputs: the decoder LSTM's outputs [batch, steps, units], the encoder's outputs (the memory)
+    [batch, time, units] and `SourceMask`'s mask [batch, time]; output [batch, steps, units].
+    Computed as the exported graphs compute it: `keys_values` once per sentence, then `attend`.
+    """
+
+    def build(self, input_shape):
+        units = int(input_shape[0][-1])
+        self.units = units
+        self.score_kernel = self.add_weight(shape=(units, units), initializer="glorot_uniform", name="score_kernel")
+        self.combine_kernel = self.add_weight(shape=(2 * units, units), initializer="glorot_uniform",
+                                              name="combine_kernel")
+        self.combine_bias = self.add_weight(shape=(units,), initializer="zeros", name="combine_bias")
+
+    def keys_values(self, memory):
+        """The memory projected for scoring (keys) and for the combination layer (values)."""
+        return (keras.ops.matmul(memory, self.score_kernel),
+                keras.ops.matmul(memory, self.combine_kernel[: self.units]))
+
+    def attend(self, queries, keys, values, mask):
+        scores = keras.ops.einsum("bsu,btu->bst", queries, keys)
+        scores = scores + (mask[:, None, :] - 1.0) * MASK_PENALTY
+        weights = keras.ops.softmax(scores, axis=-1)
+        context = keras.ops.einsum("bst,btu->bsu", weights, values)
+        return keras.ops.tanh(context + keras.ops.matmul(queries, self.combine_kernel[self.units :])
+                              + self.combine_bias)
+
+    def call(self, inputs):
+        queries, memory, mask = inputs
+        return self.attend(queries, *self.keys_values(memory), mask)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
 
 
 @keras.saving.register_keras_serializable(package="s2s_edge")
@@ -68,8 +133,11 @@ def activation_name(function) -> str:
 def build_training_model(
     num_source_tokens: int, num_target_tokens: int, latent_dim: int, learning_rate: float = 1e-3,
     compute_dtype: str = "float32", dropout: float = 0.0, recurrent_activation: str = "sigmoid",
+    architecture: str = "seed", source_pad_id: int | None = None,
 ) -> keras.Model:
-    """The seed's model, compiled with rmsprop (the seed uses its default rate, 1e-3).
+    """A model of `architecture` (`ARCHITECTURES`), compiled with rmsprop (the seed uses its default
+    rate, 1e-3). "attention" needs the source vocabulary's padding id (`Vocabulary.pad_id`), whose
+    trailing positions attention masks.
 
     `compute_dtype` bfloat16 or float16 trains the LSTMs in mixed precision (bfloat16: CPUs with
     AVX512_BF16 and recent GPUs; float16: GPUs, with loss scaling). Inference and export always
@@ -82,14 +150,20 @@ def build_training_model(
 
     `recurrent_activation` (a `trainer.spec.ACTIVATIONS` name) is sigmoid but for imported models.
     """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
+    attention = architecture == "attention"
+    if attention and source_pad_id is None:
+        raise ValueError("the attention architecture needs the source padding id")
     gates = KERAS_ACTIVATIONS[recurrent_activation]
     # The LSTMs' policy; variables stay float32 under every policy, and the dense softmax always
     # computes in float32 (its loss needs the precision, its cost is small).
     policy = "float32" if compute_dtype == "float32" else f"mixed_{compute_dtype}"
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
-    _, state_h, state_c = layers.LSTM(latent_dim, return_state=True, dropout=dropout, name="encoder_lstm",
-                                      recurrent_activation=gates, dtype=policy)(x)
+    memory, state_h, state_c = layers.LSTM(latent_dim, return_sequences=attention, return_state=True,
+                                           dropout=dropout, name="encoder_lstm", recurrent_activation=gates,
+                                           dtype=policy)(x)
 
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
     y = OneHot(num_target_tokens, name="decoder_onehot")(decoder_ids)
@@ -97,6 +171,10 @@ def build_training_model(
                     recurrent_activation=gates, dtype=policy)(y, initial_state=[state_h, state_c])[0]
     if dropout:
         y = layers.Dropout(dropout, name="decoder_dropout")(y)
+    if attention:
+        # float32 like the dense layer: the masked softmax's penalty and its sums need the range.
+        mask = SourceMask(source_pad_id, name="source_mask")(encoder_ids)
+        y = LuongAttention(name="attention", dtype="float32")([y, memory, mask])
     probs = layers.Dense(num_target_tokens, activation="softmax", name="decoder_dense", dtype="float32")(y)
 
     model = keras.Model([encoder_ids, decoder_ids], probs, name="seq2seq")
@@ -113,21 +191,32 @@ class Layers:
     dense: layers.Dense
     num_source_tokens: int
     num_target_tokens: int
+    attention: LuongAttention | None = None  # the attention family's, with its mask
+    source_mask: SourceMask | None = None
+
+    @property
+    def architecture(self) -> str:
+        return "seed" if self.attention is None else "attention"
 
 
 def model_layers(model: keras.Model) -> Layers:
+    names = {layer.name for layer in model.layers}
+    attention = model.get_layer("attention") if "attention" in names else None
     return Layers(model.get_layer("encoder_lstm"), model.get_layer("decoder_lstm"),
                   model.get_layer("decoder_dense"), model.get_layer("encoder_onehot").depth,
-                  model.get_layer("decoder_onehot").depth)
+                  model.get_layer("decoder_onehot").depth, attention,
+                  model.get_layer("source_mask") if attention is not None else None)
 
 
 def float32_twin(model: keras.Model) -> keras.Model:
-    """A new float32 model of `model`'s architecture (sizes, dropout, recurrent activation), with
-    fresh weights: copy them in with `set_weights`."""
+    """A new float32 model of `model`'s architecture (family, sizes, dropout, recurrent activation),
+    with fresh weights: copy them in with `set_weights`."""
     found = model_layers(model)
     return build_training_model(found.num_source_tokens, found.num_target_tokens, found.encoder.units,
                                 dropout=found.decoder.dropout,
-                                recurrent_activation=activation_name(found.decoder.cell.recurrent_activation))
+                                recurrent_activation=activation_name(found.decoder.cell.recurrent_activation),
+                                architecture=found.architecture,
+                                source_pad_id=found.source_mask.pad_id if found.source_mask else None)
 
 
 def float32_model(model: keras.Model) -> keras.Model:
@@ -160,6 +249,9 @@ def weight_variables(model: keras.Model) -> dict[str, "keras.Variable"]:
         out.update({f"{part}.kernel": layer.cell.kernel, f"{part}.recurrent_kernel": layer.cell.recurrent_kernel,
                     f"{part}.bias": layer.cell.bias})
     out.update({"dense.kernel": found.dense.kernel, "dense.bias": found.dense.bias})
+    if found.attention is not None:
+        out.update({f"attention.{name}": getattr(found.attention, name)
+                    for name in ("score_kernel", "combine_kernel", "combine_bias")})
     return out
 
 
@@ -167,6 +259,9 @@ def describe(model: keras.Model, info: RunInfo) -> Seq2SeqSpec:
     """The framework-free description of a trained model (float32 arrays) with its run's
     vocabularies and lengths."""
     found = model_layers(model)
+    if found.source_mask is not None and found.source_mask.pad_id != info.source_vocab.pad_id:
+        raise ValueError(f"the model masks source id {found.source_mask.pad_id} as padding, but its run's "
+                         f"vocabulary pads with id {info.source_vocab.pad_id}")
     arrays = {name: np.asarray(v.numpy(), dtype=np.float32) for name, v in weight_variables(model).items()}
 
     def lstm(part: str, layer: layers.LSTM) -> LSTMSpec:
@@ -180,6 +275,8 @@ def describe(model: keras.Model, info: RunInfo) -> Seq2SeqSpec:
         max_source_length=info.max_source_length, max_target_length=info.max_target_length,
         encoder=lstm("encoder", found.encoder), decoder=lstm("decoder", found.decoder),
         dense=DenseSpec(arrays["dense.kernel"], arrays["dense.bias"]),
+        attention=None if found.attention is None else AttentionSpec(
+            arrays["attention.score_kernel"], arrays["attention.combine_kernel"], arrays["attention.combine_bias"]),
     )
 
 
@@ -194,7 +291,9 @@ def keras_reference(model: keras.Model, encoder_ids: np.ndarray, decoder_ids: np
 
 def load_model(path: str | Path, compile: bool = False) -> keras.Model:
     """A saved model file, loaded in safe mode (no arbitrary code from the file)."""
-    return keras.saving.load_model(path, custom_objects={"OneHot": OneHot}, safe_mode=True, compile=compile)
+    return keras.saving.load_model(path, custom_objects={"OneHot": OneHot, "SourceMask": SourceMask,
+                                                         "LuongAttention": LuongAttention},
+                                   safe_mode=True, compile=compile)
 
 
 @dataclass

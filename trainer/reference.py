@@ -13,7 +13,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from runtime.bundle import FAMILIES, LOGITS, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS, next_name
+from runtime.bundle import (
+    FAMILIES, LOGITS, MEMORY_KEYS, MEMORY_MASK, MEMORY_VALUES, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C,
+    STATE_H, TOKEN_IDS, next_name,
+)
 from runtime.translator import ModelSpec, Translator
 
 from .model import model_layers, open_run
@@ -33,7 +36,8 @@ class FunctionStepModel:
         return {name: out[name].numpy() for name in self.family.encoder_outputs}
 
     def step(self, token_ids, state):
-        out = self.step_fn(tf.constant(token_ids, tf.int32), **{k: tf.constant(v) for k, v in state.items()})
+        inputs = [tf.constant(state[name]) for name in self.family.state + self.family.context]
+        out = self.step_fn(tf.constant(token_ids, tf.int32), *inputs)
         return out[LOGITS].numpy(), {**state, **{name: out[next_name(name)].numpy() for name in self.family.state}}
 
 
@@ -41,40 +45,53 @@ class InferenceFunctions(FunctionStepModel):
     """The encoder and the single-step decoder of a trained model, as tf.functions.
 
     Both reuse the trained layers' variables. The step runs the decoder LSTM's cell once (the same
-    weights and equations as the layer) and returns logits, the dense layer before its softmax:
-    argmax is unchanged, and exported graphs keep scores that survive quantization.
-    Outputs are dicts keyed by the bundle's graph names (runtime.bundle).
+    weights and equations as the layer), the attention layer's `attend` on that one step for the
+    attention family, and returns logits, the dense layer before its softmax: argmax is unchanged,
+    and exported graphs keep scores that survive quantization.
+    Inputs and outputs are keyed by the bundle's graph names of the model's family (runtime.bundle).
     """
 
     def __init__(self, model: keras.Model) -> None:
         self.model = model
         found = model_layers(model)
-        encoder_lstm, decoder_lstm, dense = found.encoder, found.decoder, found.dense
+        encoder_lstm, decoder_lstm, dense, attention = found.encoder, found.decoder, found.dense, found.attention
         self.num_source_tokens, self.num_target_tokens = found.num_source_tokens, found.num_target_tokens
         self.latent_dim = encoder_lstm.units
         latent = self.latent_dim
+        family = FAMILIES[found.architecture]
 
         self.encoder_signature = [tf.TensorSpec([None, None], tf.int32, name=SOURCE_IDS)]
-        self.step_signature = [
-            tf.TensorSpec([None], tf.int32, name=TOKEN_IDS),
-            tf.TensorSpec([None, latent], tf.float32, name=STATE_H),
-            tf.TensorSpec([None, latent], tf.float32, name=STATE_C),
-        ]
+        state_specs = [tf.TensorSpec([None, latent], tf.float32, name=n) for n in (STATE_H, STATE_C)]
+        if attention is not None:
+            state_specs += [tf.TensorSpec([None, None, latent], tf.float32, name=MEMORY_KEYS),
+                            tf.TensorSpec([None, None, latent], tf.float32, name=MEMORY_VALUES),
+                            tf.TensorSpec([None, None], tf.float32, name=MEMORY_MASK)]
+        self.step_signature = [tf.TensorSpec([None], tf.int32, name=TOKEN_IDS), *state_specs]
 
         @tf.function(input_signature=self.encoder_signature)
         def encode(source_ids):
             x = tf.one_hot(source_ids, self.num_source_tokens)
-            _, h, c = encoder_lstm(x)
-            return {STATE_H: h, STATE_C: c}
+            memory, h, c = encoder_lstm(x)
+            if attention is None:
+                return {STATE_H: h, STATE_C: c}
+            keys, values = attention.keys_values(memory)
+            return {STATE_H: h, STATE_C: c, MEMORY_KEYS: keys, MEMORY_VALUES: values,
+                    MEMORY_MASK: found.source_mask(source_ids)}
 
-        @tf.function(input_signature=self.step_signature)
-        def step(token_ids, state_h, state_c):
+        def step(token_ids, state_h, state_c, context=()):
             x = tf.one_hot(token_ids, self.num_target_tokens)
             h, (_, c) = decoder_lstm.cell(x, [state_h, state_c])
-            logits = tf.matmul(h, dense.kernel) + dense.bias
+            out = h if attention is None else attention.attend(h[:, None, :], *context)[:, 0]
+            logits = tf.matmul(out, dense.kernel) + dense.bias
             return {LOGITS: logits, NEXT_STATE_H: h, NEXT_STATE_C: c}
 
-        super().__init__(encode, step)
+        if attention is None:
+            step_fn = tf.function(step, input_signature=self.step_signature)
+        else:
+            step_fn = tf.function(lambda token_ids, state_h, state_c, keys, values, mask:
+                                  step(token_ids, state_h, state_c, (keys, values, mask)),
+                                  input_signature=self.step_signature)
+        super().__init__(encode, step_fn, family.name)
 
 
 def step_translator(model: keras.Model, spec: ModelSpec, **options) -> Translator:

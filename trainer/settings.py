@@ -60,6 +60,7 @@ class Settings:
     pipeline: str = "bucketed"
     strategy: str = "none"
     compute_dtype: str = "float32"
+    architecture: str = "seed"  # trainer.model.ARCHITECTURES
     dropout: float = 0.0
     time_limit_minutes: float | None = None
     chrf_sample: int = 0

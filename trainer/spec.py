@@ -17,6 +17,14 @@ one function across Keras versions, so it has two names here:
 - "hard_sigmoid_keras2": Keras 2's (and tf.keras 2's), clip(0.2 x + 0.5, 0, 1), the default
   recurrent activation of Keras < 2.3 LSTMs.
 
+The attention family ("attention") adds Luong's "general" attention after the decoder LSTM (Luong et
+al. 2015, no input feeding), `AttentionSpec`: the encoder's outputs at every source position (the
+memory, e_t) are scored against the decoder's h by h . (e_t @ score_kernel); the weights are a
+softmax over the source's characters (padding positions masked); the context sum_t w_t e_t and h go
+through the combination layer, tanh([context, h] @ combine_kernel + combine_bias), whose output the
+dense layer reads instead of h. `memory @ score_kernel` (the keys) and `memory @ combine_kernel[:latent]`
+(the values) depend on the source only, so the encoder computes them once per sentence.
+
 Padding is part of the vocabularies (`runtime.vocab.Vocabulary.padding`): space, or the all-zero
 one-hot row (id `len(vocab)`) of the 2017 Keras example.
 """
@@ -24,11 +32,9 @@ one-hot row (id `len(vocab)`) of the 2017 Keras example.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
-
 import numpy as np
 
-from runtime.bundle import GRAPH_IO
+from runtime.bundle import FAMILIES
 from runtime.vocab import Vocabulary
 
 ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "hard_sigmoid_keras2")
@@ -60,6 +66,23 @@ class DenseSpec:
 
 
 @dataclass(frozen=True)
+class AttentionSpec:
+    score_kernel: np.ndarray  # [latent, latent]: score_t = h . (memory_t @ score_kernel)
+    combine_kernel: np.ndarray  # [2 * latent, latent]: rows for the context, then rows for h
+    combine_bias: np.ndarray  # [latent]
+
+
+# Padding positions get this added to their attention scores: exp(score - 1e4) is 0 in float32.
+MASK_PENALTY = 100.0
+
+
+def is_quantized(name: str) -> bool:
+    """Whether int8 exports (and `trainer.qat`) quantize the weight `name`: every kernel matrix;
+    biases stay float or int32."""
+    return name.endswith("kernel")
+
+
+@dataclass(frozen=True)
 class Seq2SeqSpec:
     source_vocab: Vocabulary
     target_vocab: Vocabulary
@@ -67,16 +90,8 @@ class Seq2SeqSpec:
     max_target_length: int  # decoder steps at most
     encoder: LSTMSpec
     decoder: LSTMSpec
-    dense: DenseSpec  # decoder outputs -> logits over the target vocabulary
-
-    family: ClassVar[str] = "seed"
-    # Graph inputs and outputs of each exported role (the bundle's contract).
-    io: ClassVar = GRAPH_IO
-    # The matrices that int8 exports quantize (biases stay float or int32).
-    QUANTIZED: ClassVar[tuple[str, ...]] = (
-        "encoder.kernel", "encoder.recurrent_kernel", "decoder.kernel", "decoder.recurrent_kernel",
-        "dense.kernel",
-    )
+    dense: DenseSpec  # decoder outputs (attention's combination) -> logits over the target vocabulary
+    attention: AttentionSpec | None = None  # the attention family's; None for the seed's
 
     def __post_init__(self) -> None:
         latent = self.encoder.units
@@ -89,6 +104,9 @@ class Seq2SeqSpec:
             "decoder.bias": (4 * latent,),
             "dense.kernel": (latent, len(self.target_vocab)),
             "dense.bias": (len(self.target_vocab),),
+            "attention.score_kernel": (latent, latent),
+            "attention.combine_kernel": (2 * latent, latent),
+            "attention.combine_bias": (latent,),
         }
         for name, array in self.weights().items():
             if tuple(array.shape) != expected[name]:
@@ -108,14 +126,31 @@ class Seq2SeqSpec:
         return self.encoder.units
 
     @property
+    def family(self) -> str:
+        return "seed" if self.attention is None else "attention"
+
+    @property
+    def io(self) -> dict:
+        """Graph inputs and outputs of each exported role (the bundle's contract)."""
+        return FAMILIES[self.family].io
+
+    def quantized(self) -> list[str]:
+        """The weights that int8 exports quantize (`is_quantized`)."""
+        return [name for name in self.weights() if is_quantized(name)]
+
+    @property
     def padding(self) -> str:
         return self.source_vocab.padding
 
     def weights(self) -> dict[str, np.ndarray]:
-        """Every array by its dotted name ("encoder.kernel", ..., "dense.bias")."""
+        """Every array by its dotted name ("encoder.kernel", ..., "dense.bias", and the attention
+        family's "attention.score_kernel", ...)."""
         out = {}
         for part in ("encoder", "decoder", "dense"):
             layer = getattr(self, part)
             names = ("kernel", "recurrent_kernel", "bias") if isinstance(layer, LSTMSpec) else ("kernel", "bias")
             out.update({f"{part}.{name}": getattr(layer, name) for name in names})
+        if self.attention is not None:
+            out.update({f"attention.{name}": getattr(self.attention, name)
+                        for name in ("score_kernel", "combine_kernel", "combine_bias")})
         return out
