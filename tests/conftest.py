@@ -24,7 +24,7 @@ def quiet(*_args, **_kwargs) -> None:
 # Fixtures that train a model: a test that uses one, directly or through another fixture, is slow.
 # Modules whose tests train or export models themselves set `pytestmark = pytest.mark.slow`.
 # `pytest -m "not slow"` is the fast lane.
-SLOW_FIXTURES = {"tiny_run", "real_run", "keras2_h5_run", "keras2_h5_bundle"}
+SLOW_FIXTURES = {"tiny_run", "real_run", "keras2_h5_run", "keras2_h5_bundle", "attention_run", "attention_bundle"}
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -48,6 +48,32 @@ def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("bundles") / "tiny"
     export_onnx(tiny_run, out, log=quiet)
+    return out
+
+
+@pytest.fixture(scope="session")
+def attention_run(tmp_path_factory) -> Path:
+    """A tiny model of the attention family (the tiny run's settings), with the chrF callback on."""
+    from trainer.fit import fit
+
+    out = tmp_path_factory.mktemp("runs") / "attention"
+    fit(out, None, verbose=0, log=quiet, architecture="attention", chrf_sample=16, **TINY)
+    return out
+
+
+@pytest.fixture(scope="session")
+def attention_bundle(attention_run, tmp_path_factory) -> Path:
+    """That run exported: ONNX float32 and int8, TFLite float32, float16, dynamic, int8 and int16x8,
+    float32 validated at the export's bars; the quantized ones' agreement is reported, checked by
+    the tests."""
+    from export.to_onnx import export_onnx
+    from export.to_tflite import export_tflite
+
+    out = tmp_path_factory.mktemp("bundles") / "attention"
+    accept = {"float16": 0.0, "dynamic": 0.0, "int8": 0.0, "int16x8": 0.0}
+    export_onnx(attention_run, out, quantize=("none", "int8"), min_agreement=accept, log=quiet)
+    export_tflite(attention_run, out, quantize=("none", "float16", "dynamic", "int8", "int16x8"),
+                  min_agreement=accept, log=quiet)
     return out
 
 

@@ -10,7 +10,7 @@ import { sentenceRandom } from './random.js';
 import { END, ON_OVERFLOW, ON_UNKNOWN, START, checkChoice, prepareSource } from './vocab.js';
 
 export * from './errors.js';
-export { FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, READ_VERSIONS, completeModels, parseManifest, selectArtifacts } from './manifest.js';
+export { FAMILIES, FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, READ_VERSIONS, completeModels, parseManifest, selectArtifacts } from './manifest.js';
 export { END, PAD, PADDINGS, START, Vocabulary, prepareSource } from './vocab.js';
 export { argmaxChooser, beamDecode, cutAtEnd, greedyDecode, logSoftmaxRow, samplingChooser, streamDecode } from './decoding.js';
 export { OnnxStepModel } from './backends/onnx.js';
@@ -130,7 +130,7 @@ export class Translator {
       source.artifact(artifacts.decoder_step),
       useLoop ? source.artifact(artifacts.greedy) : null,
     ]);
-    const model = await OnnxStepModel.create(ort, encoder, decoder, sessionOptions, greedy);
+    const model = await OnnxStepModel.create(ort, encoder, decoder, sessionOptions, greedy, manifest.family);
     const self = new this(manifest, model, { maxBatchSize, onUnknown, onOverflow });
     self.backend = backend;
     self.precision = precision;

@@ -3,9 +3,11 @@
 // ties go to the lower id as numpy's argmax, scores are natural-log probabilities in float64, and beam
 // search ranks and stops exactly as the Python runtime does.
 //
-// A step model works on flat typed arrays, row-major:
-//   encode(ids: Int32Array [batch * time], batch, time) -> Promise<{h, c}>, Float32Array [batch * latent]
-//   step(tokens: Int32Array [batch], h, c) -> Promise<{logits: Float32Array [batch * vocab], h, c}>
+// A step model works on flat typed arrays, row-major; the decoder's state is named tensors
+// {name: {data: Float32Array, dims: [batch, ...]}} (the family's, manifest.js FAMILIES), which the
+// loops re-index whole when rows finish or beams reorder, knowing nothing of their names:
+//   encode(ids: Int32Array [batch * time], batch, time) -> Promise<state>
+//   step(tokens: Int32Array [batch], state) -> Promise<{logits: Float32Array [batch * vocab], state}>
 
 /**
  * @typedef {object} Decoded
@@ -80,17 +82,22 @@ export function samplingChooser(temperature, topK, randoms) {
   };
 }
 
-function selectRows(state, select, width) {
-  const out = new Float32Array(select.length * width);
-  select.forEach((row, i) => out.set(state.subarray(row * width, (row + 1) * width), i * width));
+/** The state of the batch entries `select` (in that order; repeats allowed). */
+export function selectRows(state, select) {
+  const out = {};
+  for (const [name, { data, dims }] of Object.entries(state)) {
+    const width = data.length / dims[0];
+    const rows = new data.constructor(select.length * width);
+    select.forEach((row, i) => rows.set(data.subarray(row * width, (row + 1) * width), i * width));
+    out[name] = { data: rows, dims: [select.length, ...dims.slice(1)] };
+  }
   return out;
 }
 
 /** Decode each of `batch` rows of `ids` one id at a time, the next id picked by `choose`. */
 export async function greedyDecode(model, ids, batch, time, startId, endId, maxSteps, { choose = argmaxChooser, withScores = false } = {}) {
   if (batch === 0) return [];
-  let { h, c } = await model.encode(ids, batch, time);
-  const latent = h.length / batch;
+  let state = await model.encode(ids, batch, time);
   const out = Array.from({ length: batch }, () => []);
   const finished = new Array(batch).fill(false);
   const totals = new Float64Array(batch);
@@ -98,8 +105,8 @@ export async function greedyDecode(model, ids, batch, time, startId, endId, maxS
   let tokens = new Int32Array(batch).fill(startId);
   let logProbs = null;
   for (let t = 0; t < maxSteps; t++) {
-    const next = await model.step(tokens, h, c);
-    ({ h, c } = next);
+    const next = await model.step(tokens, state);
+    ({ state } = next);
     const vocab = next.logits.length / rows.length;
     tokens = choose(next.logits, vocab, rows);
     const live = [];
@@ -118,8 +125,7 @@ export async function greedyDecode(model, ids, batch, time, startId, endId, maxS
     if (live.length < rows.length) {
       rows = live.map((i) => rows[i]);
       tokens = Int32Array.from(live, (i) => tokens[i]);
-      h = selectRows(h, live, latent);
-      c = selectRows(c, live, latent);
+      state = selectRows(state, live);
     }
   }
   return out.map((ids_, i) => ({ ids: ids_, score: totals[i], finished: finished[i] }));
@@ -149,12 +155,12 @@ export function cutAtEnd({ ids, steps }, batch, endId, maxSteps) {
 
 /** The ids of one sentence (`ids` [1 * time]) as they are decoded, END excluded. */
 export async function* streamDecode(model, ids, time, startId, endId, maxSteps, { choose = argmaxChooser } = {}) {
-  let { h, c } = await model.encode(ids, 1, time);
+  let state = await model.encode(ids, 1, time);
   let token = Int32Array.of(startId);
   const rows = [0];
   for (let t = 0; t < maxSteps; t++) {
-    const next = await model.step(token, h, c);
-    ({ h, c } = next);
+    const next = await model.step(token, state);
+    ({ state } = next);
     token = choose(next.logits, next.logits.length, rows);
     if (token[0] === endId) return;
     yield token[0];
@@ -181,16 +187,15 @@ export async function beamDecode(model, ids, batch, time, startId, endId, maxSte
     return lengthPenalty ? d.score / length ** lengthPenalty : d.score;
   };
   const byRank = (a, b) => rank(b) - rank(a);
-  let { h, c } = await model.encode(ids, batch, time);
-  const latent = h.length / batch;
+  let state = await model.encode(ids, batch, time);
   let owner = Array.from({ length: batch }, (_, i) => i); // sentence of each live prefix
   let prefixes = owner.map(() => []);
   let totals = new Float64Array(batch);
   let tokens = new Int32Array(batch).fill(startId);
   const finished = owner.map(() => []);
   for (let t = 0; t < maxSteps; t++) {
-    const next = await model.step(tokens, h, c);
-    ({ h, c } = next);
+    const next = await model.step(tokens, state);
+    ({ state } = next);
     const vocab = next.logits.length / owner.length;
     const candidates = new Float64Array(owner.length * vocab);
     for (let i = 0; i < owner.length; i++) {
@@ -239,8 +244,7 @@ export async function beamDecode(model, ids, batch, time, startId, endId, maxSte
     tokens = Int32Array.from(keep, ([, token]) => token);
     totals = Float64Array.from(keep, ([, , total]) => total);
     owner = select.map((row) => owner[row]);
-    h = selectRows(h, select, latent);
-    c = selectRows(c, select, latent);
+    state = selectRows(state, select);
     prefixes = select.map((row, i) => [...prefixes[row], tokens[i]]);
   }
   return finished.map((done) => done.sort(byRank).slice(0, numHypotheses));

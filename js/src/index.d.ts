@@ -23,13 +23,23 @@ export const PAD: ' ';
 export const PADDINGS: readonly ['space', 'zero'];
 export const FORMAT: 's2s-edge-bundle';
 /** The newest manifest version this runtime knows; it reads every one of READ_VERSIONS. */
-export const FORMAT_VERSION: 2;
+export const FORMAT_VERSION: 3;
 export const READ_VERSIONS: readonly number[];
 export const MANIFEST: 'manifest.json';
 export const BACKENDS: readonly string[];
 /** Greedy translate() uses the one-graph greedy decoder for batches up to this many sentences. */
 export const GREEDY_LOOP_MAX_BATCH: number;
-export const GRAPH_IO: Readonly<Record<'encoder' | 'decoder_step' | 'greedy', { inputs: string[]; outputs: string[] }>>;
+export type GraphIO = Readonly<Record<'encoder' | 'decoder_step' | 'greedy', { inputs: string[]; outputs: string[] }>>;
+/** The seed family's graph I/O (bundles of format versions 1 and 2). */
+export const GRAPH_IO: GraphIO;
+/** A model family: what the decoder carries from step to step (state) and reads unchanged per row (context). */
+export interface Family {
+  readonly name: 'seed' | 'attention';
+  readonly state: readonly string[];
+  readonly context: readonly string[];
+  readonly io: GraphIO;
+}
+export const FAMILIES: Readonly<Record<'seed' | 'attention', Family>>;
 
 export class Vocabulary {
   constructor(chars: Iterable<string>, padding?: 'space' | 'zero');
@@ -70,6 +80,7 @@ export interface Manifest {
   languages: { source: string; target: string } | null;
   producer: Record<string, string>;
   validation: Record<string, { size?: number; decodes_identical?: number; decodes_compared?: number; chrf?: number; [k: string]: unknown }>;
+  family: Family;
 }
 
 export function parseManifest(data: unknown, where?: string): Manifest;
@@ -141,10 +152,13 @@ export interface Hypothesis {
   finished: boolean;
 }
 
+/** The decoder's state: named tensors (flat row-major data, dims[0] the batch). */
+export type DecoderState = Record<string, { data: Float32Array; dims: readonly number[] }>;
+
 /** A step model: what decoding needs from an engine (flat row-major typed arrays). */
 export interface StepModel {
-  encode(ids: Int32Array, batch: number, time: number): Promise<{ h: Float32Array; c: Float32Array }>;
-  step(tokens: Int32Array, h: Float32Array, c: Float32Array): Promise<{ logits: Float32Array; h: Float32Array; c: Float32Array }>;
+  encode(ids: Int32Array, batch: number, time: number): Promise<DecoderState>;
+  step(tokens: Int32Array, state: DecoderState): Promise<{ logits: Float32Array; state: DecoderState }>;
   release?(): Promise<void>;
 }
 

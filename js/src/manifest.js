@@ -5,9 +5,10 @@ import { BundleError } from './errors.js';
 import { END, PAD, START, Vocabulary } from './vocab.js';
 
 export const FORMAT = 's2s-edge-bundle';
-// Version 2 adds zero padding ("pad_token": null); space-padded bundles are written as version 1.
-export const FORMAT_VERSION = 2;
-export const READ_VERSIONS = Object.freeze([1, 2]);
+// Version 2 adds zero padding ("pad_token": null), version 3 the model family ("family"); a bundle is
+// written in the lowest version that holds it (a space-padded seed bundle is still version 1).
+export const FORMAT_VERSION = 3;
+export const READ_VERSIONS = Object.freeze([1, 2, 3]);
 export const MANIFEST = 'manifest.json';
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -20,12 +21,40 @@ export const LOGITS = 'logits';
 export const NEXT_STATE_H = 'next_state_h';
 export const NEXT_STATE_C = 'next_state_c';
 export const OUTPUT_IDS = 'output_ids';
-export const GRAPH_IO = Object.freeze({
-  encoder: { inputs: [SOURCE_IDS], outputs: [STATE_H, STATE_C] },
-  decoder_step: { inputs: [TOKEN_IDS, STATE_H, STATE_C], outputs: [LOGITS, NEXT_STATE_H, NEXT_STATE_C] },
-  // The whole greedy decode in one graph: each row's argmax ids up to and including its END id, then ids to ignore.
-  greedy: { inputs: [SOURCE_IDS], outputs: [OUTPUT_IDS] },
+export const MEMORY_KEYS = 'memory_keys';
+export const MEMORY_VALUES = 'memory_values';
+export const MEMORY_MASK = 'memory_mask';
+
+/** The step's output name for state tensor `name`. */
+export const nextName = (name) => `next_${name}`;
+
+function family(name, state, context = []) {
+  return Object.freeze({
+    name,
+    // Carried from step to step: encoder output, step input, step output next_<name>.
+    state: Object.freeze(state),
+    // Constant per row: encoder output, step input.
+    context: Object.freeze(context),
+    io: Object.freeze({
+      encoder: { inputs: [SOURCE_IDS], outputs: [...state, ...context] },
+      decoder_step: { inputs: [TOKEN_IDS, ...state, ...context], outputs: [LOGITS, ...state.map(nextName)] },
+      // The whole greedy decode in one graph: each row's argmax ids up to and including its END id, then ids to ignore.
+      greedy: { inputs: [SOURCE_IDS], outputs: [OUTPUT_IDS] },
+    }),
+  });
+}
+
+/**
+ * Model families (`runtime/bundle.py`): what the decoder carries from step to step ("state") and what
+ * it reads unchanged for each row ("context"); a runtime re-indexes them all when rows finish or beams
+ * reorder, and otherwise knows nothing of the family.
+ */
+export const FAMILIES = Object.freeze({
+  seed: family('seed', [STATE_H, STATE_C]),
+  attention: family('attention', [STATE_H, STATE_C], [MEMORY_KEYS, MEMORY_VALUES, MEMORY_MASK]),
 });
+/** The seed's graphs (bundles of format versions 1 and 2). */
+export const GRAPH_IO = FAMILIES.seed.io;
 /** Every model has these roles. */
 export const ROLES = Object.freeze(['encoder', 'decoder_step']);
 /** Roles a runtime may use when the bundle has them. */
@@ -108,6 +137,7 @@ function parseLanguages(value, where) {
  * @property {{source: string, target: string} | null} languages BCP 47 codes, when the bundle declares them
  * @property {object} producer
  * @property {object} validation the export's parity report
+ * @property {object} family the model family (FAMILIES): its name, state, context and graph I/O
  */
 
 /** Check the parsed JSON of a manifest and return a Manifest; a BundleError says what is wrong. */
@@ -128,11 +158,20 @@ export function parseManifest(data, where = MANIFEST) {
   if ((data.padding ?? 'right') !== 'right') {
     throw new BundleError(`${where} pads on the ${JSON.stringify(data.padding)} side; this runtime pads on the right`);
   }
+  let modelFamily = FAMILIES.seed;
+  if (data.format_version >= 3) {
+    if (!Object.hasOwn(FAMILIES, data.family)) {
+      throw new BundleError(
+        `${where} holds a model of family ${JSON.stringify(data.family)}; this runtime knows ${Object.keys(FAMILIES).join(', ')}: upgrade s2s-edge`,
+      );
+    }
+    modelFamily = FAMILIES[data.family];
+  }
   if (data.io !== undefined) {
-    for (const role of Object.keys(GRAPH_IO)) {
+    for (const role of Object.keys(modelFamily.io)) {
       const io = data.io?.[role];
       if (io === undefined && OPTIONAL_ROLES.includes(role)) continue;
-      const want = GRAPH_IO[role];
+      const want = modelFamily.io[role];
       if (!io || JSON.stringify([io.inputs, io.outputs]) !== JSON.stringify([want.inputs, want.outputs])) {
         throw new BundleError(`${where} declares graph inputs/outputs for ${role} that this runtime does not know: upgrade s2s-edge`);
       }
@@ -160,6 +199,7 @@ export function parseManifest(data, where = MANIFEST) {
     languages: parseLanguages(data.languages, where),
     producer: isObject(data.producer) ? data.producer : {},
     validation: isObject(data.validation) ? data.validation : {},
+    family: modelFamily,
   });
   for (const char of padding === 'space' ? [START, END, PAD] : [START, END]) {
     if (!targetVocab.has(char)) throw new BundleError(`${where}: target vocabulary lacks ${JSON.stringify(char)}`);
@@ -184,7 +224,7 @@ export function completeModels(manifest) {
 export function selectArtifacts(manifest, backend, precision) {
   const found = {};
   for (const a of manifest.artifacts) {
-    if (a.backend === backend && a.precision === precision && Object.hasOwn(GRAPH_IO, a.role)) found[a.role] = a;
+    if (a.backend === backend && a.precision === precision && Object.hasOwn(manifest.family.io, a.role)) found[a.role] = a;
   }
   if (!ROLES.every((r) => r in found)) {
     const have = [...new Set(manifest.artifacts.map((a) => `${a.backend}/${a.precision}`))].sort();

@@ -106,7 +106,8 @@ describe('manifest', () => {
 
   const bad = {
     'not a manifest': [{ format: 'other' }, /not an s2s-edge bundle manifest/],
-    'unknown version': [manifestJson({ format_version: 3 }), /format_version 3; this runtime reads versions 1, 2/],
+    'unknown version': [manifestJson({ format_version: 4 }), /format_version 4; this runtime reads versions 1, 2, 3/],
+    'unknown family': [manifestJson({ format_version: 3, family: 'transformer' }), /family "transformer"; this runtime knows seed, attention/],
     'zero padding in version 1': [manifestJson({ pad_token: null }), /special tokens/],
     'a space-padded source without the space': [manifestJson({ source_vocab: 'abc' }), /source vocabulary lacks the padding/],
     'left padding': [manifestJson({ padding: 'left' }), /pads on the "left" side/],
@@ -157,7 +158,8 @@ describe('decoding options', () => {
   for (const [options, expected] of bad) test(`refuses ${JSON.stringify(options)}`, () => assert.throws(() => decodingMode(options), expected));
 });
 
-// A toy step model: the state counts steps, logits depend on (source, previous token, step).
+// A toy step model: the state counts steps, logits depend on (source, previous token, step); a
+// per-row context ("memory", like the attention family's) that the step reads and never changes.
 class ToyModel {
   constructor(vocab = 6, latent = 3, end = 1) {
     Object.assign(this, { vocab, latent, end, calls: 0 });
@@ -170,11 +172,19 @@ class ToyModel {
       for (let t = 0; t < time; t++) sum = (sum * 31 + ids[b * time + t]) % 1000003;
       h[b * this.latent] = sum;
     }
-    return { h, c: new Float32Array(batch * this.latent) };
+    const memory = Float32Array.from({ length: batch * 2 }, (_, i) => (h[Math.floor(i / 2) * this.latent] % 7) + (i % 2));
+    return {
+      h: { data: h, dims: [batch, this.latent] },
+      c: { data: new Float32Array(batch * this.latent), dims: [batch, this.latent] },
+      memory: { data: memory, dims: [batch, 2, 1] },
+    };
   }
 
-  async step(tokens, h, c) {
+  async step(tokens, state) {
     this.calls += 1;
+    const h = state.h.data;
+    const c = state.c.data;
+    const memory = state.memory.data;
     const batch = tokens.length;
     const logits = new Float32Array(batch * this.vocab);
     const h2 = Float32Array.from(h);
@@ -184,12 +194,14 @@ class ToyModel {
       c2[b * this.latent] = step + 1;
       h2[b * this.latent + 1] = tokens[b];
       for (let j = 0; j < this.vocab; j++) {
-        let x = Math.sin(h[b * this.latent] * 12.9898 + tokens[b] * 78.233 + step * 37.719 + j * 4.1414) * 43758.5453;
+        const context = memory[2 * b] * 0.5 + memory[2 * b + 1];
+        let x = Math.sin(h[b * this.latent] * 12.9898 + tokens[b] * 78.233 + step * 37.719 + j * 4.1414 + context) * 43758.5453;
         x -= Math.floor(x);
         logits[b * this.vocab + j] = 3 * x + (j === this.end ? step * 0.35 - 1 : 0);
       }
     }
-    return { logits, h: h2, c: c2 };
+    const dims = [batch, this.latent];
+    return { logits, state: { ...state, h: { data: h2, dims }, c: { data: c2, dims } } };
   }
 }
 
@@ -215,7 +227,9 @@ describe('decoding loops', () => {
 
   test('beam of 1 is greedy; beam hypotheses are ranked, unique and no worse than greedy', async () => {
     const greedy = await greedyDecode(new ToyModel(), ids, batch, time, 0, 1, 9, { withScores: true });
-    const beam1 = await beamDecode(new ToyModel(), ids, batch, time, 0, 1, 9, 1, 1);
+    // Ranked by plain score (length penalty 0), as greedy is; with a length penalty a beam of 1 may
+    // keep going past an END that greedy stops at.
+    const beam1 = await beamDecode(new ToyModel(), ids, batch, time, 0, 1, 9, 1, 1, 0);
     assert.deepEqual(beam1.map(([d]) => d.ids), greedy.map((d) => d.ids));
     for (let i = 0; i < batch; i++) assert.ok(Math.abs(beam1[i][0].score - greedy[i].score) < 1e-9);
     const beam = await beamDecode(new ToyModel(), ids, batch, time, 0, 1, 9, 4, 3);
@@ -233,13 +247,13 @@ describe('decoding loops', () => {
     const [hyps] = await beamDecode(new ToyModel(), ids.subarray(0, time), 1, time, 0, 1, 9, 3, 3);
     for (const d of hyps) {
       const model = new ToyModel();
-      let { h, c } = await model.encode(ids.subarray(0, time), 1, time);
+      let state = await model.encode(ids.subarray(0, time), 1, time);
       let token = 0;
       let score = 0;
       for (const next of [...d.ids, ...(d.finished ? [1] : [])]) {
-        const out = await model.step(Int32Array.of(token), h, c);
+        const out = await model.step(Int32Array.of(token), state);
         score += logSoftmaxRow(out.logits, 0, 6)[next];
-        ({ h, c } = out);
+        ({ state } = out);
         token = next;
       }
       assert.ok(Math.abs(score - d.score) < 1e-9);

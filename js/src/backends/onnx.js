@@ -2,7 +2,7 @@
 // onnxruntime-web (WASM) in the browser. The binding is passed in, so this module imports neither.
 
 import { BundleError } from '../errors.js';
-import { LOGITS, NEXT_STATE_C, NEXT_STATE_H, OUTPUT_IDS, SOURCE_IDS, STATE_C, STATE_H, TOKEN_IDS } from '../manifest.js';
+import { FAMILIES, LOGITS, OUTPUT_IDS, SOURCE_IDS, TOKEN_IDS, nextName } from '../manifest.js';
 
 async function createSession(ort, bytes, role, options) {
   try {
@@ -24,10 +24,12 @@ export class OnnxStepModel {
    * @param {Uint8Array} decoderStep the step decoder model's bytes
    * @param {object} sessionOptions onnxruntime session options (execution providers, threads)
    * @param {Uint8Array | null} greedy the one-graph greedy decoder's bytes, if any
+   * @param {object} family the graphs' model family (manifest.js FAMILIES)
    */
-  static async create(ort, encoder, decoderStep, sessionOptions = {}, greedy = null) {
+  static async create(ort, encoder, decoderStep, sessionOptions = {}, greedy = null, family = FAMILIES.seed) {
     const self = new OnnxStepModel();
     self.ort = ort;
+    self.family = family;
     self.greedy = null;
     try {
       self.encoder = await createSession(ort, encoder, 'encoder', sessionOptions);
@@ -47,24 +49,22 @@ export class OnnxStepModel {
     return { ids: result.data, steps: result.dims[1] };
   }
 
+  /** The decoder's initial state: {name: {data: Float32Array, dims: [batch, ...]}} (decoding.js). */
   async encode(ids, batch, time) {
-    const out = await this.encoder.run({ [SOURCE_IDS]: new this.ort.Tensor('int32', ids, [batch, time]) }, [STATE_H, STATE_C]);
-    return { h: out[STATE_H].data, c: out[STATE_C].data };
+    const names = [...this.family.state, ...this.family.context];
+    const out = await this.encoder.run({ [SOURCE_IDS]: new this.ort.Tensor('int32', ids, [batch, time]) }, names);
+    return Object.fromEntries(names.map((name) => [name, { data: out[name].data, dims: out[name].dims }]));
   }
 
-  async step(tokens, h, c) {
-    const batch = tokens.length;
-    const latent = h.length / batch;
+  /** One step: {logits, state}, the state with the family's carried tensors replaced. */
+  async step(tokens, state) {
     const { Tensor } = this.ort;
-    const out = await this.decoder.run(
-      {
-        [TOKEN_IDS]: new Tensor('int32', tokens, [batch]),
-        [STATE_H]: new Tensor('float32', h, [batch, latent]),
-        [STATE_C]: new Tensor('float32', c, [batch, latent]),
-      },
-      [LOGITS, NEXT_STATE_H, NEXT_STATE_C],
-    );
-    return { logits: out[LOGITS].data, h: out[NEXT_STATE_H].data, c: out[NEXT_STATE_C].data };
+    const feeds = { [TOKEN_IDS]: new Tensor('int32', tokens, [tokens.length]) };
+    for (const [name, { data, dims }] of Object.entries(state)) feeds[name] = new Tensor('float32', data, dims);
+    const out = await this.decoder.run(feeds, [LOGITS, ...this.family.state.map(nextName)]);
+    const next = { ...state };
+    for (const name of this.family.state) next[name] = { data: out[nextName(name)].data, dims: out[nextName(name)].dims };
+    return { logits: out[LOGITS].data, state: next };
   }
 
   async release() {
