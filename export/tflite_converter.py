@@ -37,6 +37,7 @@ from runtime.decoding import StepModel
 from runtime.errors import S2SError
 from trainer.pipeline import encode_pairs
 from trainer.reference import FunctionStepModel
+from trainer.spec import Seq2SeqSpec
 
 from .graphs import EdgeGraphs
 from .source import Source, UsageError
@@ -84,6 +85,19 @@ def convert(
     return data
 
 
+# The converter's dynamic-range quantization leaves weights with fewer elements in float.
+DYNAMIC_MIN_ELEMENTS = 1024
+
+
+def hybrid_state_products(spec: Seq2SeqSpec) -> int:
+    """How many hybrid FULLY_CONNECTED ops of the dynamic-range step read the state (h @ U, the
+    logits, attention's h @ query kernel): those whose weights the converter quantizes."""
+    kernels = [spec.decoder.recurrent_kernel, spec.dense.kernel]
+    if spec.attention is not None:
+        kernels.append(spec.attention.combine_kernel[spec.latent_dim :])
+    return sum(k.size >= DYNAMIC_MIN_ELEMENTS for k in kernels)
+
+
 _MOVES = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.RESHAPE, schema.BuiltinOperator.SQUEEZE,
           schema.BuiltinOperator.EXPAND_DIMS}
 
@@ -93,8 +107,8 @@ def dequantize_state_path(model: bytes, expected: int) -> bytes:
 
     Every hybrid FULLY_CONNECTED whose input is not the one-hot GATHER (h @ U, the logits, and the
     attention family's h @ query kernel) gets its int8 weights through a DEQUANTIZE op instead, and
-    becomes a plain float FULLY_CONNECTED. `expected` is how many the step has (2, or 3 with
-    attention): another count means the converter laid the step out differently.
+    becomes a plain float FULLY_CONNECTED. `expected` is how many the step has
+    (`hybrid_state_products`): another count means the converter laid the step out differently.
     """
     ops = schema.BuiltinOperator
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
@@ -212,7 +226,7 @@ def make_converter(calibration_pairs: int = CALIBRATION_PAIRS):
         step = convert(graphs, graphs.step, precision, dec_data)
         return {
             "encoder": convert(graphs, graphs.encode, precision, enc_data),
-            "decoder_step": (dequantize_state_path(step, 2 if source.spec.attention is None else 3)
+            "decoder_step": (dequantize_state_path(step, hybrid_state_products(source.spec))
                              if precision == "dynamic" else step),
         }
 

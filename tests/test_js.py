@@ -158,3 +158,25 @@ def test_node_reads_a_zero_padded_bundle_as_python_does(node_ready, keras2_h5_ru
         if precision == "float32":
             assert python == [d.removesuffix("\n")[: Translator(keras2_h5_bundle).manifest.max_target_length]
                               for _, d in expected["decodes"]]
+
+
+def test_node_reads_an_attention_bundle_as_python_does(node_ready, attention_run, attention_bundle):
+    """A bundle of the attention family (format version 3: the encoder also returns the memory, the
+    step reads it): `node js/bin/translate.mjs` answers as the Python runtime, for ONNX float32 and
+    int8, stepped (rows finish and the memory is re-indexed with the state) and with the one-graph
+    greedy decoder, and with beam search."""
+    from runtime import Translator
+    from trainer.run import read_heldout
+
+    sources = list(dict.fromkeys(en for en, _ in read_heldout(attention_run)))[:60]
+    assert json.loads((attention_bundle / "manifest.json").read_text())["family"] == "attention"
+    runs = [("float32", ["--batch-size", "64"], {}), ("float32", ["--batch-size", "8"], {}),
+            ("int8", ["--batch-size", "64"], {}), ("int8", ["--batch-size", "8"], {}),
+            ("float32", ["--beam-size", "3", "--batch-size", "16"], {"beam_size": 3})]
+    for precision, flags, options in runs:
+        python = Translator(attention_bundle, precision=precision).translate(sources, **options)
+        done = subprocess.run(
+            ["node", "bin/translate.mjs", "--bundle", str(attention_bundle), "--precision", precision, *flags],
+            input="".join(s + "\n" for s in sources), cwd=JS, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.split("\n")[:-1] == python, (precision, flags)
