@@ -4,7 +4,8 @@
 
 Rows, each measured in its own fresh process (so peak memory is that row's alone), on the run's
 held-out sentences:
-- seed decode_sequence: the keras.io loop, Keras `predict` once per character (batch 1 only);
+- seed decode_sequence: the keras.io loop, Keras `predict` once per character (batch 1 only; the
+  seed's family only: the keras.io script has no attention);
 - keras tf.function: the same trained layers as tf.functions, driven by the runtime's batched loop;
 - every artifact of the bundle through the runtime (onnxruntime, LiteRT), greedy (ONNX with the
   bundle's one-graph greedy decoder when it has one, and "stepped" without it); and ONNX float32
@@ -12,7 +13,8 @@ held-out sentences:
 - the JavaScript runtime (js/, `js/bench/bench.mjs`) on the same bundle and sentences, greedy: every
   ONNX precision with onnxruntime-node, and ONNX float32 with onnxruntime-web (WASM, one thread) in
   headless Chromium (skipped with --no-js, or when Node's packages are not installed);
-- floor: one decoder step's two matrix products timed with numpy on this CPU (gates and softmax
+- floor: one decoder step's matrix products timed with numpy on this CPU (the LSTM's and the
+  logits'; with attention also the scores, the context and h @ query kernel; gates and softmaxes
   left out), times the steps each sentence takes: how close to the arithmetic each row is.
 Columns: per-sentence latency at batch 1 (p50, p95), throughput at batch 1, 32 and 256
 (sentences/s), peak RSS, cold start (import + load in a fresh interpreter). Every figure is the
@@ -198,20 +200,24 @@ def cold_start(bundle: Path, backend: str, precision: str) -> float:
 
 
 def floor(bundle: Path, steps_per_sentence: float, repeats: int) -> dict:
-    """The two matrix products of one decoder step, timed with numpy at batch 1 and 256."""
+    """The matrix products of one decoder step, timed with numpy at batch 1 and 256."""
     import numpy as np
 
     from runtime import read_manifest
 
     m = read_manifest(bundle)
-    latent, vocab = m.latent_dim, len(m.target_vocab)
+    latent, vocab, time_ = m.latent_dim, len(m.target_vocab), m.max_source_length
+    attention = m.family.name == "attention"
     rng = np.random.default_rng(0)
     w = rng.standard_normal((vocab + latent, 4 * latent), dtype=np.float32)
     d = rng.standard_normal((latent, vocab), dtype=np.float32)
-    out = {"flops_per_step": 2 * (vocab + latent) * 4 * latent + 2 * latent * vocab}
+    q = rng.standard_normal((latent, latent), dtype=np.float32)
+    out = {"flops_per_step": 2 * (vocab + latent) * 4 * latent + 2 * latent * vocab
+           + (2 * latent * latent + 4 * time_ * latent if attention else 0)}
     for batch in (1, 256):
         x = rng.standard_normal((batch, vocab + latent), dtype=np.float32)
         hh = rng.standard_normal((batch, latent), dtype=np.float32)
+        memory = rng.standard_normal((batch, time_, latent), dtype=np.float32)
         n = 2000 if batch == 1 else 50
         runs = []
         for _ in range(repeats):
@@ -219,6 +225,10 @@ def floor(bundle: Path, steps_per_sentence: float, repeats: int) -> dict:
             for _ in range(n):
                 x @ w
                 hh @ d
+                if attention:
+                    hh @ q
+                    scores = np.matmul(memory, hh[:, :, None])
+                    np.matmul(scores.transpose(0, 2, 1), memory)
             runs.append((time.perf_counter() - t) / n)
         step = statistics.median(runs)
         out[f"step_s_b{batch}"] = step
@@ -272,7 +282,9 @@ def main() -> None:
 
     artifacts = sorted({(a.backend, a.precision) for a in read_manifest(args.bundle).artifacts},
                        key=lambda bq: (bq[0] != "onnx", bq[1] != "float32", bq))
-    names = ["seed decode_sequence", "keras tf.function"] + [f"{b}/{q}" for b, q in artifacts]
+    seed_family = read_manifest(args.bundle).family.name == "seed"
+    names = (["seed decode_sequence"] if seed_family else []) + ["keras tf.function"]
+    names += [f"{b}/{q}" for b, q in artifacts]
     # With the one-graph greedy decoder in the bundle, the plain rows use it: also step the decoder.
     looped = sorted({a.precision for a in read_manifest(args.bundle).artifacts if a.role == "greedy"})
     names += [f"onnx/{q} stepped" for q in looped]
@@ -305,12 +317,13 @@ def main() -> None:
         return f"{'-':>{width}}" if value is None else f"{value:>{width}{fmt}}"
 
     m = read_manifest(args.bundle)
-    print(f"\nlatent {m.latent_dim}, {len(m.target_vocab)} target characters; {greedy['sentences']} held-out "
-          f"sentences ({rows[0]['sentences']} for the seed loop), {greedy['steps_per_sentence']:.1f} decoder "
-          f"steps each; medians of {args.repeats} runs")
+    seed = next((r for r in rows if r["row"] == "seed decode_sequence"), None)
+    print(f"\n{m.family.name} family, latent {m.latent_dim}, {len(m.target_vocab)} target characters; "
+          f"{greedy['sentences']} held-out sentences"
+          + (f" ({seed['sentences']} for the seed loop)" if seed else "")
+          + f", {greedy['steps_per_sentence']:.1f} decoder steps each; medians of {args.repeats} runs")
     print(f"{'row':<30} {'p50 ms':>9} {'p95 ms':>9} {'seed/row':>9} {'tf.fn/row':>9} {'b1 sent/s':>10} "
           f"{'b32 sent/s':>10} {'b256 sent/s':>11} {'peak MiB':>9} {'cold s':>7}")
-    seed = next((r for r in rows if r["row"] == "seed decode_sequence"), None)
     tffn = next((r for r in rows if r["row"] == "keras tf.function"), None)
     for r in rows:
         print(f"{r['row']:<30} {cell(r['p50'] * 1e3, '.3f', 9)} "
