@@ -6,7 +6,7 @@ The Keras side (`Baseline`) is computed once, on the run's held-out pairs:
    positions up to END (the ones decoding uses);
 3. greedy decodes of the Keras reference decoder (trainer.decode), and their chrF.
 Each artifact is then run through the runtime's backend and compared: max abs differences of
-states and probabilities (the artifact stepped along the same teacher-forced targets), the share of
+the encoder's outputs (its states, and the attention family's memory) and probabilities (the artifact stepped along the same teacher-forced targets), the share of
 greedy decodes identical to Keras, and chrF against the reference translations (sacrebleu). When
 the artifacts include the one-graph greedy decoder, its decodes must equal the stepped decoder's on
 every sentence.
@@ -149,15 +149,15 @@ def first_departures(reference: Translator, mismatches: Sequence[tuple[str, str,
 
 
 def teacher_forced_probs(step_model, encoder_ids: np.ndarray, decoder_ids: np.ndarray):
-    """The encoder's final states (h, c) and the [batch, time, vocab] probabilities of stepping
-    along decoder_ids."""
+    """The encoder's outputs by name (the family's state and context) and the [batch, time, vocab]
+    probabilities of stepping along decoder_ids."""
     state = step_model.encode(encoder_ids)
-    states = (np.asarray(state[STATE_H]), np.asarray(state[STATE_C]))
+    encoded = {name: np.asarray(value) for name, value in state.items()}
     probs = []
     for t in range(decoder_ids.shape[1]):
         logits, state = step_model.step(decoder_ids[:, t], state)
         probs.append(softmax(logits))
-    return states, np.stack(probs, axis=1)
+    return encoded, np.stack(probs, axis=1)
 
 
 class Baseline:
@@ -181,7 +181,10 @@ class Baseline:
         self.encoder_ids, self.decoder_ids, _ = encode_pairs(
             tf_pairs, spec.source_vocab, spec.target_vocab, spec.max_source_length, spec.max_target_length
         )
-        (self.h, self.c), self.probs = keras_reference(model, self.encoder_ids, self.decoder_ids)
+        (h, c), self.probs = keras_reference(model, self.encoder_ids, self.decoder_ids)
+        # Every encoder output: the training model's own final states, and the attention family's
+        # memory from the trained layers (the reference decoder's encoder).
+        self.encoded = {**reference.model.encode(self.encoder_ids), STATE_H: h, STATE_C: c}
         # Compare the positions decoding uses: up to the step that predicts END. Past END the
         # decoder reads padding it was never trained on (no loss there), its state can grow large,
         # and float rounding differences grow with it, although no decode ever reaches them.
@@ -198,7 +201,7 @@ class Baseline:
     def compare(self, bundle: Path, backend: str, precision: str) -> ParityReport:
         translator = Translator(bundle, backend=backend, precision=precision, greedy_loop=False)
         arts = translator.manifest.select(backend, precision)
-        (h, c), probs = teacher_forced_probs(translator.model, self.encoder_ids, self.decoder_ids)
+        encoded, probs = teacher_forced_probs(translator.model, self.encoder_ids, self.decoder_ids)
         got = translator.translate(self.sources)
         mismatches = [(s, e, g) for s, e, g in zip(self.sources, self.expected, got) if e != g]
         differences = []
@@ -218,7 +221,7 @@ class Baseline:
             backend=backend,
             precision=precision,
             size=arts["encoder"].size + arts["decoder_step"].size,
-            max_abs_diff_state=float(max(np.abs(self.h - h).max(), np.abs(self.c - c).max())),
+            max_abs_diff_state=float(max(np.abs(self.encoded[name] - encoded[name]).max() for name in self.encoded)),
             max_abs_diff_prob=float(np.abs(self.probs - probs)[self.real].max()),
             decodes_compared=len(self.sources),
             decodes_identical=len(self.sources) - len(mismatches),

@@ -228,6 +228,8 @@ def _family(data: dict, version: int, where: str) -> Family:
     if version < 3:
         return SEED
     name = data.get("family")
+    if not isinstance(name, str):
+        raise BundleError(f"{where} is malformed: format_version 3 needs a family name, got {name!r}")
     if name not in FAMILIES:
         raise BundleError(f"{where} holds a model of family {name!r}; this runtime knows "
                           f"{', '.join(FAMILIES)}: upgrade s2s-edge")

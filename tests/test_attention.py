@@ -65,8 +65,8 @@ def test_graphs_compute_the_keras_model(padding, unrolled):
     (h, c), probs = keras_reference(model, enc, dec)
     graphs = EdgeGraphs(spec, unrolled=unrolled, gather_one_hot=unrolled)
     for steps in (FunctionStepModel(graphs.encode, graphs.step, "attention"), InferenceFunctions(model)):
-        (h2, c2), probs2 = teacher_forced_probs(steps, enc, dec)
-        assert np.abs(h - h2).max() < 1e-5 and np.abs(c - c2).max() < 1e-5
+        encoded, probs2 = teacher_forced_probs(steps, enc, dec)
+        assert np.abs(h - encoded[STATE_H]).max() < 1e-5 and np.abs(c - encoded[STATE_C]).max() < 1e-5
         assert np.abs(probs - probs2).max() < 1e-5
     state = FunctionStepModel(graphs.encode, graphs.step, "attention").encode(enc)
     lengths = np.array([len(s) for s in SOURCES])
@@ -96,8 +96,9 @@ def test_the_bundle_declares_the_family_and_its_io(attention_bundle, tmp_path):
     for name in ("onnx/float32", "tflite/float32"):  # the export's bar: within 1e-5, every decode
         report = data["validation"][name]
         assert report["decodes_identical"] == report["decodes_compared"] >= 100
-        assert report["max_abs_diff_prob"] <= 1e-5
-    assert data["validation"]["onnx/float32"]["greedy_identical_to_steps"] == report["decodes_compared"]
+        assert report["max_abs_diff_prob"] <= 1e-5 and report["max_abs_diff_state"] <= 1e-5
+    onnx = data["validation"]["onnx/float32"]
+    assert onnx["greedy_identical_to_steps"] == onnx["decodes_compared"]
     # A runtime that does not know the family says so.
     copy = tmp_path / "bundle"
     shutil.copytree(attention_bundle, copy)
@@ -117,7 +118,7 @@ def test_quantized_artifacts_mostly_agree(attention_bundle):
     assert agreement("tflite/float16") >= 0.95
     for name in ("onnx/int8", "tflite/dynamic", "tflite/int16x8"):
         assert agreement(name) >= 0.7, (name, agreement(name))
-    assert validation["tflite/int8"]["decodes_compared"] > 0
+    assert agreement("tflite/int8") >= 0.3  # 57% measured; a broken mask gave 0-2%
 
 
 def test_padding_gets_no_attention_in_the_artifacts(attention_bundle):
@@ -164,14 +165,18 @@ def test_fine_tuning_and_evaluation_take_the_family(attention_run, tiny_run, tmp
     from trainer.model import open_run
     from trainer.qat import fine_tune
     from trainer.quantize import on_grid
+    from trainer.spec import row_blocks
 
     out = tmp_path / "qat"
     fine_tune(attention_run, out, epochs=1, verbose=0, log=lambda *a: None)
     spec = open_run(out).spec
     weights = spec.weights()
     assert spec.family == "attention"
-    assert all(on_grid(weights[name]) for name in spec.quantized())
-    assert not on_grid(weights["attention.combine_bias"] + 0.0123)
+    assert all(on_grid(weights[name], row_blocks(name)) for name in spec.quantized())
+    # The exports' two matrices of the combination kernel, each on its own grid.
+    values, queries = np.split(weights["attention.combine_kernel"], 2)
+    assert on_grid(values) and on_grid(queries)
+    assert not on_grid(weights["attention.combine_kernel"])  # one grid over both: not what exports use
     scores = evaluate(attention_run, baseline=tiny_run, limit=60, log=lambda *a: None)
     assert scores.versus is not None and 0 <= scores.chrf <= 100
 

@@ -48,7 +48,8 @@ def test_keras_step_functions_reproduce_the_training_model(tiny_run):
     enc, dec, _ = encode_pairs(pairs, info.source_vocab, info.target_vocab,
                                info.max_source_length, info.max_target_length)
     (kh, kc), kprobs = keras_reference(model, enc, dec)
-    (sh, sc), sprobs = teacher_forced_probs(InferenceFunctions(model), enc, dec)
+    encoded, sprobs = teacher_forced_probs(InferenceFunctions(model), enc, dec)
+    sh, sc = encoded["state_h"], encoded["state_c"]
     assert np.abs(kh - sh).max() <= 1e-5 and np.abs(kc - sc).max() <= 1e-5
     assert np.abs(kprobs - sprobs).max() <= 1e-5
 

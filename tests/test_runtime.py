@@ -16,6 +16,7 @@ from runtime import (
     UnknownCharacterError,
 )
 from runtime.bundle import MANIFEST, read_manifest
+from runtime.vocab import Vocabulary
 
 
 def test_str_in_str_out_and_list_in_list_out_in_order(translator, sentences):
@@ -279,3 +280,39 @@ def test_graph_names_other_than_the_formats_are_refused(copy_bundle):
     edit_manifest(bundle, lambda m: m["io"]["decoder_step"].update(outputs=["probs", "h", "c"]))
     with pytest.raises(BundleError, match="graph inputs/outputs for decoder_step"):
         Translator(bundle)
+
+
+def _attention_manifest(**changes) -> dict:
+    from runtime.bundle import FAMILIES, Manifest
+
+    manifest = Manifest(Vocabulary(tuple(" ab")), Vocabulary(tuple("\t\n ab")), 4, 6, 8, (),
+                        family=FAMILIES["attention"])
+    return {**manifest.to_json(), **changes}
+
+
+def test_an_attention_manifest_round_trips_as_format_3():
+    from runtime.bundle import MEMORY_KEYS, MEMORY_MASK, MEMORY_VALUES, Manifest
+
+    data = _attention_manifest()
+    assert data["format_version"] == 3 and data["family"] == "attention"
+    assert data["io"]["encoder"]["outputs"][2:] == [MEMORY_KEYS, MEMORY_VALUES, MEMORY_MASK]
+    assert data["io"]["decoder_step"]["outputs"] == ["logits", "next_state_h", "next_state_c"]
+    manifest = Manifest.from_json(data)
+    assert manifest.family.name == "attention" and manifest.family.context == (MEMORY_KEYS, MEMORY_VALUES, MEMORY_MASK)
+    assert Manifest.from_json(json.loads(json.dumps(manifest.to_json()))).to_json() == data
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"family": None}, "needs a family name"),
+    ({"family": ["attention"]}, "needs a family name"),
+    ({"family": "transformer"}, "family 'transformer'"),
+    ({"format_version": 2}, "graph inputs/outputs"),  # a version-2 reader takes the seed's graphs
+])
+def test_family_declarations_are_checked(changes, message):
+    from runtime.bundle import Manifest
+
+    data = _attention_manifest(**changes)
+    if changes.get("family", "") is None:
+        del data["family"]
+    with pytest.raises(BundleError, match=message):
+        Manifest.from_json(data)

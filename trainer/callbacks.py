@@ -17,7 +17,7 @@ from .model import float32_twin, weight_variables
 from .quantize import int8_grid
 from .reference import step_translator
 from .run import HISTORY_JSON, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RUN_JSON, RunInfo
-from .spec import is_quantized
+from .spec import is_quantized, row_blocks
 
 
 def peak_rss_mib() -> float:
@@ -137,16 +137,18 @@ class WeightGrid(keras.callbacks.Callback):
         if getattr(self.model, "steps_per_execution", 1) not in (1, None):
             raise ValueError("quantization-aware training needs steps_per_execution=1")
         variables = weight_variables(self.model)
-        self.variables = [v for name, v in variables.items() if is_quantized(name)]
+        names = [name for name in variables if is_quantized(name)]
+        self.variables = [variables[name] for name in names]
+        self.blocks = [row_blocks(name) for name in names]
         # A resumed run restarts from its saved (grid) weights: the shadows' sub-grid
         # remainders of the interrupted epoch are the only thing lost.
         self.shadows = [v.numpy().copy() for v in self.variables]
-        self.grid = [int8_grid(s) for s in self.shadows]
+        self.grid = [int8_grid(s, b) for s, b in zip(self.shadows, self.blocks)]
         for v, g in zip(self.variables, self.grid):
             v.assign(g)
 
     def on_train_batch_end(self, batch, logs=None):
         for i, v in enumerate(self.variables):
             self.shadows[i] += v.numpy() - self.grid[i]  # the optimizer's step, taken by the shadow
-            self.grid[i] = int8_grid(self.shadows[i])
+            self.grid[i] = int8_grid(self.shadows[i], self.blocks[i])
             v.assign(self.grid[i])

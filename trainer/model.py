@@ -216,7 +216,7 @@ def float32_twin(model: keras.Model) -> keras.Model:
                                 dropout=found.decoder.dropout,
                                 recurrent_activation=activation_name(found.decoder.cell.recurrent_activation),
                                 architecture=found.architecture,
-                                source_pad_id=found.source_mask.pad_id if found.source_mask else None)
+                                source_pad_id=found.source_mask.pad_id if found.source_mask is not None else None)
 
 
 def float32_model(model: keras.Model) -> keras.Model:

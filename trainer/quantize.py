@@ -2,7 +2,8 @@
 
 TFLite's and onnxruntime's per-channel symmetric int8: per output column, scale = max|w| / 127,
 integers in [-127, 127]. A matrix that already lies on the grid is carried exactly by every int8
-artifact.
+artifact. A weight that the exports use as several matrices, blocks of its rows (`row_blocks`,
+`trainer.spec.row_blocks`), lies on the grid block by block.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ def int8_levels(w: np.ndarray) -> np.ndarray:
     return np.clip(np.round(w / int8_scale(w)), -GRID["levels"], GRID["levels"])
 
 
-def int8_grid(w: np.ndarray) -> np.ndarray:
-    """`w` rounded to the per-output-channel symmetric int8 grid (still float32)."""
+def int8_grid(w: np.ndarray, row_blocks: int = 1) -> np.ndarray:
+    """`w` rounded to the per-output-channel symmetric int8 grid (still float32); with `row_blocks`,
+    each of that many equal blocks of rows on its own grid."""
+    if row_blocks > 1:
+        return np.concatenate([int8_grid(block) for block in np.split(w, row_blocks, axis=0)], axis=0)
     return (int8_levels(w) * int8_scale(w)).astype(np.float32)
 
 
-def on_grid(w: np.ndarray) -> bool:
+def on_grid(w: np.ndarray, row_blocks: int = 1) -> bool:
     """Whether `w` lies on the grid already (a `trainer.qat` run's matrices do)."""
-    return bool(np.array_equal(w, int8_grid(w)))
+    return bool(np.array_equal(w, int8_grid(w, row_blocks)))

@@ -160,6 +160,9 @@ export function parseManifest(data, where = MANIFEST) {
   }
   let modelFamily = FAMILIES.seed;
   if (data.format_version >= 3) {
+    if (typeof data.family !== 'string') {
+      throw new BundleError(`${where} is malformed: format_version 3 needs a family name, got ${JSON.stringify(data.family)}`);
+    }
     if (!Object.hasOwn(FAMILIES, data.family)) {
       throw new BundleError(
         `${where} holds a model of family ${JSON.stringify(data.family)}; this runtime knows ${Object.keys(FAMILIES).join(', ')}: upgrade s2s-edge`,

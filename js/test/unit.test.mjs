@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import {
   BundleError,
   DecodingOptionError,
+  FAMILIES,
   InputTooLongError,
   Translator,
   UnknownCharacterError,
@@ -104,8 +105,23 @@ describe('manifest', () => {
     assert.equal(parseManifest(manifestJson({ format_version: 2 })).sourceVocab.padding, 'space');
   });
 
+  test('version 3: the attention family, its graph I/O and a state that carries the memory', () => {
+    const io = FAMILIES.attention.io;
+    const m = parseManifest(manifestJson({ format_version: 3, family: 'attention', io }));
+    assert.equal(m.family.name, 'attention');
+    assert.deepEqual(m.family.context, ['memory_keys', 'memory_values', 'memory_mask']);
+    assert.deepEqual(io.decoder_step.inputs, ['token_ids', 'state_h', 'state_c', 'memory_keys', 'memory_values', 'memory_mask']);
+    assert.deepEqual(io.decoder_step.outputs, ['logits', 'next_state_h', 'next_state_c']);
+    assert.equal(parseManifest(manifestJson()).family.name, 'seed');
+    // A version-3 seed manifest is the seed's; the attention I/O in a version-2 one is refused.
+    assert.equal(parseManifest(manifestJson({ format_version: 3, family: 'seed' })).family, FAMILIES.seed);
+    assert.throws(() => parseManifest(manifestJson({ format_version: 2, io })), /graph inputs\/outputs/);
+  });
+
   const bad = {
     'not a manifest': [{ format: 'other' }, /not an s2s-edge bundle manifest/],
+    'version 3 without a family': [manifestJson({ format_version: 3 }), /malformed: format_version 3 needs a family name/],
+    'a family that is not a string': [manifestJson({ format_version: 3, family: ['attention'] }), /needs a family name/],
     'unknown version': [manifestJson({ format_version: 4 }), /format_version 4; this runtime reads versions 1, 2, 3/],
     'unknown family': [manifestJson({ format_version: 3, family: 'transformer' }), /family "transformer"; this runtime knows seed, attention/],
     'zero padding in version 1': [manifestJson({ pad_token: null }), /special tokens/],
