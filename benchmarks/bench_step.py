@@ -6,8 +6,9 @@ For each latent size, a seed model and an attention model with the same vocabula
 (random weights: a step costs the same whatever the weights) are converted by the exporters' own
 converters to ONNX float32 and TFLite dynamic-range; one decoder step is then timed at batch 1 and
 batch 32 through the runtime's backends (onnxruntime, LiteRT; one thread), on the state that the
-encoder returns for real-length sentences. Every figure is the median of --repeats runs of many
-steps; "attention/seed" compares the two families' step at the same latent size.
+encoder returns for real-length sentences. Every figure is the median of --repeats rounds of many
+steps; each round times every row in turn, so a slower spell of the machine falls on all rows
+alike. "attention/seed" compares the two families' step at the same latent size.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def step_models(spec):
     }
 
 
-def time_step(model, spec, batch: int, repeats: int) -> float:
+def stepper(model, spec, batch: int):
+    """A function that takes one decoder step of `batch` rows and returns its duration."""
     import numpy as np
 
     # A sentence of 27 characters (the memory keeps all max_source_length positions either way).
@@ -76,13 +78,14 @@ def time_step(model, spec, batch: int, repeats: int) -> float:
     tokens = np.full(batch, spec.target_vocab.id("a"), np.int32)  # the character is irrelevant to the cost
     model.step(tokens, state)  # warm up
     n = 400 if batch == 1 else 100
-    runs = []
-    for _ in range(repeats):
+
+    def run() -> float:
         started = time.perf_counter()
         for _ in range(n):
             model.step(tokens, state)
-        runs.append((time.perf_counter() - started) / n)
-    return statistics.median(runs)
+        return (time.perf_counter() - started) / n
+
+    return run
 
 
 def main() -> None:
@@ -92,18 +95,25 @@ def main() -> None:
     p.add_argument("--target-length", type=int, default=86)
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
-    rows = []
+    steppers = {}
     for latent in args.latent:
-        times = {}
         for family in ("seed", "attention"):
             spec = random_spec(family, latent, args.source_length, args.target_length)
-            print(f"converting and timing latent {latent} {family} ...", file=sys.stderr, flush=True)
+            print(f"converting latent {latent} {family} ...", file=sys.stderr, flush=True)
             for name, model in step_models(spec).items():
                 for batch in (1, 32):
-                    times[family, name, batch] = time_step(model, spec, batch, args.repeats)
+                    steppers[latent, family, name, batch] = stepper(model, spec, batch)
+    runs = {key: [] for key in steppers}
+    for r in range(args.repeats):
+        print(f"round {r + 1} of {args.repeats} ...", file=sys.stderr, flush=True)
+        for key, run in steppers.items():
+            runs[key].append(run())
+    times = {key: statistics.median(values) for key, values in runs.items()}
+    rows = []
+    for latent in args.latent:
         for name in ("onnx/float32", "tflite/dynamic"):
             for batch in (1, 32):
-                seed, attention = times["seed", name, batch], times["attention", name, batch]
+                seed, attention = times[latent, "seed", name, batch], times[latent, "attention", name, batch]
                 rows.append((latent, name, batch, seed, attention, attention / seed))
     print(f"\none decoder step, memory of {args.source_length} source positions; medians of {args.repeats} runs, "
           "1 thread")
