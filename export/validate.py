@@ -6,10 +6,10 @@ The Keras side (`Baseline`) is computed once, on the run's held-out pairs:
    positions up to END (the ones decoding uses);
 3. greedy decodes of the Keras reference decoder (trainer.decode), and their chrF.
 Each artifact is then run through the runtime's backend and compared: max abs differences of
-the encoder's outputs (its states, and the attention family's memory) and probabilities (the artifact stepped along the same teacher-forced targets), the share of
-greedy decodes identical to Keras, and chrF against the reference translations (sacrebleu). When
-the artifacts include the one-graph greedy decoder, its decodes must equal the stepped decoder's on
-every sentence.
+the encoder's outputs (its states, and the attention family's memory) and of probabilities (the
+artifact stepped along the same teacher-forced targets), the share of greedy decodes identical to
+Keras, and chrF against the reference translations (sacrebleu). When the artifacts include the
+one-graph greedy decoder, its decodes must equal the stepped decoder's on every sentence.
 
 For each decode that differs from Keras, the report also says where it first departs: the step
 (the first character that differs) and Keras's top-2 margin there, the gap between the log
@@ -221,7 +221,8 @@ class Baseline:
             backend=backend,
             precision=precision,
             size=arts["encoder"].size + arts["decoder_step"].size,
-            max_abs_diff_state=float(max(np.abs(self.encoded[name] - encoded[name]).max() for name in self.encoded)),
+            max_abs_diff_state=float(max(np.abs(self.encoded[name] - encoded[name]).max()
+                                         for name in self.encoded)),
             max_abs_diff_prob=float(np.abs(self.probs - probs)[self.real].max()),
             decodes_compared=len(self.sources),
             decodes_identical=len(self.sources) - len(mismatches),

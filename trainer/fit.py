@@ -127,7 +127,8 @@ def fit(
         num_samples=num_samples, epochs=epochs, latent_dim=latent_dim, batch_size=batch_size,
         validation_split=validation_split, seed=seed, learning_rate=learning_rate,
         loss_on_padding=pipeline == "seed", pipeline=pipeline, strategy=strategy,
-        compute_dtype=compute_dtype, architecture=architecture, dropout=dropout, time_limit_minutes=time_limit or None,
+        compute_dtype=compute_dtype, architecture=architecture, dropout=dropout,
+        time_limit_minutes=time_limit or None,
         chrf_sample=chrf_sample, max_input_length=max_input_length, max_output_length=max_output_length,
         vocabulary_words=vocabulary_words if data is None else None, strict=strict,
     )
@@ -285,7 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
-        compute_dtype=args.compute_dtype, architecture=args.architecture, dropout=args.dropout, time_limit=args.time_limit,
+        compute_dtype=args.compute_dtype, architecture=args.architecture, dropout=args.dropout,
+        time_limit=args.time_limit,
         chrf_sample=args.chrf_sample,
         resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )
