@@ -17,6 +17,9 @@ model from any source converts the same way:
   memory projected once per sentence (keys and values, `trainer.spec`) and the source mask, 1.0 up
   to the last character that is not the padding id; its step scores the keys against the new h,
   masks, softmaxes, sums the values and combines them with h before the dense layer;
+- a bidirectional encoder (`Seq2SeqSpec.encoder_backward`) runs a second LSTM from the source's
+  last position to its first and joins both directions' states (and outputs) side by side, as
+  Keras's `Bidirectional` does;
 - the LSTM activations are the description's (`trainer.spec.ACTIVATIONS`). The native ONNX `LSTM`
   op is only made for tanh and sigmoid; with a hard sigmoid (models from Keras < 2.3), the ONNX
   encoder is unrolled as the TFLite one is.
@@ -93,6 +96,9 @@ class EdgeGraphs(tf.Module):
         self.spec = spec
         latent, num_source, num_target = spec.latent_dim, len(spec.source_vocab), len(spec.target_vocab)
         self.encoder_cell = LSTMCell(spec.encoder, "encoder")
+        backward = spec.encoder_backward
+        if backward is not None:
+            self.encoder_backward_cell = LSTMCell(backward, "encoder_backward")
         self.decoder_cell = LSTMCell(spec.decoder, "decoder")
         self.dense_kernel = tf.Variable(spec.dense.kernel, name="dense_kernel")
         self.dense_bias = tf.Variable(spec.dense.bias, name="dense_bias")
@@ -128,18 +134,37 @@ class EdgeGraphs(tf.Module):
             ]
 
         if unrolled:
-            def run_encoder(x):
-                h = c = tf.zeros([tf.shape(x)[0], latent])
-                outputs = []
-                for t in range(spec.max_source_length):
-                    h, c = self.encoder_cell(x[:, t], h, c)
-                    outputs.append(h)
-                return (tf.stack(outputs, axis=1) if attention is not None else None), h, c
+            def run_lstm(cell, x, positions):
+                h = c = tf.zeros([tf.shape(x)[0], cell.spec.units])
+                outputs = {}
+                for t in positions:
+                    h, c = cell(x[:, t], h, c)
+                    outputs[t] = h
+                memory = (tf.stack([outputs[t] for t in range(len(positions))], axis=1)
+                          if attention is not None else None)
+                return memory, h, c
+
+            forward = lambda x: run_lstm(self.encoder_cell, x, range(spec.max_source_length))  # noqa: E731
+            if backward is not None:
+                backward_run = lambda x: run_lstm(  # noqa: E731
+                    self.encoder_backward_cell, x, range(spec.max_source_length - 1, -1, -1))
         else:
             self.encoder_layer = keras_lstm(spec.encoder, return_sequences=attention is not None)
+            forward = self.encoder_layer
+            if backward is not None:
+                self.encoder_backward_layer = keras_lstm(backward, return_sequences=attention is not None)
 
-            def run_encoder(x):
-                return self.encoder_layer(x)
+                def backward_run(x):  # the layer reads the reversed source; its outputs turn back
+                    memory, h, c = self.encoder_backward_layer(tf.reverse(x, axis=[1]))
+                    return (tf.reverse(memory, axis=[1]) if attention is not None else None), h, c
+
+        def run_encoder(x):
+            if backward is None:
+                return forward(x)
+            # Both directions side by side (Keras's Bidirectional, merge_mode "concat").
+            (memory, h, c), (memory_b, h_b, c_b) = forward(x), backward_run(x)
+            joined = tf.concat([memory, memory_b], axis=2) if attention is not None else None
+            return joined, tf.concat([h, h_b], axis=1), tf.concat([c, c_b], axis=1)
 
         def encode(source_ids):
             x = source_one_hot(source_ids)

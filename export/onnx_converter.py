@@ -49,9 +49,9 @@ class ExportError(S2SError, RuntimeError):
 
 def convert_float32(spec: Seq2SeqSpec, opset: int = DEFAULT_OPSET) -> dict[str, bytes]:
     """The serialized ONNX encoder and decoder step of `spec`."""
-    # The encoder's Keras LSTM becomes one native ONNX LSTM op when its activations are the op's
+    # The encoder's Keras LSTMs become native ONNX LSTM ops when its activations are the op's
     # defaults; otherwise the encoder is unrolled over max_source_length (the runtime's length).
-    graphs = EdgeGraphs(spec, unrolled=not native_lstm(spec.encoder))
+    graphs = EdgeGraphs(spec, unrolled=not all(native_lstm(lstm) for lstm in spec.encoders))
     functions = {"encoder": (graphs.encode, graphs.encoder_signature),
                  "decoder_step": (graphs.step, graphs.step_signature)}
     out = {}

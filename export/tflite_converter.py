@@ -193,13 +193,19 @@ def representative_inputs(
 
     The decoder step is calibrated on what it sees in use: the float32 encoder's states, then each
     teacher-forced step's token and incoming states.
+    Every batch has the same size (the calibrator cannot prepare the attention step for a second
+    batch size): the pairs past the last full batch are left out, unless there are fewer than
+    `batch` in all.
     """
+    batch = min(batch, len(encoder_ids))
+    starts = range(0, len(encoder_ids) - batch + 1, batch)
+
     def encoder_data():
-        for i in range(0, len(encoder_ids), batch):
+        for i in starts:
             yield {SOURCE_IDS: encoder_ids[i : i + batch]}
 
     def decoder_data():
-        for i in range(0, len(encoder_ids), batch):
+        for i in starts:
             state = model.encode(encoder_ids[i : i + batch])
             for t in range(decoder_ids.shape[1]):
                 tokens = decoder_ids[i : i + batch, t]

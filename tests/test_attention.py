@@ -21,8 +21,9 @@ SOURCE = Vocabulary(tuple(" .Iacdehmort"))
 TARGET = Vocabulary(tuple("\t\n .JTaehimort"))
 
 
-def random_attention_model(padding: str, latent: int = 12, seed: int = 0):
-    """An untrained attention model with random weights, and its description."""
+def random_attention_model(padding: str, latent: int = 12, seed: int = 0, *, architecture: str = "attention",
+                           bidirectional: bool = False):
+    """An untrained model (the attention family unless told) with random weights, and its description."""
     import keras
 
     from trainer.model import build_training_model, describe
@@ -31,11 +32,12 @@ def random_attention_model(padding: str, latent: int = 12, seed: int = 0):
 
     source, target = Vocabulary(SOURCE.chars, padding), Vocabulary(TARGET.chars, padding)
     keras.utils.set_random_seed(seed)
-    model = build_training_model(len(source), len(target), latent, architecture="attention",
-                                 source_pad_id=source.pad_id)
+    model = build_training_model(len(source), len(target), latent, architecture=architecture,
+                                 source_pad_id=source.pad_id, bidirectional=bidirectional)
     # Larger weights than the initializers': attention scores with a clear preference.
     model.set_weights([w * 3 if w.ndim == 2 else w + 0.1 for w in model.get_weights()])
-    info = RunInfo(source, target, 9, 8, latent, Settings(architecture="attention"), {}, {})
+    info = RunInfo(source, target, 9, 8, latent, Settings(architecture=architecture, bidirectional=bidirectional),
+                   {}, {})
     return model, describe(model, info)
 
 
@@ -49,18 +51,21 @@ def padded_batch(spec):
 
 @pytest.mark.parametrize("padding", ["space", "zero"])
 @pytest.mark.parametrize("unrolled", [False, True])
-def test_graphs_compute_the_keras_model(padding, unrolled):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_graphs_compute_the_keras_model(padding, unrolled, bidirectional):
     """The exporters' graphs (built from the description alone, keys and values computed once per
-    sentence) step to the training model's own teacher-forced probabilities, for both paddings and
-    both encoder layouts (a Keras LSTM for ONNX, unrolled cells for TFLite)."""
+    sentence) step to the training model's own teacher-forced probabilities, for both paddings,
+    both encoder layouts (a Keras LSTM for ONNX, unrolled cells for TFLite) and both encoders."""
     from export.graphs import EdgeGraphs
     from export.validate import teacher_forced_probs
     from trainer.model import keras_reference
     from trainer.reference import FunctionStepModel, InferenceFunctions
 
-    model, spec = random_attention_model(padding)
+    model, spec = random_attention_model(padding, bidirectional=bidirectional)
     assert spec.family == "attention" and set(spec.quantized()) >= {"attention.score_kernel",
                                                                     "attention.combine_kernel"}
+    assert spec.bidirectional == bidirectional and spec.latent_dim == 12
+    assert ("encoder_backward.kernel" in spec.quantized()) == bidirectional
     enc, dec = padded_batch(spec)
     (h, c), probs = keras_reference(model, enc, dec)
     graphs = EdgeGraphs(spec, unrolled=unrolled, gather_one_hot=unrolled)

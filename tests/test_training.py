@@ -94,12 +94,13 @@ class Interrupt(Exception):
     pass
 
 
-@pytest.mark.parametrize("architecture", ["seed", "attention"])
-def test_resume_continues_from_the_saved_epoch(tmp_path, monkeypatch, architecture):
+@pytest.mark.parametrize("architecture, bidirectional", [("seed", False), ("attention", False),
+                                                         ("attention", True)])
+def test_resume_continues_from_the_saved_epoch(tmp_path, monkeypatch, architecture, bidirectional):
     from trainer import callbacks
 
     settings = dict(num_samples=400, epochs=4, latent_dim=16, batch_size=32, seed=5, verbose=0, log=quiet,
-                    architecture=architecture)
+                    architecture=architecture, bidirectional=bidirectional)
     whole = tmp_path / "whole"
     fit(whole, None, **settings)
 
@@ -126,6 +127,7 @@ def test_resume_continues_from_the_saved_epoch(tmp_path, monkeypatch, architectu
     assert history[:2] == before
     assert info.settings.epochs == 4 and read_run(out).latent_dim == 16
     assert info.settings.architecture == architecture == open_run(out).spec.family
+    assert info.settings.bidirectional == bidirectional == open_run(out).spec.bidirectional
     assert not (out / LAST_CHECKPOINT).exists() and not (out / PROGRESS_JSON).exists()
     assert not interrupted_runs(out)
     # Same seed, same per-epoch shuffles: the resumed run ends where the uninterrupted one did.

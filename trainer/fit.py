@@ -57,6 +57,7 @@ def fit(
     strategy: str = "none",
     compute_dtype: str = "float32",
     architecture: str = "seed",
+    bidirectional: bool = False,
     dropout: float = 0.0,
     time_limit: float | None = None,
     chrf_sample: int = 0,
@@ -69,7 +70,8 @@ def fit(
     `pipeline="bucketed"` batches pairs of similar length and puts no loss on padding;
     `"seed"` pads every pair to the longest one and weighs every position (the seed's tensors).
     `architecture` is the model family: "seed" (keras.io lstm_seq2seq) or "attention" (Luong
-    attention over the encoder's outputs, trainer.spec).
+    attention over the encoder's outputs, trainer.spec); `bidirectional=True` gives either one an
+    encoder that reads the source both ways, each way with half the latent size.
     `compute_dtype="bfloat16"` or `"float16"` trains the LSTMs in mixed precision (the run's model
     is still decoded and exported in float32). `dropout` regularizes training only.
     `time_limit` (minutes; 0 or None: none) stops after the epoch at which one more would pass it;
@@ -83,6 +85,9 @@ def fit(
     check_choice("strategy", strategy, STRATEGIES)
     check_choice("compute dtype", compute_dtype, COMPUTE_DTYPES)
     check_choice("architecture", architecture, ARCHITECTURES)
+    if bidirectional and latent_dim is not None and latent_dim % 2:
+        raise DataError(f"--bidirectional gives each direction half the latent size: give an even "
+                        f"--latent-dim, not {latent_dim}")
     if not 0 <= dropout < 1:
         raise DataError(f"dropout must be in [0, 1), got {dropout}")
     if time_limit is not None and not 0 <= time_limit < float("inf"):
@@ -127,7 +132,7 @@ def fit(
         num_samples=num_samples, epochs=epochs, latent_dim=latent_dim, batch_size=batch_size,
         validation_split=validation_split, seed=seed, learning_rate=learning_rate,
         loss_on_padding=pipeline == "seed", pipeline=pipeline, strategy=strategy,
-        compute_dtype=compute_dtype, architecture=architecture, dropout=dropout,
+        compute_dtype=compute_dtype, architecture=architecture, bidirectional=bidirectional, dropout=dropout,
         time_limit_minutes=time_limit or None,
         chrf_sample=chrf_sample, max_input_length=max_input_length, max_output_length=max_output_length,
         vocabulary_words=vocabulary_words if data is None else None, strict=strict,
@@ -148,7 +153,7 @@ def fit(
     with tf_strategy.scope():
         model = build_training_model(len(source_vocab), len(target_vocab), latent_dim, learning_rate,
                                      compute_dtype, dropout, architecture=architecture,
-                                     source_pad_id=source_vocab.pad_id)
+                                     source_pad_id=source_vocab.pad_id, bidirectional=bidirectional)
 
     # A unique staging directory: concurrent runs aimed at one --out never mix their files.
     # Workers other than the chief of a multi-worker run train into a throwaway directory.
@@ -237,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed: the keras.io model, the decoder starts from the encoder's final state "
                    "(default); attention: the decoder also attends to the encoder's output at every "
                    "source character (Luong attention), better on longer sentences, a costlier step")
+    p.add_argument("--bidirectional", action="store_true",
+                   help="an encoder that reads the source both ways, each way with half of "
+                   "--latent-dim; their states joined start the decoder")
     p.add_argument("--pipeline", default="bucketed", choices=PIPELINES,
                    help="bucketed: batches of similar length, no loss on padding (default); "
                    "seed: every pair padded to the longest, loss on every position (the seed's)")
@@ -268,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 RESUME_FIXED = ("data", "num_samples", "latent_dim", "batch_size", "learning_rate", "max_input_length",
                 "max_output_length", "vocabulary_words", "pipeline", "seed", "validation_split", "strict",
-                "compute_dtype", "architecture", "dropout", "chrf_sample")
+                "compute_dtype", "architecture", "bidirectional", "dropout", "chrf_sample")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -286,8 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
-        compute_dtype=args.compute_dtype, architecture=args.architecture, dropout=args.dropout,
-        time_limit=args.time_limit,
+        compute_dtype=args.compute_dtype, architecture=args.architecture, bidirectional=args.bidirectional,
+        dropout=args.dropout, time_limit=args.time_limit,
         chrf_sample=args.chrf_sample,
         resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
     )

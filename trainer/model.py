@@ -4,7 +4,8 @@ Training model of the seed's family (keras.io lstm_seq2seq): one-hot source -> e
 [h, c] only) -> decoder LSTM started from [h, c], teacher-forced on the shifted target -> dense
 softmax. The attention family (`trainer.spec`) keeps the encoder's outputs too, and puts Luong
 attention over them (`LuongAttention`, padding masked by `SourceMask`) between the decoder LSTM and
-the dense layer. The one-hot encoding happens inside
+the dense layer. Either family's encoder may read the source both ways (`bidirectional`, a Keras
+`Bidirectional` of two half-size LSTMs whose states are joined). The one-hot encoding happens inside
 the graph from integer ids: the same mathematics as the seed's one-hot arrays, without
 materialising them. Integer targets with sparse categorical cross-entropy are the seed's
 categorical cross-entropy on one-hot targets, computed without the one-hot. The loss is averaged
@@ -133,7 +134,7 @@ def activation_name(function) -> str:
 def build_training_model(
     num_source_tokens: int, num_target_tokens: int, latent_dim: int, learning_rate: float = 1e-3,
     compute_dtype: str = "float32", dropout: float = 0.0, recurrent_activation: str = "sigmoid",
-    architecture: str = "seed", source_pad_id: int | None = None,
+    architecture: str = "seed", source_pad_id: int | None = None, bidirectional: bool = False,
 ) -> keras.Model:
     """A model of `architecture` (`ARCHITECTURES`), compiled with rmsprop (the seed uses its default
     rate, 1e-3). "attention" needs the source vocabulary's padding id (`Vocabulary.pad_id`), whose
@@ -149,21 +150,36 @@ def build_training_model(
     out the cuDNN kernel.
 
     `recurrent_activation` (a `trainer.spec.ACTIVATIONS` name) is sigmoid but for imported models.
+
+    `bidirectional=True` reads the source both ways: two encoder LSTMs of `latent_dim / 2` units, one
+    over the padded source from its first position, one from its last; their states (and, for
+    attention, their outputs at each position) joined side by side give the decoder's `latent_dim`.
     """
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
     attention = architecture == "attention"
     if attention and source_pad_id is None:
         raise ValueError("the attention architecture needs the source padding id")
+    if bidirectional and latent_dim % 2:
+        raise ValueError(f"a bidirectional encoder splits the latent size in two halves: give an even one, "
+                         f"not {latent_dim}")
     gates = KERAS_ACTIVATIONS[recurrent_activation]
     # The LSTMs' policy; variables stay float32 under every policy, and the dense softmax always
     # computes in float32 (its loss needs the precision, its cost is small).
     policy = "float32" if compute_dtype == "float32" else f"mixed_{compute_dtype}"
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
-    memory, state_h, state_c = layers.LSTM(latent_dim, return_sequences=attention, return_state=True,
-                                           dropout=dropout, name="encoder_lstm", recurrent_activation=gates,
-                                           dtype=policy)(x)
+    if bidirectional:
+        lstm = layers.LSTM(latent_dim // 2, return_sequences=attention, return_state=True, dropout=dropout,
+                           name="encoder_lstm", recurrent_activation=gates, dtype=policy)
+        memory, forward_h, forward_c, backward_h, backward_c = layers.Bidirectional(
+            lstm, name="encoder_bidirectional", dtype=policy)(x)
+        state_h = layers.Concatenate(name="encoder_state_h", dtype=policy)([forward_h, backward_h])
+        state_c = layers.Concatenate(name="encoder_state_c", dtype=policy)([forward_c, backward_c])
+    else:
+        memory, state_h, state_c = layers.LSTM(latent_dim, return_sequences=attention, return_state=True,
+                                               dropout=dropout, name="encoder_lstm", recurrent_activation=gates,
+                                               dtype=policy)(x)
 
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
     y = OneHot(num_target_tokens, name="decoder_onehot")(decoder_ids)
@@ -186,37 +202,57 @@ def build_training_model(
 class Layers:
     """The trained layers of a model built by `build_training_model`, found by their names."""
 
-    encoder: layers.LSTM
+    encoder: layers.LSTM  # a bidirectional encoder's forward LSTM
     decoder: layers.LSTM
     dense: layers.Dense
     num_source_tokens: int
     num_target_tokens: int
     attention: LuongAttention | None = None  # the attention family's, with its mask
     source_mask: SourceMask | None = None
+    encoder_backward: layers.LSTM | None = None  # a bidirectional encoder's LSTM from the last position
+    encoder_states: tuple = ()  # the symbolic [h, c] that start the decoder
+    encoder_layer: layers.Layer | None = None  # the LSTM, or the Bidirectional wrapper of both
 
     @property
     def architecture(self) -> str:
         return "seed" if self.attention is None else "attention"
 
+    def encode(self, x):
+        """One-hot sources -> the encoder's (outputs, or None for the seed's family), h, c."""
+        if self.encoder_backward is None:
+            return self.encoder_layer(x)
+        memory, forward_h, forward_c, backward_h, backward_c = self.encoder_layer(x)
+        return (memory, keras.ops.concatenate([forward_h, backward_h], axis=-1),
+                keras.ops.concatenate([forward_c, backward_c], axis=-1))
+
 
 def model_layers(model: keras.Model) -> Layers:
     names = {layer.name for layer in model.layers}
     attention = model.get_layer("attention") if "attention" in names else None
-    return Layers(model.get_layer("encoder_lstm"), model.get_layer("decoder_lstm"),
+    if "encoder_bidirectional" in names:
+        both = model.get_layer("encoder_bidirectional")
+        encoder, backward = both.forward_layer, both.backward_layer
+        states = (model.get_layer("encoder_state_h").output, model.get_layer("encoder_state_c").output)
+    else:
+        encoder = both = model.get_layer("encoder_lstm")
+        backward, states = None, tuple(encoder.output[1:])
+    return Layers(encoder, model.get_layer("decoder_lstm"),
                   model.get_layer("decoder_dense"), model.get_layer("encoder_onehot").depth,
                   model.get_layer("decoder_onehot").depth, attention,
-                  model.get_layer("source_mask") if attention is not None else None)
+                  model.get_layer("source_mask") if attention is not None else None,
+                  backward, states, both)
 
 
 def float32_twin(model: keras.Model) -> keras.Model:
     """A new float32 model of `model`'s architecture (family, sizes, dropout, recurrent activation),
     with fresh weights: copy them in with `set_weights`."""
     found = model_layers(model)
-    return build_training_model(found.num_source_tokens, found.num_target_tokens, found.encoder.units,
+    return build_training_model(found.num_source_tokens, found.num_target_tokens, found.decoder.units,
                                 dropout=found.decoder.dropout,
                                 recurrent_activation=activation_name(found.decoder.cell.recurrent_activation),
                                 architecture=found.architecture,
-                                source_pad_id=found.source_mask.pad_id if found.source_mask is not None else None)
+                                source_pad_id=found.source_mask.pad_id if found.source_mask is not None else None,
+                                bidirectional=found.encoder_backward is not None)
 
 
 def float32_model(model: keras.Model) -> keras.Model:
@@ -245,7 +281,10 @@ def weight_variables(model: keras.Model) -> dict[str, "keras.Variable"]:
     """The Keras variable behind each of the description's weights (`Seq2SeqSpec.weights`)."""
     found = model_layers(model)
     out = {}
-    for part, layer in (("encoder", found.encoder), ("decoder", found.decoder)):
+    parts = [("encoder", found.encoder), ("decoder", found.decoder)]
+    if found.encoder_backward is not None:
+        parts.insert(1, ("encoder_backward", found.encoder_backward))
+    for part, layer in parts:
         out.update({f"{part}.kernel": layer.cell.kernel, f"{part}.recurrent_kernel": layer.cell.recurrent_kernel,
                     f"{part}.bias": layer.cell.bias})
     out.update({"dense.kernel": found.dense.kernel, "dense.bias": found.dense.bias})
@@ -274,6 +313,7 @@ def describe(model: keras.Model, info: RunInfo) -> Seq2SeqSpec:
         source_vocab=info.source_vocab, target_vocab=info.target_vocab,
         max_source_length=info.max_source_length, max_target_length=info.max_target_length,
         encoder=lstm("encoder", found.encoder), decoder=lstm("decoder", found.decoder),
+        encoder_backward=None if found.encoder_backward is None else lstm("encoder_backward", found.encoder_backward),
         dense=DenseSpec(arrays["dense.kernel"], arrays["dense.bias"]),
         attention=None if found.attention is None else AttentionSpec(
             arrays["attention.score_kernel"], arrays["attention.combine_kernel"], arrays["attention.combine_bias"]),
@@ -283,7 +323,7 @@ def describe(model: keras.Model, info: RunInfo) -> Seq2SeqSpec:
 def keras_reference(model: keras.Model, encoder_ids: np.ndarray, decoder_ids: np.ndarray):
     """The training model's own encoder states and softmax outputs (teacher forcing): what every
     exported artifact is compared with."""
-    encoder = keras.Model(model.inputs[0], model_layers(model).encoder.output[1:])
+    encoder = keras.Model(model.inputs[0], list(model_layers(model).encoder_states))
     h, c = (np.asarray(x) for x in encoder(encoder_ids, training=False))
     probs = np.asarray(model([encoder_ids, decoder_ids], training=False))
     return (h, c), probs

@@ -54,9 +54,9 @@ class InferenceFunctions(FunctionStepModel):
     def __init__(self, model: keras.Model) -> None:
         self.model = model
         found = model_layers(model)
-        encoder_lstm, decoder_lstm, dense, attention = found.encoder, found.decoder, found.dense, found.attention
+        decoder_lstm, dense, attention = found.decoder, found.dense, found.attention
         self.num_source_tokens, self.num_target_tokens = found.num_source_tokens, found.num_target_tokens
-        self.latent_dim = encoder_lstm.units
+        self.latent_dim = decoder_lstm.units
         latent = self.latent_dim
         family = FAMILIES[found.architecture]
 
@@ -71,7 +71,7 @@ class InferenceFunctions(FunctionStepModel):
         @tf.function(input_signature=self.encoder_signature)
         def encode(source_ids):
             x = tf.one_hot(source_ids, self.num_source_tokens)
-            memory, h, c = encoder_lstm(x)
+            memory, h, c = found.encode(x)
             if attention is None:
                 return {STATE_H: h, STATE_C: c}
             keys, values = attention.keys_values(memory)

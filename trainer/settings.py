@@ -61,6 +61,7 @@ class Settings:
     strategy: str = "none"
     compute_dtype: str = "float32"
     architecture: str = "seed"  # trainer.model.ARCHITECTURES
+    bidirectional: bool = False
     dropout: float = 0.0
     time_limit_minutes: float | None = None
     chrf_sample: int = 0

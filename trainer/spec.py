@@ -25,6 +25,12 @@ through the combination layer, tanh([context, h] @ combine_kernel + combine_bias
 dense layer reads instead of h. `memory @ score_kernel` (the keys) and `memory @ combine_kernel[:latent]`
 (the values) depend on the source only, so the encoder computes them once per sentence.
 
+Either family may have a bidirectional encoder (`encoder_backward`): a second LSTM reads the padded
+source from its last position to its first; each direction has half the latent size, and their
+final states (and, for attention, their outputs at each position) are joined side by side, forward
+first (Keras's `Bidirectional` with merge mode "concat"). The decoder and the bundle's graph I/O are
+those of a one-way encoder of the same latent size.
+
 Padding is part of the vocabularies (`runtime.vocab.Vocabulary.padding`): space, or the all-zero
 one-hot row (id `len(vocab)`) of the 2017 Keras example.
 """
@@ -103,13 +109,20 @@ class Seq2SeqSpec:
     decoder: LSTMSpec
     dense: DenseSpec  # decoder outputs (attention's combination) -> logits over the target vocabulary
     attention: AttentionSpec | None = None  # the attention family's; None for the seed's
+    # A bidirectional encoder's LSTM over the source from its last position to its first; `encoder`
+    # then reads it from its first, and each has half the latent size.
+    encoder_backward: LSTMSpec | None = None
 
     def __post_init__(self) -> None:
-        latent = self.encoder.units
+        latent = self.decoder.units
+        half = latent // 2 if self.bidirectional else latent
         expected = {
-            "encoder.kernel": (len(self.source_vocab), 4 * latent),
-            "encoder.recurrent_kernel": (latent, 4 * latent),
-            "encoder.bias": (4 * latent,),
+            "encoder.kernel": (len(self.source_vocab), 4 * half),
+            "encoder.recurrent_kernel": (half, 4 * half),
+            "encoder.bias": (4 * half,),
+            "encoder_backward.kernel": (len(self.source_vocab), 4 * half),
+            "encoder_backward.recurrent_kernel": (half, 4 * half),
+            "encoder_backward.bias": (4 * half,),
             "decoder.kernel": (len(self.target_vocab), 4 * latent),
             "decoder.recurrent_kernel": (latent, 4 * latent),
             "decoder.bias": (4 * latent,),
@@ -126,7 +139,9 @@ class Seq2SeqSpec:
                                  f"latent {latent})")
         if self.source_vocab.padding != self.target_vocab.padding:
             raise ValueError("the source and target vocabularies pad differently")
-        for lstm in (self.encoder, self.decoder):
+        if self.bidirectional and latent % 2:
+            raise ValueError(f"a bidirectional encoder needs an even latent size, got {latent}")
+        for lstm in self.lstms():
             for activation in (lstm.activation, lstm.recurrent_activation):
                 if activation not in ACTIVATIONS:
                     raise ValueError(f"unsupported LSTM activation {activation!r} "
@@ -134,7 +149,20 @@ class Seq2SeqSpec:
 
     @property
     def latent_dim(self) -> int:
-        return self.encoder.units
+        """The decoder's state size (a bidirectional encoder's two halves joined)."""
+        return self.decoder.units
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.encoder_backward is not None
+
+    @property
+    def encoders(self) -> list[LSTMSpec]:
+        """The encoder's LSTMs: one, or a bidirectional encoder's forward and backward."""
+        return [self.encoder] if self.encoder_backward is None else [self.encoder, self.encoder_backward]
+
+    def lstms(self) -> list[LSTMSpec]:
+        return [*self.encoders, self.decoder]
 
     @property
     def family(self) -> str:
@@ -154,11 +182,14 @@ class Seq2SeqSpec:
         return self.source_vocab.padding
 
     def weights(self) -> dict[str, np.ndarray]:
-        """Every array by its dotted name ("encoder.kernel", ..., "dense.bias", and the attention
-        family's "attention.score_kernel", ...)."""
+        """Every array by its dotted name ("encoder.kernel", ..., "dense.bias", a bidirectional
+        encoder's "encoder_backward.kernel", ..., and the attention family's
+        "attention.score_kernel", ...)."""
         out = {}
-        for part in ("encoder", "decoder", "dense"):
+        for part in ("encoder", "encoder_backward", "decoder", "dense"):
             layer = getattr(self, part)
+            if layer is None:
+                continue
             names = ("kernel", "recurrent_kernel", "bias") if isinstance(layer, LSTMSpec) else ("kernel", "bias")
             out.update({f"{part}.{name}": getattr(layer, name) for name in names})
         if self.attention is not None:
