@@ -33,9 +33,9 @@ import numpy as np
 import tensorflow as tf
 
 from runtime.bundle import (
-    LOGITS, MEMORY_KEYS, MEMORY_MASK, MEMORY_VALUES, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C, STATE_H,
-    TOKEN_IDS,
+    FAMILIES, LOGITS, MEMORY_KEYS, MEMORY_MASK, MEMORY_VALUES, NEXT_STATE_C, NEXT_STATE_H, STATE_C, STATE_H,
 )
+from trainer.reference import FunctionStepModel, input_signatures, step_function
 from trainer.spec import HARD_SIGMOIDS, MASK_PENALTY, LSTMSpec, Seq2SeqSpec
 
 
@@ -115,23 +115,14 @@ class EdgeGraphs(tf.Module):
         # The attention family's encoder reads exactly max_source_length ids (the runtime's length),
         # so that its source mask is a fixed matrix product.
         time = spec.max_source_length if unrolled or spec.attention is not None else None
-        self.encoder_signature = [tf.TensorSpec([None, time], tf.int32, name=SOURCE_IDS)]
-        self.step_signature = [
-            tf.TensorSpec([None], tf.int32, name=TOKEN_IDS),
-            tf.TensorSpec([None, latent], tf.float32, name=STATE_H),
-            tf.TensorSpec([None, latent], tf.float32, name=STATE_C),
-        ]
+        self.family = FAMILIES[spec.family]
+        self.encoder_signature, self.step_signature = input_signatures(self.family, latent, time)
         attention = spec.attention
         if attention is not None:
             self.score_kernel = tf.Variable(attention.score_kernel, name="attention_score_kernel")
             self.value_kernel = tf.Variable(attention.combine_kernel[:latent], name="attention_value_kernel")
             self.query_kernel = tf.Variable(attention.combine_kernel[latent:], name="attention_query_kernel")
             self.combine_bias = tf.Variable(attention.combine_bias, name="attention_combine_bias")
-            self.step_signature += [
-                tf.TensorSpec([None, time, latent], tf.float32, name=MEMORY_KEYS),
-                tf.TensorSpec([None, time, latent], tf.float32, name=MEMORY_VALUES),
-                tf.TensorSpec([None, time], tf.float32, name=MEMORY_MASK),
-            ]
 
         if unrolled:
             def run_lstm(cell, x, positions):
@@ -176,33 +167,26 @@ class EdgeGraphs(tf.Module):
                 out[MEMORY_VALUES] = project(memory, self.value_kernel)
             return out
 
-        def decoder_output(token_ids, state_h, state_c, context):
-            h, c = self.decoder_cell(target_one_hot(token_ids), state_h, state_c)
-            if attention is None:
-                return h, h, c
-            keys, values, mask = context
-            # Batched matrix products, not sums of products: a quantized SUM keeps its input's scale,
-            # too narrow for a sum over time.
-            scores = tf.squeeze(tf.matmul(keys, tf.expand_dims(h, 2)), 2)
-            weights = tf.nn.softmax(scores + (mask - 1.0) * MASK_PENALTY)
-            summed = tf.squeeze(tf.matmul(tf.expand_dims(weights, 1), values), 1)
-            return tf.tanh(summed + tf.matmul(h, self.query_kernel) + self.combine_bias), h, c
-
-        def step_outputs(token_ids, state_h, state_c, context=()):
-            out, h, c = decoder_output(token_ids, state_h, state_c, context)
+        def step(token_ids, inputs):
+            h, c = self.decoder_cell(target_one_hot(token_ids), inputs[STATE_H], inputs[STATE_C])
+            out = h
+            if attention is not None:
+                keys, values, mask = (inputs[name] for name in self.family.context)
+                # Batched matrix products, not sums of products: a quantized SUM keeps its input's scale,
+                # too narrow for a sum over time.
+                scores = tf.squeeze(tf.matmul(keys, tf.expand_dims(h, 2)), 2)
+                weights = tf.nn.softmax(scores + (mask - 1.0) * MASK_PENALTY)
+                summed = tf.squeeze(tf.matmul(tf.expand_dims(weights, 1), values), 1)
+                out = tf.tanh(summed + tf.matmul(h, self.query_kernel) + self.combine_bias)
             logits = tf.matmul(out, self.dense_kernel) + self.dense_bias
             return {LOGITS: logits, NEXT_STATE_H: h, NEXT_STATE_C: c}
 
-        # tf.function takes named parameters, one per signature entry.
-        if attention is None:
-            def step(token_ids, state_h, state_c):
-                return step_outputs(token_ids, state_h, state_c)
-        else:
-            def step(token_ids, state_h, state_c, memory_keys, memory_values, memory_mask):
-                return step_outputs(token_ids, state_h, state_c, (memory_keys, memory_values, memory_mask))
-
         self.encode = tf.function(encode, input_signature=self.encoder_signature)
-        self.step = tf.function(step, input_signature=self.step_signature)
+        self.step = step_function(step, self.step_signature)
+
+    def step_model(self) -> FunctionStepModel:
+        """`encode` and `step` as a `runtime.decoding.StepModel`."""
+        return FunctionStepModel(self.encode, self.step, self.family)
 
     def source_mask(self, x):
         """The one-hot source [batch, time, vocab] -> 1.0 up to its last character that is not

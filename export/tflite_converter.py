@@ -36,7 +36,6 @@ from runtime.bundle import SOURCE_IDS, TOKEN_IDS
 from runtime.decoding import StepModel
 from runtime.errors import S2SError
 from trainer.pipeline import encode_pairs
-from trainer.reference import FunctionStepModel
 from trainer.spec import Seq2SeqSpec
 
 from .graphs import EdgeGraphs
@@ -247,7 +246,7 @@ def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int):
                          "int8/int16x8 with: retrain it with this version of trainer.fit")
     enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
                                spec.max_source_length, spec.max_target_length)
-    return representative_inputs(FunctionStepModel(graphs.encode, graphs.step, spec.family), enc, dec)
+    return representative_inputs(graphs.step_model(), enc, dec)
 
 
 def producer_versions() -> dict[str, str]:

@@ -25,7 +25,6 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.bundle import STATE_C, STATE_H
 from runtime.decoding import softmax
 from runtime.errors import S2SError
 from runtime.vocab import START
@@ -181,10 +180,7 @@ class Baseline:
         self.encoder_ids, self.decoder_ids, _ = encode_pairs(
             tf_pairs, spec.source_vocab, spec.target_vocab, spec.max_source_length, spec.max_target_length
         )
-        (h, c), self.probs = keras_reference(model, self.encoder_ids, self.decoder_ids)
-        # Every encoder output: the training model's own final states, and the attention family's
-        # memory from the trained layers (the reference decoder's encoder).
-        self.encoded = {**reference.model.encode(self.encoder_ids), STATE_H: h, STATE_C: c}
+        self.encoded, self.probs = keras_reference(model, self.encoder_ids, self.decoder_ids)
         # Compare the positions decoding uses: up to the step that predicts END. Past END the
         # decoder reads padding it was never trained on (no loss there), its state can grow large,
         # and float rounding differences grow with it, although no decode ever reaches them.

@@ -59,7 +59,7 @@ def test_graphs_compute_the_keras_model(padding, unrolled, bidirectional):
     from export.graphs import EdgeGraphs
     from export.validate import teacher_forced_probs
     from trainer.model import keras_reference
-    from trainer.reference import FunctionStepModel, InferenceFunctions
+    from trainer.reference import InferenceFunctions
 
     model, spec = random_attention_model(padding, bidirectional=bidirectional)
     assert spec.family == "attention" and set(spec.quantized()) >= {"attention.score_kernel",
@@ -67,13 +67,15 @@ def test_graphs_compute_the_keras_model(padding, unrolled, bidirectional):
     assert spec.bidirectional == bidirectional and spec.latent_dim == 12
     assert ("encoder_backward.kernel" in spec.quantized()) == bidirectional
     enc, dec = padded_batch(spec)
-    (h, c), probs = keras_reference(model, enc, dec)
+    encoded_by_keras, probs = keras_reference(model, enc, dec)
     graphs = EdgeGraphs(spec, unrolled=unrolled, gather_one_hot=unrolled)
-    for steps in (FunctionStepModel(graphs.encode, graphs.step, "attention"), InferenceFunctions(model)):
+    for steps in (graphs.step_model(), InferenceFunctions(model)):
         encoded, probs2 = teacher_forced_probs(steps, enc, dec)
-        assert np.abs(h - encoded[STATE_H]).max() < 1e-5 and np.abs(c - encoded[STATE_C]).max() < 1e-5
+        assert encoded.keys() == encoded_by_keras.keys()
+        for name, value in encoded_by_keras.items():
+            assert np.abs(value - encoded[name]).max() < 1e-5, name
         assert np.abs(probs - probs2).max() < 1e-5
-    state = FunctionStepModel(graphs.encode, graphs.step, "attention").encode(enc)
+    state = graphs.step_model().encode(enc)
     lengths = np.array([len(s) for s in SOURCES])
     expected = (np.arange(spec.max_source_length)[None, :] < lengths[:, None]).astype(np.float32)
     np.testing.assert_array_equal(state[MEMORY_MASK], expected)

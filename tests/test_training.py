@@ -295,23 +295,27 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from trainer.fit import fit
 info = fit(sys.argv[1], None, num_samples=300, epochs=2, latent_dim=8, batch_size=32,
-           strategy=sys.argv[2], chrf_sample=20, verbose=0)
+           strategy=sys.argv[2], architecture=sys.argv[3], bidirectional=sys.argv[3] == "attention",
+           chrf_sample=20, verbose=0)
 """
 
 
-@pytest.mark.parametrize("strategy", ["mirrored", "multi-worker"])
-def test_distributed_strategy_trains_a_tiny_model_on_two_logical_cpus(tmp_path, strategy):
+@pytest.mark.parametrize("strategy, architecture", [("mirrored", "seed"), ("multi-worker", "seed"),
+                                                    ("mirrored", "attention")])
+def test_distributed_strategy_trains_a_tiny_model_on_two_logical_cpus(tmp_path, strategy, architecture):
+    """Either family (attention with a bidirectional encoder), one process over two logical CPUs."""
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
     env.pop("TF_CONFIG", None)
-    done = subprocess.run([sys.executable, "-c", MIRRORED, str(out), strategy], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-c", MIRRORED, str(out), strategy, architecture], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     if strategy == "mirrored":
         assert "mirrored strategy over 2 replicas" in done.stdout
     info = read_run(out)
     assert info.settings.strategy == strategy and info.best["epoch"] in (1, 2)
-    assert open_run(out).model.get_layer("encoder_lstm").units == 8
+    spec = open_run(out).spec
+    assert (spec.family, spec.bidirectional, spec.latent_dim) == (architecture, architecture == "attention", 8)
     assert all(0 <= row["val_chrf"] <= 100 for row in json.loads((out / HISTORY_JSON).read_text()))
 
 

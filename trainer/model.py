@@ -24,7 +24,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from runtime.bundle import sha256_file
+from runtime.bundle import MEMORY_KEYS, MEMORY_MASK, MEMORY_VALUES, STATE_C, STATE_H, sha256_file
 
 from .run import MODEL_FILE, RunInfo, read_run
 from .spec import HARD_SIGMOIDS, MASK_PENALTY, AttentionSpec, DenseSpec, LSTMSpec, Seq2SeqSpec
@@ -210,20 +210,28 @@ class Layers:
     attention: LuongAttention | None = None  # the attention family's, with its mask
     source_mask: SourceMask | None = None
     encoder_backward: layers.LSTM | None = None  # a bidirectional encoder's LSTM from the last position
-    encoder_states: tuple = ()  # the symbolic [h, c] that start the decoder
+    encoder_outputs: tuple = ()  # symbolic: the encoder's outputs (the memory), and the h, c that start the decoder
     encoder_layer: layers.Layer | None = None  # the LSTM, or the Bidirectional wrapper of both
 
     @property
     def architecture(self) -> str:
         return "seed" if self.attention is None else "attention"
 
-    def encode(self, x):
-        """One-hot sources -> the encoder's (outputs, or None for the seed's family), h, c."""
+    def encode(self, source_ids) -> dict:
+        """Source ids -> the encoder's outputs by the bundle's graph names (`runtime.bundle.FAMILIES`),
+        computed by these layers: h and c, and the attention family's memory keys, values and mask."""
+        x = keras.ops.one_hot(source_ids, self.num_source_tokens)
         if self.encoder_backward is None:
-            return self.encoder_layer(x)
-        memory, forward_h, forward_c, backward_h, backward_c = self.encoder_layer(x)
-        return (memory, keras.ops.concatenate([forward_h, backward_h], axis=-1),
-                keras.ops.concatenate([forward_c, backward_c], axis=-1))
+            memory, h, c = self.encoder_layer(x)
+        else:
+            memory, forward_h, forward_c, backward_h, backward_c = self.encoder_layer(x)
+            h = keras.ops.concatenate([forward_h, backward_h], axis=-1)
+            c = keras.ops.concatenate([forward_c, backward_c], axis=-1)
+        out = {STATE_H: h, STATE_C: c}
+        if self.attention is not None:
+            out[MEMORY_KEYS], out[MEMORY_VALUES] = self.attention.keys_values(memory)
+            out[MEMORY_MASK] = self.source_mask(source_ids)
+        return out
 
 
 def model_layers(model: keras.Model) -> Layers:
@@ -232,15 +240,16 @@ def model_layers(model: keras.Model) -> Layers:
     if "encoder_bidirectional" in names:
         both = model.get_layer("encoder_bidirectional")
         encoder, backward = both.forward_layer, both.backward_layer
-        states = (model.get_layer("encoder_state_h").output, model.get_layer("encoder_state_c").output)
+        outputs = (both.output[0], model.get_layer("encoder_state_h").output,
+                   model.get_layer("encoder_state_c").output)
     else:
         encoder = both = model.get_layer("encoder_lstm")
-        backward, states = None, tuple(encoder.output[1:])
+        backward, outputs = None, tuple(encoder.output)
     return Layers(encoder, model.get_layer("decoder_lstm"),
                   model.get_layer("decoder_dense"), model.get_layer("encoder_onehot").depth,
                   model.get_layer("decoder_onehot").depth, attention,
                   model.get_layer("source_mask") if attention is not None else None,
-                  backward, states, both)
+                  backward, outputs, both)
 
 
 def float32_twin(model: keras.Model) -> keras.Model:
@@ -321,12 +330,20 @@ def describe(model: keras.Model, info: RunInfo) -> Seq2SeqSpec:
 
 
 def keras_reference(model: keras.Model, encoder_ids: np.ndarray, decoder_ids: np.ndarray):
-    """The training model's own encoder states and softmax outputs (teacher forcing): what every
-    exported artifact is compared with."""
-    encoder = keras.Model(model.inputs[0], list(model_layers(model).encoder_states))
-    h, c = (np.asarray(x) for x in encoder(encoder_ids, training=False))
+    """The training model's own encoder outputs (by the bundle's graph names) and softmax outputs
+    (teacher forcing): what every exported artifact is compared with. The outputs are the training
+    graph's tensors; the attention family's keys and values are its memory projected as
+    `LuongAttention` projects it."""
+    found = model_layers(model)
+    memory, h, c = found.encoder_outputs
+    wanted = [h, c] if found.attention is None else [h, c, memory, found.source_mask.output]
+    values = [np.asarray(x) for x in keras.Model(model.inputs[0], wanted)(encoder_ids, training=False)]
+    encoded = {STATE_H: values[0], STATE_C: values[1]}
+    if found.attention is not None:
+        keys, projected = found.attention.keys_values(values[2])
+        encoded.update({MEMORY_KEYS: np.asarray(keys), MEMORY_VALUES: np.asarray(projected), MEMORY_MASK: values[3]})
     probs = np.asarray(model([encoder_ids, decoder_ids], training=False))
-    return (h, c), probs
+    return encoded, probs
 
 
 def load_model(path: str | Path, compile: bool = False) -> keras.Model:

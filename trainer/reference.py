@@ -14,12 +14,32 @@ import keras
 import tensorflow as tf
 
 from runtime.bundle import (
-    FAMILIES, LOGITS, MEMORY_KEYS, MEMORY_MASK, MEMORY_VALUES, NEXT_STATE_C, NEXT_STATE_H, SOURCE_IDS, STATE_C,
-    STATE_H, TOKEN_IDS, next_name,
+    FAMILIES, LOGITS, MEMORY_KEYS, MEMORY_MASK, MEMORY_VALUES, NEXT_STATE_C, NEXT_STATE_H, SEED, SOURCE_IDS,
+    STATE_C, STATE_H, TOKEN_IDS, Family, next_name,
 )
 from runtime.translator import ModelSpec, Translator
 
 from .model import model_layers, open_run
+
+
+def input_signatures(family: Family, latent: int, time: int | None = None) -> tuple[list, list]:
+    """The encoder's and the step's tf.function input signatures of `family`, named as the bundle
+    names its graph inputs (`runtime.bundle.FAMILIES`): source ids [batch, time]; token ids [batch],
+    then each state [batch, latent] and the context (the attention family's memory keys and values
+    [batch, time, latent], its mask [batch, time]). `time` None leaves the source length dynamic."""
+    shapes = {MEMORY_KEYS: [None, time, latent], MEMORY_VALUES: [None, time, latent], MEMORY_MASK: [None, time]}
+    step = [tf.TensorSpec([None], tf.int32, name=TOKEN_IDS)]
+    step += [tf.TensorSpec(shapes.get(name, [None, latent]), tf.float32, name=name)
+             for name in family.state + family.context]
+    return [tf.TensorSpec([None, time], tf.int32, name=SOURCE_IDS)], step
+
+
+def step_function(step, signature: list) -> tf.function:
+    """`step(token_ids, inputs)`, `inputs` a dict of the state and context by name, as a tf.function
+    of the step's `signature` (`input_signatures`), one positional input per entry."""
+    names = [spec.name for spec in signature[1:]]
+    return tf.function(lambda token_ids, *tensors: step(token_ids, dict(zip(names, tensors))),
+                       input_signature=signature)
 
 
 class FunctionStepModel:
@@ -27,9 +47,9 @@ class FunctionStepModel:
     names of `family` (`runtime.bundle.FAMILIES`), as a `runtime.decoding.StepModel` (numpy in,
     numpy out), so the runtime's loops can drive them."""
 
-    def __init__(self, encode_fn, step_fn, family: str = "seed") -> None:
+    def __init__(self, encode_fn, step_fn, family: Family = SEED) -> None:
         self.encode_fn, self.step_fn = encode_fn, step_fn
-        self.family = FAMILIES[family]
+        self.family = family
 
     def encode(self, source_ids):
         out = self.encode_fn(tf.constant(source_ids, tf.int32))
@@ -57,41 +77,24 @@ class InferenceFunctions(FunctionStepModel):
         decoder_lstm, dense, attention = found.decoder, found.dense, found.attention
         self.num_source_tokens, self.num_target_tokens = found.num_source_tokens, found.num_target_tokens
         self.latent_dim = decoder_lstm.units
-        latent = self.latent_dim
         family = FAMILIES[found.architecture]
-
-        self.encoder_signature = [tf.TensorSpec([None, None], tf.int32, name=SOURCE_IDS)]
-        state_specs = [tf.TensorSpec([None, latent], tf.float32, name=n) for n in (STATE_H, STATE_C)]
-        if attention is not None:
-            state_specs += [tf.TensorSpec([None, None, latent], tf.float32, name=MEMORY_KEYS),
-                            tf.TensorSpec([None, None, latent], tf.float32, name=MEMORY_VALUES),
-                            tf.TensorSpec([None, None], tf.float32, name=MEMORY_MASK)]
-        self.step_signature = [tf.TensorSpec([None], tf.int32, name=TOKEN_IDS), *state_specs]
+        self.encoder_signature, self.step_signature = input_signatures(family, self.latent_dim)
 
         @tf.function(input_signature=self.encoder_signature)
         def encode(source_ids):
-            x = tf.one_hot(source_ids, self.num_source_tokens)
-            memory, h, c = found.encode(x)
-            if attention is None:
-                return {STATE_H: h, STATE_C: c}
-            keys, values = attention.keys_values(memory)
-            return {STATE_H: h, STATE_C: c, MEMORY_KEYS: keys, MEMORY_VALUES: values,
-                    MEMORY_MASK: found.source_mask(source_ids)}
+            return found.encode(source_ids)
 
-        def step(token_ids, state_h, state_c, context=()):
+        def step(token_ids, inputs):
             x = tf.one_hot(token_ids, self.num_target_tokens)
-            h, (_, c) = decoder_lstm.cell(x, [state_h, state_c])
-            out = h if attention is None else attention.attend(h[:, None, :], *context)[:, 0]
-            logits = tf.matmul(out, dense.kernel) + dense.bias
+            h, (_, c) = decoder_lstm.cell(x, [inputs[STATE_H], inputs[STATE_C]])
+            if attention is not None:
+                h_out = attention.attend(h[:, None, :], *(inputs[name] for name in family.context))[:, 0]
+            else:
+                h_out = h
+            logits = tf.matmul(h_out, dense.kernel) + dense.bias
             return {LOGITS: logits, NEXT_STATE_H: h, NEXT_STATE_C: c}
 
-        if attention is None:
-            step_fn = tf.function(step, input_signature=self.step_signature)
-        else:
-            step_fn = tf.function(lambda token_ids, state_h, state_c, keys, values, mask:
-                                  step(token_ids, state_h, state_c, (keys, values, mask)),
-                                  input_signature=self.step_signature)
-        super().__init__(encode, step_fn, family.name)
+        super().__init__(encode, step_function(step, self.step_signature), family)
 
 
 def step_translator(model: keras.Model, spec: ModelSpec, **options) -> Translator:
