@@ -87,11 +87,10 @@ class InferenceFunctions(FunctionStepModel):
         def step(token_ids, inputs):
             x = tf.one_hot(token_ids, self.num_target_tokens)
             h, (_, c) = decoder_lstm.cell(x, [inputs[STATE_H], inputs[STATE_C]])
+            out = h
             if attention is not None:
-                h_out = attention.attend(h[:, None, :], *(inputs[name] for name in family.context))[:, 0]
-            else:
-                h_out = h
-            logits = tf.matmul(h_out, dense.kernel) + dense.bias
+                out = attention.attend(h[:, None, :], *(inputs[name] for name in family.context))[:, 0]
+            logits = tf.matmul(out, dense.kernel) + dense.bias
             return {LOGITS: logits, NEXT_STATE_H: h, NEXT_STATE_C: c}
 
         super().__init__(encode, step_function(step, self.step_signature), family)
