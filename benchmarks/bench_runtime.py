@@ -60,13 +60,13 @@ class SeedLoop:
         import keras
         import numpy as np
 
-        from trainer.model import open_run
+        from trainer.model import model_layers, open_run
         from trainer.run import read_run
 
         self.np = np
         self.info = read_run(run)
         model = open_run(run).model
-        _, h, c = model.get_layer("encoder_lstm").output
+        _, h, c = model_layers(model).encoder_outputs  # a bidirectional encoder's joined states too
         self.encoder_model = keras.Model(model.inputs[0], [h, c])
         latent = self.info.latent_dim
         ids = keras.Input((None,), dtype="int32")

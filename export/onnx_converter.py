@@ -3,8 +3,9 @@
 float32: tf2onnx converts the encoder and decoder step of `export.graphs` (the encoder's Keras LSTM
 becomes a native ONNX `LSTM` op, or unrolled cells for a hard-sigmoid model; the step is the LSTM
 cell's equations and the dense layer's logits), and onnx.checker checks both graphs. int8:
-onnxruntime's dynamic quantization of those graphs (int8 weights per channel, activations quantized
-on the fly; the encoder LSTM becomes DynamicQuantizeLSTM, or an unrolled encoder's input projections
+onnxruntime's dynamic quantization of those graphs (int8 weights, per tensor for the encoder's LSTM
+op and per channel for matrix products, activations quantized on the fly; the encoder LSTM becomes
+DynamicQuantizeLSTM, or an unrolled encoder's input projections
 MatMulInteger, the decoder's input projection MatMulInteger); every product of a recurrent state (the decoder's `h @ U` and logits, an
 unrolled encoder's `h @ U`) stays float32, with int8 weights when a quantization-aware run put them
 on the grid and the weight has that one use.

@@ -10,7 +10,8 @@ How: the straight-through estimator (`trainer.callbacks.WeightGrid`, which the t
 for every run whose settings are `quantization_aware`). Float "shadow" weights take the optimizer's
 updates; after every batch the model's weights are set to the shadows rounded to the grid, so every
 forward pass, every validation and every saved model uses grid weights. The grid is TFLite's and
-onnxruntime's per-channel symmetric int8 (`trainer.quantize`). Biases stay float (int8 exports keep
+onnxruntime's per-channel symmetric int8 (`trainer.quantize`); ONNX int8 re-rounds the encoder's
+LSTM op per tensor (`export.onnx_converter.quantize_int8`). Biases stay float (int8 exports keep
 them in float or int32).
 """
 
