@@ -49,24 +49,14 @@ def padded_batch(spec):
             spec.target_vocab.encode(["\tJe", "\tTom.", "\tJai", "\t"], 6))
 
 
-@pytest.mark.parametrize("padding", ["space", "zero"])
-@pytest.mark.parametrize("unrolled", [False, True])
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_graphs_compute_the_keras_model(padding, unrolled, bidirectional):
-    """The exporters' graphs (built from the description alone, keys and values computed once per
-    sentence) step to the training model's own teacher-forced probabilities, for both paddings,
-    both encoder layouts (a Keras LSTM for ONNX, unrolled cells for TFLite) and both encoders."""
+def assert_steps_compute_the_keras_model(model, spec, enc, dec, unrolled: bool):
+    """The exporters' graphs of `spec` and the Keras reference steps give the training model's own
+    encoder outputs and teacher-forced probabilities on `enc`, `dec`; returns the graphs."""
     from export.graphs import EdgeGraphs
     from export.validate import teacher_forced_probs
     from trainer.model import keras_reference
     from trainer.reference import InferenceFunctions
 
-    model, spec = random_attention_model(padding, bidirectional=bidirectional)
-    assert spec.family == "attention" and set(spec.quantized()) >= {"attention.score_kernel",
-                                                                    "attention.combine_kernel"}
-    assert spec.bidirectional == bidirectional and spec.latent_dim == 12
-    assert ("encoder_backward.kernel" in spec.quantized()) == bidirectional
-    enc, dec = padded_batch(spec)
     encoded_by_keras, probs = keras_reference(model, enc, dec)
     graphs = EdgeGraphs(spec, unrolled=unrolled, gather_one_hot=unrolled)
     for steps in (graphs.step_model(), InferenceFunctions(model)):
@@ -75,6 +65,23 @@ def test_graphs_compute_the_keras_model(padding, unrolled, bidirectional):
         for name, value in encoded_by_keras.items():
             assert np.abs(value - encoded[name]).max() < 1e-5, name
         assert np.abs(probs - probs2).max() < 1e-5
+    return graphs
+
+
+@pytest.mark.parametrize("padding", ["space", "zero"])
+@pytest.mark.parametrize("unrolled", [False, True])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_graphs_compute_the_keras_model(padding, unrolled, bidirectional):
+    """The exporters' graphs (built from the description alone, keys and values computed once per
+    sentence) step to the training model's own teacher-forced probabilities, for both paddings,
+    both encoder layouts (a Keras LSTM for ONNX, unrolled cells for TFLite) and both encoders."""
+    model, spec = random_attention_model(padding, bidirectional=bidirectional)
+    assert spec.family == "attention" and set(spec.quantized()) >= {"attention.score_kernel",
+                                                                    "attention.combine_kernel"}
+    assert spec.bidirectional == bidirectional and spec.latent_dim == 12
+    assert ("encoder_backward.kernel" in spec.quantized()) == bidirectional
+    enc, dec = padded_batch(spec)
+    graphs = assert_steps_compute_the_keras_model(model, spec, enc, dec, unrolled)
     state = graphs.step_model().encode(enc)
     lengths = np.array([len(s) for s in SOURCES])
     expected = (np.arange(spec.max_source_length)[None, :] < lengths[:, None]).astype(np.float32)
