@@ -26,6 +26,7 @@ import tensorflow as tf
 import tf2onnx
 from onnx import helper, numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.quantization.registry import IntegerOpsRegistry
 
 from runtime import __version__
 from runtime.bundle import FAMILIES
@@ -151,20 +152,20 @@ def quantize_int8(graph: bytes) -> bytes:
         src.write_bytes(graph)
         model = onnx.load_from_string(graph)
         keep_float = float_state_path(model)
-        lstms = [n.name for n in model.graph.node if n.op_type == "LSTM"]
+        has_lstm = any(n.op_type == "LSTM" for n in model.graph.node)
         # It logs advice to run quant_pre_process first; on these graphs that changes nothing
         # (measured: same sizes), so keep the export's output readable.
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)
         try:
-            if lstms:  # first the LSTM ops alone, per tensor
-                quantize_dynamic(src, mid, weight_type=QuantType.QInt8, per_channel=False,
-                                 nodes_to_exclude=[n.name for n in model.graph.node if n.name not in lstms])
+            if has_lstm:  # first the LSTM ops alone, per tensor
+                quantize_dynamic(src, mid, op_types_to_quantize=["LSTM"], weight_type=QuantType.QInt8,
+                                 per_channel=False)
                 src = mid
-                lstms = [n.name for n in onnx.load(str(mid)).graph.node if n.op_type.endswith("LSTM")]
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True,
-                             nodes_to_exclude=keep_float + lstms)
+            others = [op for op in IntegerOpsRegistry if op != "LSTM"]
+            quantize_dynamic(src, dst, op_types_to_quantize=others, weight_type=QuantType.QInt8,
+                             per_channel=True, nodes_to_exclude=keep_float)
         finally:
             root.setLevel(level)
         model = onnx.load(str(dst))

@@ -63,6 +63,8 @@ def test_the_command_line_wants_an_even_latent_size(tmp_path):
 def test_a_bidirectional_run_trains_fine_tunes_and_exports(tmp_path):
     """Trained, fine-tuned for int8 (the backward LSTM's kernels on the grid too), exported to ONNX
     and TFLite at the export's bars, and decoded by both backends as Keras decodes."""
+    import onnx
+
     from export.to_onnx import export_onnx
     from export.to_tflite import export_tflite
     from trainer.fit import fit
@@ -90,6 +92,13 @@ def test_a_bidirectional_run_trains_fine_tunes_and_exports(tmp_path):
     accept = {"dynamic": 0.0, "int8": 0.0}
     export_onnx(run, bundle, quantize=("none", "int8"), min_agreement=accept, log=quiet)
     export_tflite(run, bundle, quantize=("none", "dynamic"), min_agreement=accept, log=quiet)
+    encoder = onnx.load(str(bundle / "encoder.int8.onnx"))
+    (lstm,) = [n for n in encoder.graph.node if n.op_type.endswith("LSTM")]  # both ways in one op
+    assert lstm.op_type == "DynamicQuantizeLSTM"
+    assert [a.s for a in lstm.attribute if a.name == "direction"] == [b"bidirectional"]
+    init = {i.name: i for i in encoder.graph.initializer}
+    # per tensor: one scale for each direction's W and R
+    assert [list(init[lstm.input[i]].dims) for i in (8, 10)] == [[2], [2]]
     sources = list(dict.fromkeys(en for en, _ in read_heldout(run)))[:40]
     expected = keras_translator(run).translate(sources)
     assert len(set(expected)) > 5  # trained enough to say different things

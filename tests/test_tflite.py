@@ -246,3 +246,26 @@ def test_dynamic_tflite_step_keeps_int8_weights_but_float_state_products(full_bu
     for op in float_weights:  # the float products read int8 weights from the file
         assert tensors[produced_by[op["inputs"][1]]["inputs"][0]]["dtype"] == np.int8
     assert reports["tflite/dynamic"].size < reports["tflite/float16"].size
+
+
+def test_calibration_batches_all_have_one_size():
+    """The int8 calibrator cannot prepare the attention step for a second batch size: a smaller
+    last batch is left out, unless it is all there is."""
+    import numpy as np
+
+    from export.tflite_converter import representative_inputs
+    from runtime.bundle import SOURCE_IDS, TOKEN_IDS
+
+    class Model:
+        def encode(self, ids):
+            return {"state_h": np.zeros((len(ids), 4), np.float32)}
+
+        def step(self, tokens, state):
+            return None, state
+
+    for pairs, sizes in ((37, [16, 16]), (32, [16, 16]), (10, [10])):
+        enc, dec = representative_inputs(Model(), np.ones((pairs, 5), np.int32), np.ones((pairs, 3), np.int32))
+        assert [len(b[SOURCE_IDS]) for b in enc()] == sizes
+        steps = list(dec())
+        assert len(steps) == 3 * len(sizes)  # every teacher-forced step of every batch
+        assert {len(b[TOKEN_IDS]) for b in steps} == {len(b["state_h"]) for b in steps} == set(sizes)
