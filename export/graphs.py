@@ -89,9 +89,12 @@ def keras_lstm(spec: LSTMSpec, return_sequences: bool = False) -> keras.layers.L
 
 class EdgeGraphs(tf.Module):
     """`encode` and `step` tf.functions of one model; the module tracks every weight, so converters
-    freeze them (Keras 3 variables that are not tracked are dropped by the TFLite converter)."""
+    freeze them (Keras 3 variables that are not tracked are dropped by the TFLite converter).
+    `batch` fixes the batch size of every input (None: dynamic); a fixed size makes every shape
+    static, as TFLite Micro needs."""
 
-    def __init__(self, spec: Seq2SeqSpec, *, unrolled: bool, gather_one_hot: bool = False) -> None:
+    def __init__(self, spec: Seq2SeqSpec, *, unrolled: bool, gather_one_hot: bool = False,
+                 batch: int | None = None) -> None:
         super().__init__()
         self.spec = spec
         latent, num_source, num_target = spec.latent_dim, len(spec.source_vocab), len(spec.target_vocab)
@@ -116,7 +119,7 @@ class EdgeGraphs(tf.Module):
         # so that its source mask is a fixed matrix product.
         time = spec.max_source_length if unrolled or spec.attention is not None else None
         self.family = FAMILIES[spec.family]
-        self.encoder_signature, self.step_signature = input_signatures(self.family, latent, time)
+        self.encoder_signature, self.step_signature = input_signatures(self.family, latent, time, batch)
         attention = spec.attention
         if attention is not None:
             self.score_kernel = tf.Variable(attention.score_kernel, name="attention_score_kernel")

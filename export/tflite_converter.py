@@ -217,15 +217,16 @@ def representative_inputs(
 CALIBRATION_PAIRS = 256
 
 
-def make_converter(calibration_pairs: int = CALIBRATION_PAIRS):
+def make_converter(calibration_pairs: int = CALIBRATION_PAIRS, batch: int | None = None):
     """convert(source, precision) -> {role: bytes}; int8 and int16x8 calibrate on up to
-    `calibration_pairs` of the source's training pairs."""
+    `calibration_pairs` of the source's training pairs. `batch` fixes the graphs' batch size (see
+    `EdgeGraphs`); calibration then runs in batches of that size."""
     state: dict = {}
 
     def convert_run(source: Source, precision: str) -> dict[str, bytes]:
         if "graphs" not in state:
-            state["graphs"] = EdgeGraphs(source.spec, unrolled=True, gather_one_hot=True)
-            state["data"] = _calibration_data(source, state["graphs"], calibration_pairs)
+            state["graphs"] = EdgeGraphs(source.spec, unrolled=True, gather_one_hot=True, batch=batch)
+            state["data"] = _calibration_data(source, state["graphs"], calibration_pairs, batch or 16)
         graphs = state["graphs"]
         enc_data, dec_data = state["data"] if precision in ("int8", "int16x8") else (None, None)
         step = convert(graphs, graphs.step, precision, dec_data)
@@ -238,7 +239,7 @@ def make_converter(calibration_pairs: int = CALIBRATION_PAIRS):
     return convert_run
 
 
-def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int):
+def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int, batch: int):
     spec = source.spec
     pairs = source.calibration_pairs[:limit]
     if not pairs:
@@ -246,7 +247,7 @@ def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int):
                          "int8/int16x8 with: retrain it with this version of trainer.fit")
     enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
                                spec.max_source_length, spec.max_target_length)
-    return representative_inputs(graphs.step_model(), enc, dec)
+    return representative_inputs(graphs.step_model(), enc, dec, batch)
 
 
 def producer_versions() -> dict[str, str]:

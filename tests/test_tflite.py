@@ -269,3 +269,73 @@ def test_calibration_batches_all_have_one_size():
         steps = list(dec())
         assert len(steps) == 3 * len(sizes)  # every teacher-forced step of every batch
         assert {len(b[TOKEN_IDS]) for b in steps} == {len(b["state_h"]) for b in steps} == set(sizes)
+
+
+def test_a_batch_one_bundle_runs_in_the_runtime_and_in_tflite_micro(tiny_run, sentences, full_bundle, tmp_path):
+    """`export.to_tflite --batch-size 1`: every shape is static; the runtime runs the files in pieces
+    of one row, with every decoding mode; TFLite Micro (the runtime of microcontrollers: its own
+    operator set and kernels) loads them and decodes float32 exactly as Keras does, int8 with the
+    agreement of LiteRT's own int8 kernels."""
+    from export.micro import Graph, greedy, micro_fit, static_shapes
+    from export.to_tflite import export_tflite
+    from runtime.bundle import FAMILIES
+    from runtime.vocab import END, START
+    from trainer.model import open_run
+    from trainer.reference import keras_translator
+
+    bundle = tmp_path / "batch1"
+    export_tflite(tiny_run, bundle, quantize=("none", "int8"), batch_size=1, num_decodes=100,
+                  min_agreement=LENIENT, **QUIET)
+    texts = sentences[:40]
+    expected = keras_translator(tiny_run).translate(texts)
+    lite = Translator(bundle, backend="tflite", max_batch_size=16)
+    assert lite.translate(texts) == expected
+    dynamic = Translator(full_bundle[0], backend="tflite")
+    assert lite.translate(texts[:6], beam_size=3) == dynamic.translate(texts[:6], beam_size=3)
+
+    spec = open_run(tiny_run).spec
+    ids = spec.source_vocab.encode(texts, spec.max_source_length)
+    start, end = spec.target_vocab.id(START), spec.target_vocab.id(END)
+
+    def decode(files, engine):
+        encoder, step = Graph(files["encoder"], engine), Graph(files["decoder_step"], engine)
+        return [spec.target_vocab.decode(greedy(encoder, step, row, FAMILIES[spec.family], start, end,
+                                                spec.max_target_length)) for row in ids]
+
+    for precision in ("float32", "int8"):
+        files = {role: (bundle / f"{role}.{precision}.tflite").read_bytes() for role in ("encoder", "decoder_step")}
+        for role, data in files.items():
+            assert static_shapes(data), role
+            refusal, arena = micro_fit(data, high=16 << 20, step=16 << 20)  # one try: does it load?
+            assert refusal is None and arena == 16 << 20, (precision, role, refusal)
+        micro = decode(files, "tflm")
+        if precision == "float32":
+            assert micro == expected
+        else:
+            agree = sum(a == b for a, b in zip(micro, expected)) / len(texts)
+            builtin = sum(a == b for a, b in zip(decode(files, "litert-builtin"), expected)) / len(texts)
+            assert agree >= LENIENT["int8"] and abs(agree - builtin) <= 0.25, (agree, builtin)
+
+
+def test_a_fixed_batch_file_runs_in_pieces_of_its_size():
+    """The TFLite backend feeds a fixed-batch file pieces of exactly its batch; the last piece is
+    filled up with copies of its last row, which the answer leaves out."""
+    import threading
+
+    import numpy as np
+
+    from runtime.backends.tflite import TFLiteStepModel
+
+    sizes = []
+
+    def runner(**feeds):
+        sizes.append(len(feeds["x"]))
+        return {"y": feeds["x"] * 2, "z": feeds["x"][:, None] + feeds["w"]}
+
+    backend = type("Backend", (), {"_lock": threading.Lock()})()
+    x, w = np.arange(6), np.ones((6, 3))
+    out = TFLiteStepModel._call(backend, runner, 4, {"x": x, "w": w})
+    assert sizes == [4, 4]
+    assert out["y"].tolist() == (2 * x).tolist() and out["z"].tolist() == (x[:, None] + w).tolist()
+    sizes.clear()
+    assert TFLiteStepModel._call(backend, runner, None, {"x": x, "w": w})["y"].shape == (6,) and sizes == [6]

@@ -22,16 +22,18 @@ from runtime.translator import ModelSpec, Translator
 from .model import model_layers, open_run
 
 
-def input_signatures(family: Family, latent: int, time: int | None = None) -> tuple[list, list]:
+def input_signatures(family: Family, latent: int, time: int | None = None,
+                     batch: int | None = None) -> tuple[list, list]:
     """The encoder's and the step's tf.function input signatures of `family`, named as the bundle
     names its graph inputs (`runtime.bundle.FAMILIES`): source ids [batch, time]; token ids [batch],
     then each state [batch, latent] and the context (the attention family's memory keys and values
-    [batch, time, latent], its mask [batch, time]). `time` None leaves the source length dynamic."""
-    shapes = {MEMORY_KEYS: [None, time, latent], MEMORY_VALUES: [None, time, latent], MEMORY_MASK: [None, time]}
-    step = [tf.TensorSpec([None], tf.int32, name=TOKEN_IDS)]
-    step += [tf.TensorSpec(shapes.get(name, [None, latent]), tf.float32, name=name)
+    [batch, time, latent], its mask [batch, time]). `time` None leaves the source length dynamic,
+    `batch` None the batch."""
+    shapes = {MEMORY_KEYS: [batch, time, latent], MEMORY_VALUES: [batch, time, latent], MEMORY_MASK: [batch, time]}
+    step = [tf.TensorSpec([batch], tf.int32, name=TOKEN_IDS)]
+    step += [tf.TensorSpec(shapes.get(name, [batch, latent]), tf.float32, name=name)
              for name in family.state + family.context]
-    return [tf.TensorSpec([None, time], tf.int32, name=SOURCE_IDS)], step
+    return [tf.TensorSpec([batch, time], tf.int32, name=SOURCE_IDS)], step
 
 
 def step_function(step, signature: list) -> tf.function:

@@ -2,7 +2,8 @@
 
 Each file has one `serving_default` signature whose input and output names are the bundle's graph
 names; outputs are read by name (LiteRT does not keep the model's output order). The batch axis is
-dynamic: signature runners resize their inputs to each call's batch.
+dynamic (signature runners resize their inputs to each call's batch) or fixed (`export.to_tflite
+--batch-size`, as TFLite Micro needs): a call of another batch then runs in pieces of that size.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class TFLiteStepModel:
         self._encoder = self._runner(Interpreter, encoder, "encoder", threads)
         self._decoder = self._runner(Interpreter, decoder_step, "decoder_step", threads)
         self._encoder_length = self._encoder.get_input_details()[SOURCE_IDS]["shape"][1]
+        self.fixed_batch = {role: _fixed_batch(runner, name) for role, runner, name in
+                            (("encoder", self._encoder, SOURCE_IDS), ("decoder_step", self._decoder, TOKEN_IDS))}
         # An interpreter holds its tensors: one call at a time (outputs are copies, so the
         # decoding state itself stays with each caller).
         self._lock = threading.Lock()
@@ -66,11 +69,30 @@ class TFLiteStepModel:
             raise ValueError(
                 f"the TFLite encoder reads exactly {self._encoder_length} ids, got {source_ids.shape[1]}"
             )
-        with self._lock:
-            out = self._encoder(**{SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
+        out = self._call(self._encoder, self.fixed_batch["encoder"],
+                         {SOURCE_IDS: source_ids.astype(np.int32, copy=False)})
         return {name: out[name] for name in self.family.encoder_outputs}
 
     def step(self, token_ids: np.ndarray, state):
-        with self._lock:
-            out = self._decoder(**{TOKEN_IDS: token_ids.astype(np.int32, copy=False), **state})
+        out = self._call(self._decoder, self.fixed_batch["decoder_step"],
+                         {TOKEN_IDS: token_ids.astype(np.int32, copy=False), **state})
         return out[LOGITS], {**state, **{name: out[next_name(name)] for name in self.family.state}}
+
+    def _call(self, runner, fixed: int | None, feeds: dict) -> dict:
+        rows = len(next(iter(feeds.values())))
+        if fixed is None or rows == fixed:
+            with self._lock:
+                return runner(**feeds)
+        pieces = []
+        for start in range(0, rows, fixed):  # the last piece is filled up with copies of its last row
+            take = np.minimum(np.arange(start, start + fixed), rows - 1)
+            with self._lock:
+                pieces.append(runner(**{name: value[take] for name, value in feeds.items()}))
+        return {name: np.concatenate([p[name] for p in pieces])[:rows] for name in pieces[0]}
+
+
+def _fixed_batch(runner, name: str) -> int | None:
+    """The batch size that a file's input `name` fixes, or None for a dynamic batch."""
+    details = runner.get_input_details()[name]
+    batch = int(details.get("shape_signature", details["shape"])[0])
+    return batch if batch > 0 else None
