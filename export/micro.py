@@ -1,57 +1,78 @@
 """TFLite Micro, the runtime of microcontrollers, on the exporter's TFLite files: whether it loads a
 file (its operator set, static shapes, one arena of fixed size), the smallest arena it needs, and
-greedy decoding of a batch-1 encoder and step by TFLite Micro or LiteRT with either kernel set, for
-comparing engines. Research and benchmark code: the runtime never imports it.
+the files as a `runtime.decoding.StepModel` run by TFLite Micro or by LiteRT with either of its
+kernel sets, for comparing engines. Research and benchmark code: the runtime never imports it.
 
-TFLite Micro comes from `pip install tflite-micro` (the [dev] extra installs it); LiteRT from
-`ai-edge-litert`. Files need a fixed batch (`export.tflite_converter.make_converter(batch=1)`): TFLite
-Micro refuses the dynamic batch's FILL of the encoder's initial state.
+TFLite Micro comes from `pip install tflite-micro` (the [dev] extra installs it on x86-64 Linux, the
+only platform it has wheels for). Files need a fixed batch (`export.to_tflite --batch-size 1`):
+TFLite Micro refuses the dynamic batch's FILL of the encoder's initial state.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from runtime.bundle import LOGITS, SOURCE_IDS, TOKEN_IDS, Family, next_name
+from runtime.decoding import greedy_decode
+from runtime.vocab import END, START
+from trainer.spec import Seq2SeqSpec
 
 ENGINES = ("tflm", "litert-xnnpack", "litert-builtin")
 
+# One try: load a file in TFLite Micro with an arena of the given size. Exit 0: it loads; 3: TFLite
+# Micro refused it (its complaints are on this process's output); anything else: the try failed.
+_LOAD = """
+import sys
+from tflite_micro import runtime
+try:
+    runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2]))
+except RuntimeError as exc:
+    print(exc)
+    sys.exit(3)
+"""
 
-def micro_interpreter(data: bytes, arena: int):
-    """A TFLite Micro interpreter of `data` with an arena of `arena` bytes (RuntimeError if it does
-    not load)."""
-    from tflite_micro import runtime
 
-    return runtime.Interpreter.from_bytes(data, arena_size=arena)
+def require_tflite_micro() -> None:
+    if importlib.util.find_spec("tflite_micro") is None:
+        raise RuntimeError("TFLite Micro is not installed: pip install tflite-micro (x86-64 Linux wheels)")
 
 
 def micro_fit(data: bytes, high: int = 64 << 20, step: int = 1024) -> tuple[str | None, int | None]:
-    """(None, the smallest arena in bytes, to `step`) if TFLM loads `data` in an arena of `high`,
-    else (the first line of its refusal, None). TFLM writes its complaints to the process's own
-    output, and a small arena can crash it, so each try runs in a child process."""
+    """(None, the smallest arena in bytes, to `step`) if TFLite Micro loads `data` in an arena of
+    `high` bytes, else (the first line of its refusal, None). TFLite Micro writes its complaints to
+    the process's own output, and a small arena can crash it, so each try runs in a child process."""
+    require_tflite_micro()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(data)
 
-        def load(arena: int) -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, "-m", "export.micro", str(path), str(arena)],
-                                  capture_output=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+        def loads(arena: int) -> bool:
+            done = subprocess.run([sys.executable, "-c", _LOAD, str(path), str(arena)], capture_output=True,
+                                  timeout=600)
+            if done.returncode not in (0, 3):
+                if arena == high:
+                    raise RuntimeError(f"TFLite Micro's loader failed (exit status {done.returncode}): "
+                                       f"{done.stderr.decode(errors='replace').strip()[-500:]}")
+                return False  # a small arena can crash it
+            refusal[0] = (done.stdout + done.stderr).decode(errors="replace")
+            return done.returncode == 0
 
-        done = load(high)
-        if done.returncode != 0:
-            lines = [line for line in (done.stdout + done.stderr).decode(errors="replace").splitlines()
-                     if line.strip() and not line.startswith(("Traceback", " "))]
+        refusal = [""]
+        if not loads(high):
+            lines = [line for line in refusal[0].splitlines() if line.strip()]
             return (next((line for line in lines if "not supported" in line or "was not true" in line),
-                         lines[0] if lines else f"exit status {done.returncode}"), None)
+                         lines[0] if lines else "refused"), None)
         low = 0
         while high - low > step:
             middle = (low + high) // 2
-            if load(middle).returncode == 0:
+            if loads(middle):
                 high = middle
             else:
                 low = middle
@@ -62,26 +83,31 @@ def static_shapes(data: bytes) -> bool:
     """Whether every tensor of `data` has a fixed shape (no dynamic dimension)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    details = Interpreter(model_content=data).get_tensor_details()
-    return all(-1 not in list(t.get("shape_signature", t["shape"])) for t in details)
+    return all(-1 not in list(t["shape_signature"]) for t in Interpreter(model_content=data).get_tensor_details())
 
 
-class Graph:
-    """One .tflite file run by TFLM or LiteRT, inputs and outputs by their signature names."""
+class _Graph:
+    """One batch-1 .tflite file run by `engine`, inputs and outputs by their signature names."""
 
     def __init__(self, data: bytes, engine: str) -> None:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         lite = Interpreter(model_content=data)
         signature = lite.get_signature_runner()
         inputs = [d["index"] for d in lite.get_input_details()]
         outputs = [d["index"] for d in lite.get_output_details()]
-        # TFLM takes inputs and outputs by position among the subgraph's; LiteRT lists them in that order
+        # TFLite Micro takes inputs and outputs by their position among the subgraph's, which is
+        # the order in which LiteRT lists them
         self.inputs = {k: inputs.index(v["index"]) for k, v in signature.get_input_details().items()}
         self.outputs = {k: outputs.index(v["index"]) for k, v in signature.get_output_details().items()}
         self.engine = engine
         if engine == "tflm":
-            self.micro = micro_interpreter(data, 64 << 20)
+            require_tflite_micro()
+            from tflite_micro import runtime
+
+            self.micro = runtime.Interpreter.from_bytes(data, arena_size=64 << 20)
         else:
             kernels = ({"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
                        if engine == "litert-builtin" else {})
@@ -101,22 +127,31 @@ class Graph:
         return {name: self.lite.get_tensor(self.output_index[i]) for name, i in self.outputs.items()}
 
 
-def greedy(encoder: Graph, step: Graph, source_ids: np.ndarray, family: Family, start: int, end: int,
-           length: int) -> list[int]:
-    """Greedy ids of one source (its padded ids, [time]) from a batch-1 encoder and step."""
-    encoded = encoder({SOURCE_IDS: source_ids[None].astype(np.int32)})
-    state = {name: encoded[name] for name in family.state}
-    context = {name: encoded[name] for name in family.context}
-    token, out = start, []
-    for _ in range(length):
-        result = step({TOKEN_IDS: np.array([token], np.int32), **state, **context})
-        token = int(np.argmax(result[LOGITS][0]))
-        if token == end:
-            break
-        out.append(token)
-        state = {name: result[next_name(name)] for name in family.state}
-    return out
+class EngineStepModel:
+    """A `runtime.decoding.StepModel` of batch-1 files (`export.to_tflite --batch-size 1`) run by one
+    engine of `ENGINES`, a row at a time."""
+
+    def __init__(self, encoder: bytes, decoder_step: bytes, family: Family, engine: str) -> None:
+        self.family = family
+        self._encoder, self._step = _Graph(encoder, engine), _Graph(decoder_step, engine)
+
+    def encode(self, source_ids: np.ndarray) -> dict:
+        rows = [self._encoder({SOURCE_IDS: row[None].astype(np.int32)}) for row in source_ids]
+        return {name: np.concatenate([r[name] for r in rows]) for name in self.family.encoder_outputs}
+
+    def step(self, token_ids: np.ndarray, state: dict):
+        rows = [self._step({TOKEN_IDS: token_ids[i : i + 1].astype(np.int32),
+                            **{name: value[i : i + 1] for name, value in state.items()}})
+                for i in range(len(token_ids))]
+        logits = np.concatenate([r[LOGITS] for r in rows])
+        return logits, {**state, **{name: np.concatenate([r[next_name(name)] for r in rows])
+                                    for name in self.family.state}}
 
 
-if __name__ == "__main__":  # one try of micro_fit: load a file in an arena of the given size
-    micro_interpreter(Path(sys.argv[1]).read_bytes(), int(sys.argv[2]))
+def greedy_texts(model: EngineStepModel, spec: Seq2SeqSpec, sentences: Sequence[str]) -> list[str]:
+    """Greedy translations of `sentences` (characters of the model's alphabet) with the runtime's
+    greedy loop over `model`."""
+    ids = spec.source_vocab.encode(sentences, spec.max_source_length)
+    decoded = greedy_decode(model, ids, spec.target_vocab.id(START), spec.target_vocab.id(END),
+                            spec.max_target_length)
+    return [spec.target_vocab.decode(d.ids) for d in decoded]

@@ -17,10 +17,10 @@ from runtime.errors import BundleError
 from trainer.fileio import replaceable
 from trainer.model import TrainedRun, open_run
 from trainer.reference import step_translator
-from trainer.run import TRAIN_SAMPLE_TSV, read_heldout
+from trainer.run import read_heldout
 
 from .bundle_writer import write_bundle
-from .source import Converter, Source, UsageError, usable_pairs
+from .source import Converter, UsageError, run_source
 from .validate import Baseline, format_table, require_parity
 
 
@@ -52,8 +52,7 @@ def export_bundle(
     if num_decodes < 1:
         raise UsageError(f"num_decodes must be at least 1, got {num_decodes}")
     trained: TrainedRun = open_run(run)
-    source = Source(str(trained.path), trained.spec,
-                    usable_pairs(read_heldout(trained.path, TRAIN_SAMPLE_TSV), trained.spec))
+    source = run_source(trained.path, trained.spec)
     files = {}
     for precision in precisions:
         started = time.perf_counter()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 from runtime.errors import S2SError
 from trainer.data import Pair
+from trainer.run import TRAIN_SAMPLE_TSV, read_heldout
 from trainer.spec import Seq2SeqSpec
 
 
@@ -21,6 +23,11 @@ class Source:
     name: str  # for messages: the run directory
     spec: Seq2SeqSpec
     calibration_pairs: list[Pair]  # usable training pairs (train_sample.tsv)
+
+
+def run_source(run: Path, spec: Seq2SeqSpec) -> Source:
+    """The Source of a run directory and its model's description: its usable training pairs."""
+    return Source(str(run), spec, usable_pairs(read_heldout(run, TRAIN_SAMPLE_TSV), spec))
 
 
 # convert(source, precision) -> {"encoder": bytes, "decoder_step": bytes}

@@ -5,7 +5,7 @@ the batch axis is dynamic, and the LiteRT interpreter cannot run those. So the g
 written for the converter (`export.graphs` with `unrolled=True, gather_one_hot=True`):
 - the encoder unrolls the encoder cell over exactly `max_source_length` steps (the runtime
   pads every source to that length anyway), so it is straight-line builtin ops and the batch stays
-  dynamic;
+  dynamic (or fixed, `make_converter(batch=N)`: every shape static, as TFLite Micro needs);
 - the decoder step is the decoder cell once, then the dense layer without its softmax
   (logits: a quantized softmax loses the argmax);
 - one-hot inputs are a GATHER from an identity matrix: the same values, and unlike ONE_HOT or
@@ -221,12 +221,14 @@ def make_converter(calibration_pairs: int = CALIBRATION_PAIRS, batch: int | None
     """convert(source, precision) -> {role: bytes}; int8 and int16x8 calibrate on up to
     `calibration_pairs` of the source's training pairs. `batch` fixes the graphs' batch size (see
     `EdgeGraphs`); calibration then runs in batches of that size."""
+    if batch is not None and batch < 1:
+        raise UsageError(f"the batch size must be at least 1, got {batch}")
     state: dict = {}
 
     def convert_run(source: Source, precision: str) -> dict[str, bytes]:
         if "graphs" not in state:
             state["graphs"] = EdgeGraphs(source.spec, unrolled=True, gather_one_hot=True, batch=batch)
-            state["data"] = _calibration_data(source, state["graphs"], calibration_pairs, batch or 16)
+            state["data"] = _calibration_data(source, state["graphs"], calibration_pairs, batch)
         graphs = state["graphs"]
         enc_data, dec_data = state["data"] if precision in ("int8", "int16x8") else (None, None)
         step = convert(graphs, graphs.step, precision, dec_data)
@@ -239,15 +241,18 @@ def make_converter(calibration_pairs: int = CALIBRATION_PAIRS, batch: int | None
     return convert_run
 
 
-def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int, batch: int):
+def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int, batch: int | None):
     spec = source.spec
     pairs = source.calibration_pairs[:limit]
     if not pairs:
         raise UsageError(f"{source.name} has no training pairs (train_sample.tsv) to calibrate "
                          "int8/int16x8 with: retrain it with this version of trainer.fit")
+    if batch is not None and len(pairs) < batch:
+        raise UsageError(f"a fixed batch of {batch} needs at least {batch} calibration pairs, "
+                         f"{source.name} has {len(pairs)}: use a smaller --batch-size")
     enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
                                spec.max_source_length, spec.max_target_length)
-    return representative_inputs(graphs.step_model(), enc, dec, batch)
+    return representative_inputs(graphs.step_model(), enc, dec, *([] if batch is None else [batch]))
 
 
 def producer_versions() -> dict[str, str]:

@@ -80,7 +80,7 @@ class TFLiteStepModel:
 
     def _call(self, runner, fixed: int | None, feeds: dict) -> dict:
         rows = len(next(iter(feeds.values())))
-        if fixed is None or rows == fixed:
+        if fixed is None or rows == fixed or rows == 0:
             with self._lock:
                 return runner(**feeds)
         pieces = []
@@ -93,6 +93,5 @@ class TFLiteStepModel:
 
 def _fixed_batch(runner, name: str) -> int | None:
     """The batch size that a file's input `name` fixes, or None for a dynamic batch."""
-    details = runner.get_input_details()[name]
-    batch = int(details.get("shape_signature", details["shape"])[0])
+    batch = int(runner.get_input_details()[name]["shape_signature"][0])
     return batch if batch > 0 else None
