@@ -25,6 +25,9 @@ State = Mapping[str, np.ndarray]
 
 
 class StepModel(Protocol):
+    """A model the decoding loops step. A backend may also carry `family` (a `runtime.bundle.Family`):
+    the loops then know which tensors of the state are per-sentence context."""
+
     def encode(self, source_ids: np.ndarray) -> State:
         """source_ids int32 [batch, time] -> the decoder's initial state, by name."""
 
@@ -174,6 +177,7 @@ def beam_decode(
         return d.score / length**length_penalty if length_penalty else d.score
 
     state = model.encode(source_ids)
+    context = getattr(getattr(model, "family", None), "context", ())  # names constant per sentence
     owner = np.arange(batch)  # sentence of each live prefix; at first one prefix per sentence
     prefixes = np.zeros((batch, 0), dtype=np.int32)
     totals = np.zeros(batch)
@@ -217,6 +221,13 @@ def beam_decode(
         select = np.array([row for row, _, _ in keep], dtype=np.int64)
         tokens = np.array([token for _, token, _ in keep], dtype=np.int32)
         totals = np.array([total for _, _, total in keep])
-        owner, state = owner[select], take_rows(state, select)
+        # The context (attention's memory) is per sentence: while every sentence keeps its rows,
+        # reordering prefixes within their sentences leaves it as it is, so it moves only when a
+        # sentence's number of rows changes (the first step, a sentence that stops).
+        moved = owner[select]
+        still = set(context) if len(moved) == len(owner) and (moved == owner).all() else set()
+        state = {**take_rows({k: v for k, v in state.items() if k not in still}, select),
+                 **{k: state[k] for k in still}}
+        owner = moved
         prefixes = np.concatenate([prefixes[select], tokens[:, None]], axis=1)
     return [sorted(done, key=rank, reverse=True)[:num_hypotheses] for done in finished]

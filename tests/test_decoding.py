@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 
 from runtime import Translator
+from runtime.bundle import Family
 from runtime.decoding import beam_decode, greedy_decode, log_softmax
 
 
 class ToyModel:
-    """A random recurrent step model small enough to search exhaustively."""
+    """A random recurrent step model small enough to search exhaustively; its `family` names the
+    per-sentence context, as the backends' do."""
+
+    family = Family("toy", ("h", "c"), ("memory",))
 
     def __init__(self, vocab=4, latent=5, seed=0):
         rng = np.random.default_rng(seed)
@@ -256,3 +260,26 @@ def test_cut_at_end_reads_a_greedy_graphs_rows():
     ids = np.array([[5, 6, 1, 7, 1], [5, 5, 5, 5, 5], [1, 9, 9, 9, 9]], dtype=np.int32)
     rows = cut_at_end(ids, end_id=1, max_steps=4)
     assert [(d.ids, d.finished) for d in rows] == [([5, 6], True), ([5, 5, 5, 5], False), ([], True)]
+
+
+def test_beam_search_moves_the_context_only_when_a_sentence_leaves():
+    """Attention's memory is per sentence: reordering prefixes within their sentences leaves it in
+    place, with the same hypotheses as re-indexing it at every step."""
+    model = ToyModel(seed=3)
+    seen = []
+    step = model.step
+
+    def recording(tokens, state):
+        seen.append(state["memory"])
+        return step(tokens, state)
+
+    model.step = recording
+    sources = np.arange(15).reshape(5, 3) % 4
+    kept = beam_decode(model, sources, 4, 0, 12, beam_size=3, num_hypotheses=2, length_penalty=1.0)
+    moves = sum(a is not b for a, b in zip(seen, seen[1:]))
+    assert 1 <= moves <= 1 + len(sources) < len(seen) - 1  # the first expansion, then each sentence that stops
+
+    model.family = Family("toy", ("h", "c", "memory"))  # no context: every tensor moves every step
+    seen.clear()
+    assert beam_decode(model, sources, 4, 0, 12, beam_size=3, num_hypotheses=2, length_penalty=1.0) == kept
+    assert all(a is not b for a, b in zip(seen, seen[1:]))

@@ -3,7 +3,8 @@
 With I/O binding (the default on CUDA) the decoder's state (its recurrent tensors, and the
 attention family's memory) stays in onnxruntime's device buffers from one step to the next; only the
 logits come back to the host for the choice of the next token, and the state crosses over only when
-the batch changes (rows finish, beams reorder).
+the batch changes (rows finish, beams reorder; the memory only when a sentence's rows change, see
+`runtime.decoding.beam_decode`).
 """
 
 from __future__ import annotations
