@@ -185,8 +185,12 @@ def require_builtin_ops(model: bytes) -> None:
         )
 
 
+CALIBRATION_PAIRS = 256
+CALIBRATION_BATCH = 16  # pairs a calibration batch, for a dynamic batch
+
+
 def representative_inputs(
-    model: StepModel, encoder_ids: np.ndarray, decoder_ids: np.ndarray, batch: int = 16
+    model: StepModel, encoder_ids: np.ndarray, decoder_ids: np.ndarray, batch: int = CALIBRATION_BATCH
 ) -> tuple[Callable[[], Iterable[dict]], Callable[[], Iterable[dict]]]:
     """Calibration data for both graphs, from training pairs.
 
@@ -212,9 +216,6 @@ def representative_inputs(
                 _, state = model.step(tokens, state)
 
     return encoder_data, decoder_data
-
-
-CALIBRATION_PAIRS = 256
 
 
 def make_converter(calibration_pairs: int = CALIBRATION_PAIRS, batch: int | None = None):
@@ -252,7 +253,7 @@ def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int, batch: int
                          f"{source.name} has {len(pairs)}: use a smaller --batch-size")
     enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
                                spec.max_source_length, spec.max_target_length)
-    return representative_inputs(graphs.step_model(), enc, dec, *([] if batch is None else [batch]))
+    return representative_inputs(graphs.step_model(), enc, dec, batch or CALIBRATION_BATCH)
 
 
 def producer_versions() -> dict[str, str]:
