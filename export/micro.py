@@ -4,7 +4,7 @@ the files as a `runtime.decoding.StepModel` run by TFLite Micro or by LiteRT wit
 kernel sets, for comparing engines. Research and benchmark code: the runtime never imports it.
 
 TFLite Micro comes from `pip install tflite-micro` (the [dev] extra installs it on x86-64 Linux, the
-only platform it has wheels for). Files need a fixed batch (`export.to_tflite --batch-size 1`):
+only platform it has wheels for). Files need a fixed batch (`export.to_tflite --fixed-batch 1`):
 TFLite Micro refuses the dynamic batch's FILL of the encoder's initial state.
 """
 
@@ -128,7 +128,7 @@ class _Graph:
 
 
 class EngineStepModel:
-    """A `runtime.decoding.StepModel` of batch-1 files (`export.to_tflite --batch-size 1`) run by one
+    """A `runtime.decoding.StepModel` of batch-1 files (`export.to_tflite --fixed-batch 1`) run by one
     engine of `ENGINES`, a row at a time."""
 
     def __init__(self, encoder: bytes, decoder_step: bytes, family: Family, engine: str) -> None:

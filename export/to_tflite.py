@@ -1,7 +1,7 @@
 """python -m export.to_tflite --run DIR --out BUNDLE --quantize none float16 dynamic int8 int16x8
 
 Converts the encoder and the single-step decoder to TFLite (builtin ops only, dynamic batch or, with
-`--batch-size`, a fixed one; see `export.tflite_converter`), validates each precision against Keras
+`--fixed-batch`, a fixed one; see `export.tflite_converter`), validates each precision against Keras
 and adds the files to the bundle beside any ONNX artifacts of the same model.
 """
 
@@ -26,14 +26,14 @@ def export_tflite(
     num_decodes: int = 500,
     min_agreement: dict[str, float] | None = None,
     calibration_pairs: int = CALIBRATION_PAIRS,
-    batch_size: int | None = None,
+    fixed_batch: int | None = None,
     log=print,
 ):
     """Export a run to TFLite in each `quantize` mode; returns (Manifest, [ParityReport]).
-    `batch_size` fixes the files' batch (every shape static, as TFLite Micro needs); None keeps it
+    `fixed_batch` fixes the files' batch (every shape static, as TFLite Micro needs); None keeps it
     dynamic. The runtime runs a fixed-batch file in pieces of its size."""
     return export_bundle(
-        run, out, "tflite", precisions_of(quantize, PRECISIONS), make_converter(calibration_pairs, batch_size),
+        run, out, "tflite", precisions_of(quantize, PRECISIONS), make_converter(calibration_pairs, fixed_batch),
         "tflite", producer_versions(), num_decodes=num_decodes, min_agreement=min_agreement, log=log,
     )
 
@@ -48,7 +48,7 @@ def build_parser():
     )
     p.add_argument("--calibration-pairs", type=positive_int, default=CALIBRATION_PAIRS,
                    help="training pairs for int8/int16x8 calibration (default: %(default)s)")
-    p.add_argument("--batch-size", type=positive_int, default=None,
+    p.add_argument("--fixed-batch", type=positive_int, default=None, metavar="N",
                    help="fix the files' batch size, so that every shape is static: 1 for TFLite Micro "
                         "(microcontrollers); the runtime runs other batches in pieces (default: dynamic)")
     return p
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     export_tflite(args.run, args.out, quantize=args.quantize, num_decodes=args.num_decodes,
                   min_agreement=parse_min_agreement(args.min_agreement),
-                  calibration_pairs=args.calibration_pairs, batch_size=args.batch_size)
+                  calibration_pairs=args.calibration_pairs, fixed_batch=args.fixed_batch)
     return 0
 
 

@@ -272,7 +272,7 @@ def test_calibration_batches_all_have_one_size():
 
 
 def test_a_batch_one_bundle_runs_in_the_runtime_and_in_tflite_micro(tiny_run, sentences, full_bundle, tmp_path):
-    """`export.to_tflite --batch-size 1`: every shape is static; the runtime runs the files a row at
+    """`export.to_tflite --fixed-batch 1`: every shape is static; the runtime runs the files a row at
     a time, in every decoding mode; TFLite Micro (the runtime of microcontrollers: its own operator
     set and kernels) loads them, where it refuses the dynamic batch's files, and decodes float32
     exactly as Keras does, int8 with the agreement of LiteRT's own int8 kernels."""
@@ -284,7 +284,7 @@ def test_a_batch_one_bundle_runs_in_the_runtime_and_in_tflite_micro(tiny_run, se
     from trainer.reference import keras_translator
 
     bundle = tmp_path / "batch1"
-    export_tflite(tiny_run, bundle, quantize=("none", "int8"), batch_size=1, num_decodes=100,
+    export_tflite(tiny_run, bundle, quantize=("none", "int8"), fixed_batch=1, num_decodes=100,
                   min_agreement=LENIENT, **QUIET)
     texts = sentences[:40]
     expected = keras_translator(tiny_run).translate(texts)
@@ -322,7 +322,7 @@ def test_a_fixed_batch_attention_bundle_decodes_as_keras(attention_run, attentio
     from trainer.reference import keras_translator
 
     bundle = tmp_path / "batch3"
-    export_tflite(attention_run, bundle, quantize=("none",), batch_size=3, num_decodes=60, **QUIET)
+    export_tflite(attention_run, bundle, quantize=("none",), fixed_batch=3, num_decodes=60, **QUIET)
     texts = list(dict.fromkeys(en for en, _ in read_heldout(attention_run)))[:20]
     lite = Translator(bundle, backend="tflite", max_batch_size=8)
     assert lite.translate(texts) == keras_translator(attention_run).translate(texts)

@@ -3,7 +3,7 @@
 Each file has one `serving_default` signature whose input and output names are the bundle's graph
 names; outputs are read by name (LiteRT does not keep the model's output order). The batch axis is
 dynamic (signature runners resize their inputs to each call's batch) or fixed (`export.to_tflite
---batch-size`, as TFLite Micro needs): a call of another batch then runs in pieces of that size.
+--fixed-batch`, as TFLite Micro needs): a call of another batch then runs in pieces of that size.
 """
 
 from __future__ import annotations
