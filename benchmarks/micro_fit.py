@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from benchmarks.tables import print_table  # noqa: E402
 from export.cli import precisions_of  # noqa: E402
 from export.tflite_converter import PRECISIONS  # noqa: E402
 
@@ -83,15 +84,9 @@ def main(argv=None) -> int:
                 same = sum(x == y for x, y in zip(results[a], results[b]))
                 decodes.append((name, f"{a} vs {b}", f"{same}/{len(sentences)}", ""))
 
-    def table(header, rows):
-        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)))
-        print()
-
     print()
-    table(("precision", "role", "KiB", "operators", "static", "TFLite Micro loads", "arena KiB"), files)
-    table(("precision", "engine", "greedy decodes identical to Keras", "ms a sentence"), decodes)
+    print_table(("precision", "role", "KiB", "operators", "static", "TFLite Micro loads", "arena KiB"), files)
+    print_table(("precision", "engine", "greedy decodes identical to Keras", "ms a sentence"), decodes)
     return 0
 
 

@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None) -> int:
+    from benchmarks.tables import print_table
     from runtime.cli import positive_int
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -88,14 +89,8 @@ def main(argv=None) -> int:
             resampled = np.array([score(stats[a][d]) - score(stats[b][d]) for d in draws])
             margins[(a, b, label)] = (observed, resampled)
 
-    def show(header, rows):
-        widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)))
-        print()
-
     print()
-    show(("English characters", "sentences", *names), table)
+    print_table(("English characters", "sentences", *names), table)
     first = table[0][0]
     for a, b in compare:
         rows = []
@@ -108,7 +103,7 @@ def main(argv=None) -> int:
                 d_lo, d_hi = np.percentile(diff, [2.5, 97.5])
                 change = f"{observed - margins[(a, b, first)][0]:+.1f} [{d_lo:+.1f}, {d_hi:+.1f}]"
             rows.append((label, f"{observed:+.1f} [{lo:+.1f}, {hi:+.1f}]", f"{np.mean(resampled <= 0):.3f}", change))
-        show((f"{a} over {b}", "chrF margin [95%]", "resamples <= 0", f"margin minus {first}'s [95%]"), rows)
+        print_table((f"{a} over {b}", "chrF margin [95%]", "resamples <= 0", f"margin minus {first}'s [95%]"), rows)
     return 0
 
 
