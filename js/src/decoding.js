@@ -5,7 +5,9 @@
 //
 // A step model works on flat typed arrays, row-major; the decoder's state is named tensors
 // {name: {data: Float32Array, dims: [batch, ...]}} (the family's, manifest.js FAMILIES), which the
-// loops re-index whole when rows finish or beams reorder, knowing nothing of their names:
+// loops re-index when rows finish or beams reorder. Beam search also reads the model's `family`, when it
+// has one, to leave the per-sentence context (attention's memory) in place while beams only reorder
+// within their sentences:
 //   encode(ids: Int32Array [batch * time], batch, time) -> Promise<state>
 //   step(tokens: Int32Array [batch], state) -> Promise<{logits: Float32Array [batch * vocab], state}>
 
@@ -188,6 +190,7 @@ export async function beamDecode(model, ids, batch, time, startId, endId, maxSte
   };
   const byRank = (a, b) => rank(b) - rank(a);
   let state = await model.encode(ids, batch, time);
+  const context = new Set(model.family?.context ?? []); // names constant per sentence
   let owner = Array.from({ length: batch }, (_, i) => i); // sentence of each live prefix
   let prefixes = owner.map(() => []);
   let totals = new Float64Array(batch);
@@ -243,8 +246,15 @@ export async function beamDecode(model, ids, batch, time, startId, endId, maxSte
     const select = keep.map(([row]) => row);
     tokens = Int32Array.from(keep, ([, token]) => token);
     totals = Float64Array.from(keep, ([, , total]) => total);
-    owner = select.map((row) => owner[row]);
-    state = selectRows(state, select);
+    // The context (attention's memory) is per sentence: while every sentence keeps its rows,
+    // reordering prefixes within their sentences leaves it as it is, so it moves only when a
+    // sentence's number of rows changes (the first step, a sentence that stops).
+    const moved = select.map((row) => owner[row]);
+    const still = moved.length === owner.length && moved.every((s, i) => s === owner[i]) ? context : new Set();
+    const [kept, moving] = [true, false].map((stays) => Object.fromEntries(
+      Object.entries(state).filter(([name]) => still.has(name) === stays)));
+    state = { ...selectRows(moving, select), ...kept };
+    owner = moved;
     prefixes = select.map((row, i) => [...prefixes[row], tokens[i]]);
   }
   return finished.map((done) => done.sort(byRank).slice(0, numHypotheses));

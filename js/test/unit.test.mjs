@@ -175,10 +175,11 @@ describe('decoding options', () => {
 });
 
 // A toy step model: the state counts steps, logits depend on (source, previous token, step); a
-// per-row context ("memory", like the attention family's) that the step reads and never changes.
+// per-row context ("memory", like the attention family's) that the step reads and never changes, and
+// that its `family` names as context, as the backends' do.
 class ToyModel {
   constructor(vocab = 6, latent = 3, end = 1) {
-    Object.assign(this, { vocab, latent, end, calls: 0 });
+    Object.assign(this, { vocab, latent, end, calls: 0, family: { state: ['h', 'c'], context: ['memory'] } });
   }
 
   async encode(ids, batch, time) {
@@ -257,6 +258,28 @@ describe('decoding loops', () => {
       const g = greedy[i];
       assert.ok(ranks[0] >= g.score / (g.ids.length + (g.finished ? 1 : 0)) - 1e-12);
     });
+  });
+
+  test('beam search moves the context only when a sentence leaves, with the same hypotheses', async () => {
+    const recording = (family) => {
+      const model = new ToyModel();
+      model.family = family;
+      const step = model.step.bind(model);
+      model.seen = [];
+      model.step = (tokens, state) => {
+        model.seen.push(state.memory);
+        return step(tokens, state);
+      };
+      return model;
+    };
+    const inPlace = recording(new ToyModel().family);
+    const kept = await beamDecode(inPlace, ids, batch, time, 0, 1, 9, 3, 2);
+    const moves = inPlace.seen.slice(1).filter((m, i) => m !== inPlace.seen[i]).length;
+    // The first expansion, then at most once for each sentence that stops.
+    assert.ok(moves >= 1 && moves <= 1 + batch && moves < inPlace.seen.length - 1, `${moves} moves`);
+    const everyStep = recording({ state: ['h', 'c', 'memory'], context: [] });
+    assert.deepEqual(await beamDecode(everyStep, ids, batch, time, 0, 1, 9, 3, 2), kept);
+    assert.ok(everyStep.seen.slice(1).every((m, i) => m !== everyStep.seen[i]));
   });
 
   test('a beam hypothesis scores the sum of its tokens log-probabilities', async () => {
