@@ -1,6 +1,7 @@
 """Do a run's TFLite files fit TFLite Micro? A table, not a test (pytest skips this file).
 
     python benchmarks/micro_fit.py --run RUN [--precisions none int8 float16 dynamic int16x8] [--sentences 200]
+                                   [--integer-io]
 
 Microcontrollers run TFLite Micro (TFLM): its own kernels, its own operator set, static shapes only,
 every tensor in one arena of fixed size. For each precision the run's encoder and decoder step are
@@ -40,6 +41,8 @@ def main(argv=None) -> int:
     p.add_argument("--run", required=True, type=Path, help="run directory written by trainer.fit")
     p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["none", "int8"])
     p.add_argument("--sentences", type=positive_int, default=200, help="held-out sentences to decode")
+    p.add_argument("--integer-io", action="store_true",
+                   help="int8/int16x8 files with integer inputs and outputs (export.to_tflite --integer-io)")
     args = p.parse_args(argv)
 
     from export.micro import ENGINES, EngineStepModel, greedy_texts, micro_fit, static_shapes
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
     sentences = sentences[: args.sentences]
     print(f"translating {len(sentences)} held-out sentences with Keras ...", flush=True)
     expected = keras_translator(args.run).translate(sentences)
-    convert = make_converter(batch=1)
+    convert = make_converter(batch=1, integer_io=args.integer_io)
 
     files, decodes = [], []
     for name in precisions_of(args.precisions, PRECISIONS):

@@ -76,6 +76,18 @@ class LSTMCell(tf.Module):
         o = self.recurrent_activation(z_o)
         return o * self.activation(c), c
 
+    def first(self, x):
+        """The step from a zero state: h @ U and the forget gate drop out (c = i * g), with the same
+        values. A converter that folds a constant zero state (a fixed batch) would otherwise leave
+        the forget gate's part of a SPLIT unused, and the int8 converter computes such a SPLIT in
+        float; here every tensor is used, so full-integer files stay integer-only."""
+        units = self.spec.units
+        z = tf.add(tf.matmul(x, self.kernel), self.bias)
+        i = self.recurrent_activation(z[:, :units])
+        c = i * self.activation(z[:, 2 * units : 3 * units])
+        o = self.recurrent_activation(z[:, 3 * units :])
+        return o * self.activation(c), c
+
 
 def keras_lstm(spec: LSTMSpec, return_sequences: bool = False) -> keras.layers.LSTM:
     """A Keras LSTM layer (its outputs, then its final states) holding `spec`'s weights."""
@@ -129,10 +141,9 @@ class EdgeGraphs(tf.Module):
 
         if unrolled:
             def run_lstm(cell, x, positions):
-                h = c = tf.zeros([tf.shape(x)[0], cell.spec.units])
                 outputs = {}
-                for t in positions:
-                    h, c = cell(x[:, t], h, c)
+                for n, t in enumerate(positions):  # from a zero state
+                    h, c = cell(x[:, t], h, c) if n else cell.first(x[:, t])
                     outputs[t] = h
                 memory = (tf.stack([outputs[t] for t in range(len(positions))], axis=1)
                           if attention is not None else None)

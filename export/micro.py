@@ -4,8 +4,8 @@ the files as a `runtime.decoding.StepModel` run by TFLite Micro or by LiteRT wit
 kernel sets, for comparing engines. Research and benchmark code: the runtime never imports it.
 
 TFLite Micro comes from `pip install tflite-micro` (the [dev] extra installs it on x86-64 Linux, the
-only platform it has wheels for). Files need a fixed batch (`export.to_tflite --fixed-batch 1`):
-TFLite Micro refuses the dynamic batch's FILL of the encoder's initial state.
+only platform it has wheels for). Files for it have a fixed batch (`export.to_tflite --fixed-batch
+1`), so that every shape is static.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from runtime.backends.tflite import dequantize, quantize, quantized_tensors
 from runtime.bundle import LOGITS, SOURCE_IDS, TOKEN_IDS, Family, next_name
 from runtime.decoding import greedy_decode
 from runtime.vocab import END, START
@@ -102,6 +103,9 @@ class _Graph:
         # the order in which LiteRT lists them
         self.inputs = {k: inputs.index(v["index"]) for k, v in signature.get_input_details().items()}
         self.outputs = {k: outputs.index(v["index"]) for k, v in signature.get_output_details().items()}
+        # An --integer-io file's state and logits: quantized and dequantized here, as the runtime does.
+        self.quantized_inputs = quantized_tensors(signature.get_input_details())
+        self.quantized_outputs = quantized_tensors(signature.get_output_details())
         self.engine = engine
         if engine == "tflm":
             require_tflite_micro()
@@ -116,6 +120,13 @@ class _Graph:
             self.input_index, self.output_index = inputs, outputs
 
     def __call__(self, feeds: dict) -> dict:
+        feeds = {name: quantize(value, *self.quantized_inputs[name]) if name in self.quantized_inputs else value
+                 for name, value in feeds.items()}
+        out = self._invoke(feeds)
+        return {name: dequantize(value, *self.quantized_outputs[name]) if name in self.quantized_outputs else value
+                for name, value in out.items()}
+
+    def _invoke(self, feeds: dict) -> dict:
         if self.engine == "tflm":
             for name, value in feeds.items():
                 self.micro.set_input(value, self.inputs[name])

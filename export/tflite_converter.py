@@ -55,10 +55,17 @@ class FlexOpError(S2SError, RuntimeError):
     """A converted model needs TensorFlow (Flex) or custom ops that LiteRT cannot run."""
 
 
+# The integer type of a full-integer precision's activations (`integer_io`).
+INTEGER_IO = {"int8": tf.int8, "int16x8": tf.int16}
+
+
 def convert(
-    module, fn, precision: str, representative: Callable[[], Iterator[dict]] | None = None
+    module, fn, precision: str, representative: Callable[[], Iterator[dict]] | None = None,
+    integer_io: bool = False,
 ) -> bytes:
-    """One tf.function of `module` as a .tflite flatbuffer in `precision`; builtin ops only."""
+    """One tf.function of `module` as a .tflite flatbuffer in `precision`; builtin ops only.
+    `integer_io` (int8 and int16x8 only): the float inputs and outputs (state, logits) are the
+    activations' integer type with their scale and zero point, not float32."""
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # never Flex
     if precision != "float32":
@@ -74,8 +81,12 @@ def convert(
             if precision == "int8"
             else tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
         ]
+        if integer_io:
+            converter.inference_input_type = converter.inference_output_type = INTEGER_IO[precision]
     elif precision not in ("float32", "dynamic"):
         raise ValueError(f"unknown TFLite precision {precision!r}")
+    if integer_io and precision not in INTEGER_IO:
+        raise ValueError(f"integer inputs and outputs need a full-integer precision, not {precision!r}")
     with warnings.catch_warnings():
         # The converter calibrates with tf.lite.Interpreter, which warns about its own deprecation.
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
@@ -97,6 +108,22 @@ def hybrid_state_products(spec: Seq2SeqSpec) -> int:
     return sum(k.size >= DYNAMIC_MIN_ELEMENTS for k in kernels)
 
 
+def _builtin(code) -> int:
+    """A model's operator code as a BuiltinOperator (codes above 127 live in builtinCode only)."""
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def _opcode(m, op: int) -> int:
+    """The index of builtin `op` among the model's operator codes, added if it has none."""
+    found = next((i for i, c in enumerate(m.operatorCodes) if _builtin(c) == op), None)
+    if found is None:
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = op
+        m.operatorCodes.append(code)
+        found = len(m.operatorCodes) - 1
+    return found
+
+
 _MOVES = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.RESHAPE, schema.BuiltinOperator.SQUEEZE,
           schema.BuiltinOperator.EXPAND_DIMS}
 
@@ -111,28 +138,19 @@ def dequantize_state_path(model: bytes, expected: int) -> bytes:
     """
     ops = schema.BuiltinOperator
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
-
-    def builtin(code) -> int:  # codes above 127 live in builtinCode only
-        return max(code.builtinCode, code.deprecatedBuiltinCode)
-
-    dequantize = next((i for i, c in enumerate(m.operatorCodes) if builtin(c) == ops.DEQUANTIZE), None)
-    if dequantize is None:
-        code = schema.OperatorCodeT()
-        code.builtinCode = code.deprecatedBuiltinCode = ops.DEQUANTIZE
-        m.operatorCodes.append(code)
-        dequantize = len(m.operatorCodes) - 1
+    dequantize = _opcode(m, ops.DEQUANTIZE)
     # Version 5 is DEQUANTIZE of per-channel int8 (the existing code may be the one-hot's, v2).
     m.operatorCodes[dequantize].version = max(m.operatorCodes[dequantize].version or 1, 5)
     changed = 0
     for graph in m.subgraphs:
         one_hot = set()  # the GATHER's output, and what only moves or dequantizes it
         for op in graph.operators:
-            code = builtin(m.operatorCodes[op.opcodeIndex])
+            code = _builtin(m.operatorCodes[op.opcodeIndex])
             if code == ops.GATHER or (code in _MOVES and len(op.inputs) and op.inputs[0] in one_hot):
                 one_hot.update(op.outputs)
         rewritten = []
         for op in graph.operators:
-            fully_connected = builtin(m.operatorCodes[op.opcodeIndex]) == ops.FULLY_CONNECTED
+            fully_connected = _builtin(m.operatorCodes[op.opcodeIndex]) == ops.FULLY_CONNECTED
             weights = graph.tensors[op.inputs[1]] if fully_connected else None
             if (weights is not None and weights.type == schema.TensorType.INT8
                     and graph.tensors[op.inputs[0]].type == schema.TensorType.FLOAT32
@@ -153,6 +171,49 @@ def dequantize_state_path(model: bytes, expected: int) -> bytes:
             f"the dynamic-range decoder step should have {expected} hybrid FULLY_CONNECTED ops reading "
             f"a state, found {changed}: this TensorFlow's converter lays the step out differently"
         )
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
+
+
+def int8_lookups(model: bytes) -> bytes:
+    """An int16x8 model whose one-hot lookups run in int8: TFLite Micro has no int16 GATHER.
+
+    Each GATHER of a constant int16 table whose values int8 holds exactly (the one-hot's identity
+    matrix: 0 and 1) gathers from an int8 copy of it instead, and a QUANTIZE op requantizes the
+    rows it picks to the int16 tensor the rest of the graph reads, so every value stays the same.
+    """
+    ops, types = schema.BuiltinOperator, schema.TensorType
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    for graph in m.subgraphs:
+        rewritten = []
+        for op in graph.operators:
+            rewritten.append(op)
+            if _builtin(m.operatorCodes[op.opcodeIndex]) != ops.GATHER:
+                continue
+            table, out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+            data = m.buffers[table.buffer].data if table.buffer else None
+            if table.type != types.INT16 or data is None or len(data) == 0:
+                continue
+            q = table.quantization
+            values = (np.frombuffer(bytes(data), np.int16).astype(np.float64) - q.zeroPoint[0]) * q.scale[0]
+            scale = float(np.abs(values).max()) / 127 or 1.0
+            narrow = np.round(values / scale)
+            if not np.allclose(narrow * np.float32(scale), values, rtol=0, atol=1e-7):
+                continue  # int8 would change the table: leave this GATHER as it is
+            m.buffers[table.buffer].data = narrow.astype(np.int8).tobytes()
+            table.type = types.INT8
+            table.quantization.scale, table.quantization.zeroPoint = [scale], [0]
+            rows = schema.TensorT()
+            rows.shape, rows.shapeSignature, rows.type, rows.buffer = out.shape, out.shapeSignature, types.INT8, 0
+            rows.name = out.name + b"/int8"
+            rows.quantization = schema.QuantizationParametersT()
+            rows.quantization.scale, rows.quantization.zeroPoint = [scale], [0]
+            graph.tensors.append(rows)
+            op.outputs = [len(graph.tensors) - 1]
+            requantize = schema.OperatorT()
+            requantize.opcodeIndex = _opcode(m, ops.QUANTIZE)
+            requantize.inputs, requantize.outputs = op.outputs, [graph.tensors.index(out)]
+            rewritten.append(requantize)
+        graph.operators = rewritten
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
 
 
@@ -218,10 +279,11 @@ def representative_inputs(
     return encoder_data, decoder_data
 
 
-def make_converter(calibration_pairs: int = CALIBRATION_PAIRS, batch: int | None = None):
+def make_converter(calibration_pairs: int = CALIBRATION_PAIRS, batch: int | None = None, integer_io: bool = False):
     """convert(source, precision) -> {role: bytes}; int8 and int16x8 calibrate on up to
     `calibration_pairs` of the source's training pairs. `batch` fixes the graphs' batch size (see
-    `EdgeGraphs`); calibration then runs in batches of that size."""
+    `EdgeGraphs`); calibration then runs in batches of that size. `integer_io` gives the int8 and
+    int16x8 files integer inputs and outputs (`convert`); the other precisions keep float ones."""
     if batch is not None and batch < 1:
         raise UsageError(f"the batch size must be at least 1, got {batch}")
     state: dict = {}
@@ -232,12 +294,14 @@ def make_converter(calibration_pairs: int = CALIBRATION_PAIRS, batch: int | None
             state["data"] = _calibration_data(source, state["graphs"], calibration_pairs, batch)
         graphs = state["graphs"]
         enc_data, dec_data = state["data"] if precision in ("int8", "int16x8") else (None, None)
-        step = convert(graphs, graphs.step, precision, dec_data)
-        return {
-            "encoder": convert(graphs, graphs.encode, precision, enc_data),
-            "decoder_step": (dequantize_state_path(step, hybrid_state_products(source.spec))
-                             if precision == "dynamic" else step),
-        }
+        io = integer_io and precision in INTEGER_IO
+        files = {"encoder": convert(graphs, graphs.encode, precision, enc_data, io),
+                 "decoder_step": convert(graphs, graphs.step, precision, dec_data, io)}
+        if precision == "dynamic":
+            files["decoder_step"] = dequantize_state_path(files["decoder_step"], hybrid_state_products(source.spec))
+        elif precision == "int16x8":  # the same values, and files that TFLite Micro loads
+            files = {role: int8_lookups(data) for role, data in files.items()}
+        return files
 
     return convert_run
 

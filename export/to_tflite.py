@@ -15,7 +15,8 @@ from runtime.cli import positive_int, run_main
 
 from .cli import export_parser, parse_min_agreement, precisions_of
 from .pipeline import export_bundle
-from .tflite_converter import CALIBRATION_PAIRS, PRECISIONS, make_converter, producer_versions
+from .source import UsageError
+from .tflite_converter import CALIBRATION_PAIRS, INTEGER_IO, PRECISIONS, make_converter, producer_versions
 
 
 def export_tflite(
@@ -27,13 +28,20 @@ def export_tflite(
     min_agreement: dict[str, float] | None = None,
     calibration_pairs: int = CALIBRATION_PAIRS,
     fixed_batch: int | None = None,
+    integer_io: bool = False,
     log=print,
 ):
     """Export a run to TFLite in each `quantize` mode; returns (Manifest, [ParityReport]).
     `fixed_batch` fixes the files' batch (every shape static, as TFLite Micro needs); None keeps it
-    dynamic. The runtime runs a fixed-batch file in pieces of its size."""
+    dynamic. The runtime runs a fixed-batch file in pieces of its size. `integer_io` gives the int8
+    and int16x8 files integer inputs and outputs (the state and logits with their scale and zero
+    point), which the runtime (de)quantizes."""
+    precisions = precisions_of(quantize, PRECISIONS)
+    if integer_io and not set(precisions) & set(INTEGER_IO):
+        raise UsageError("integer inputs and outputs are for full-integer files: add int8 or int16x8 "
+                         "to --quantize, or leave out --integer-io")
     return export_bundle(
-        run, out, "tflite", precisions_of(quantize, PRECISIONS), make_converter(calibration_pairs, fixed_batch),
+        run, out, "tflite", precisions, make_converter(calibration_pairs, fixed_batch, integer_io),
         "tflite", producer_versions(), num_decodes=num_decodes, min_agreement=min_agreement, log=log,
     )
 
@@ -51,6 +59,10 @@ def build_parser():
     p.add_argument("--fixed-batch", type=positive_int, default=None, metavar="N",
                    help="fix the files' batch size, so that every shape is static: 1 for TFLite Micro "
                         "(microcontrollers); the runtime runs other batches in pieces (default: dynamic)")
+    p.add_argument("--integer-io", action="store_true",
+                   help="int8 and int16x8 files take and return the state and logits as integers (their "
+                        "scale and zero point in the file), for accelerators that run no float at all; "
+                        "the runtime quantizes and dequantizes them (default: float inputs and outputs)")
     return p
 
 
@@ -58,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     export_tflite(args.run, args.out, quantize=args.quantize, num_decodes=args.num_decodes,
                   min_agreement=parse_min_agreement(args.min_agreement),
-                  calibration_pairs=args.calibration_pairs, fixed_batch=args.fixed_batch)
+                  calibration_pairs=args.calibration_pairs, fixed_batch=args.fixed_batch,
+                  integer_io=args.integer_io)
     return 0
 
 

@@ -4,6 +4,13 @@ Each file has one `serving_default` signature whose input and output names are t
 names; outputs are read by name (LiteRT does not keep the model's output order). The batch axis is
 dynamic (signature runners resize their inputs to each call's batch) or fixed (`export.to_tflite
 --fixed-batch`, as TFLite Micro needs): a call of another batch then runs in pieces of that size.
+A full-integer file may take and return its float tensors (the state, the logits) as integers with
+their scale and zero point (`export.to_tflite --integer-io`, for accelerators that need it): the
+backend quantizes them on the way in and dequantizes them on the way out, as the file's own
+QUANTIZE / DEQUANTIZE ops would, so the decodes are those of the float-I/O file. The one exception
+is the step's own state: where `next_<name>` has the quantization of the input `<name>` (the
+converter calibrates the two apart; they often agree), the step returns it as the file's integers
+and takes it back unchanged, as an accelerator's loop would; the decoding loops only re-index it.
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ class TFLiteStepModel:
         self._encoder = self._runner(Interpreter, encoder, "encoder", threads)
         self._decoder = self._runner(Interpreter, decoder_step, "decoder_step", threads)
         self._encoder_length = self._encoder.get_input_details()[SOURCE_IDS]["shape"][1]
+        # Integer state that the step hands back to itself as it is (same type, scale, zero point).
+        carried = self._decoder._quantized_inputs, self._decoder._quantized_outputs
+        self._integer_state = {next_name(name) for name in family.state
+                               if name in carried[0] and carried[0][name] == carried[1].get(next_name(name))}
         self.fixed_batch = {role: _fixed_batch(runner, name) for role, runner, name in
                             (("encoder", self._encoder, SOURCE_IDS), ("decoder_step", self._decoder, TOKEN_IDS))}
         # An interpreter holds its tensors: one call at a time (outputs are copies, so the
@@ -62,6 +73,8 @@ class TFLiteStepModel:
                 f"expected {sorted(inputs)} and {sorted(outputs)}"
             )
         runner._interpreter_ref = interpreter  # keep the interpreter alive with its runner
+        runner._quantized_inputs = quantized_tensors(runner.get_input_details())
+        runner._quantized_outputs = quantized_tensors(runner.get_output_details())
         return runner
 
     def encode(self, source_ids: np.ndarray) -> dict:
@@ -75,10 +88,20 @@ class TFLiteStepModel:
 
     def step(self, token_ids: np.ndarray, state):
         out = self._call(self._decoder, self.fixed_batch["decoder_step"],
-                         {TOKEN_IDS: token_ids.astype(np.int32, copy=False), **state})
+                         {TOKEN_IDS: token_ids.astype(np.int32, copy=False), **state}, self._integer_state)
         return out[LOGITS], {**state, **{name: out[next_name(name)] for name in self.family.state}}
 
-    def _call(self, runner, fixed: int | None, feeds: dict) -> dict:
+    def _call(self, runner, fixed: int | None, feeds: dict, integer: set = frozenset()) -> dict:
+        """Run `runner` on `feeds`; float feeds of integer inputs are quantized, integer outputs
+        dequantized, except the outputs named in `integer`."""
+        feeds = {name: quantize(value, *runner._quantized_inputs[name]) if name in runner._quantized_inputs
+                 else value for name, value in feeds.items()}
+        out = self._run(runner, fixed, feeds)
+        return {name: dequantize(value, *runner._quantized_outputs[name])
+                if name in runner._quantized_outputs and name not in integer else value
+                for name, value in out.items()}
+
+    def _run(self, runner, fixed: int | None, feeds: dict) -> dict:
         rows = len(next(iter(feeds.values())))
         if fixed is None or rows == fixed or rows == 0:
             with self._lock:
@@ -89,6 +112,33 @@ class TFLiteStepModel:
             with self._lock:
                 pieces.append(runner(**{name: value[take] for name, value in feeds.items()}))
         return {name: np.concatenate([p[name] for p in pieces])[:rows] for name in pieces[0]}
+
+
+def quantized_tensors(details: dict) -> dict[str, tuple]:
+    """{name: (dtype, scale, zero point)} of the integer tensors that stand for float ones (a
+    nonzero scale); the ids, plain int32, have none."""
+    out = {}
+    for name, d in details.items():
+        scale, zero_point = d.get("quantization", (0.0, 0))
+        if np.issubdtype(d["dtype"], np.integer) and scale:
+            out[name] = (np.dtype(d["dtype"]), np.float32(scale), int(zero_point))
+    return out
+
+
+def quantize(x: np.ndarray, dtype: np.dtype, scale: np.float32, zero_point: int) -> np.ndarray:
+    """TFLite's QUANTIZE: round(x / scale) + zero point, halves away from zero, saturated. An
+    array already of `dtype` is the file's own integers (the step's carried state), as it is."""
+    if x.dtype == dtype:
+        return x
+    v = x.astype(np.float32, copy=False) / scale
+    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)) + zero_point
+    info = np.iinfo(dtype)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, dtype: np.dtype, scale: np.float32, zero_point: int) -> np.ndarray:
+    """TFLite's DEQUANTIZE: (q - zero point) * scale, in float32."""
+    return (q.astype(np.float32) - np.float32(zero_point)) * scale
 
 
 def _fixed_batch(runner, name: str) -> int | None:
