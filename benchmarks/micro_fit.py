@@ -13,6 +13,8 @@ shape static), then:
   (its default XNNPACK kernels and its built-in ones), each against Keras and against each other, and
   the time a sentence on this CPU (TFLM's reference kernels are not tuned for x86: the time says
   nothing of a microcontroller's).
+`--integer-io` converts int8 and int16x8 with integer inputs and outputs (`export.to_tflite
+--integer-io`), as a microcontroller without a float unit runs them.
 
 TFLM comes from `pip install tflite-micro` (the [dev] extra installs it on x86-64 Linux).
 """
@@ -44,6 +46,8 @@ def main(argv=None) -> int:
     p.add_argument("--integer-io", action="store_true",
                    help="int8/int16x8 files with integer inputs and outputs (export.to_tflite --integer-io)")
     args = p.parse_args(argv)
+    if args.integer_io and not {"int8", "int16x8"} & set(args.precisions):
+        p.error("--integer-io is for full-integer files: add int8 or int16x8 to --precisions")
 
     from export.micro import ENGINES, EngineStepModel, greedy_texts, micro_fit, static_shapes
     from export.source import run_source, usable_pairs

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.backends.tflite import dequantize, quantize, quantized_tensors
+from runtime.backends.tflite import dequantize_outputs, quantize_feeds, quantized_tensors
 from runtime.bundle import LOGITS, SOURCE_IDS, TOKEN_IDS, Family, next_name
 from runtime.decoding import greedy_decode
 from runtime.vocab import END, START
@@ -103,7 +103,7 @@ class _Graph:
         # the order in which LiteRT lists them
         self.inputs = {k: inputs.index(v["index"]) for k, v in signature.get_input_details().items()}
         self.outputs = {k: outputs.index(v["index"]) for k, v in signature.get_output_details().items()}
-        # An --integer-io file's state and logits: quantized and dequantized here, as the runtime does.
+        # An --integer-io file's float tensors: quantized and dequantized here, with the engine's rounding.
         self.quantized_inputs = quantized_tensors(signature.get_input_details())
         self.quantized_outputs = quantized_tensors(signature.get_output_details())
         self.engine = engine
@@ -120,11 +120,8 @@ class _Graph:
             self.input_index, self.output_index = inputs, outputs
 
     def __call__(self, feeds: dict) -> dict:
-        feeds = {name: quantize(value, *self.quantized_inputs[name]) if name in self.quantized_inputs else value
-                 for name, value in feeds.items()}
-        out = self._invoke(feeds)
-        return {name: dequantize(value, *self.quantized_outputs[name]) if name in self.quantized_outputs else value
-                for name, value in out.items()}
+        out = self._invoke(quantize_feeds(feeds, self.quantized_inputs, reference=self.engine == "tflm"))
+        return dequantize_outputs(out, self.quantized_outputs)
 
     def _invoke(self, feeds: dict) -> dict:
         if self.engine == "tflm":

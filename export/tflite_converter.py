@@ -177,31 +177,44 @@ def dequantize_state_path(model: bytes, expected: int) -> bytes:
 def int8_lookups(model: bytes) -> bytes:
     """An int16x8 model whose one-hot lookups run in int8: TFLite Micro has no int16 GATHER.
 
-    Each GATHER of a constant int16 table whose values int8 holds exactly (the one-hot's identity
-    matrix: 0 and 1) gathers from an int8 copy of it instead, and a QUANTIZE op requantizes the
-    rows it picks to the int16 tensor the rest of the graph reads, so every value stays the same.
+    Each GATHER of a constant int16 table of its own (no other op or tensor reads it) whose values
+    int8 holds exactly (the one-hot's identity matrix: 0 and 1; widened back, the same int16
+    integers) gathers from an int8 copy of it instead, and a QUANTIZE op requantizes the rows it
+    picks to the int16 tensor the rest of the graph reads, so every value stays the same.
     """
     ops, types = schema.BuiltinOperator, schema.TensorType
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    buffer_users: dict[int, int] = {}
     for graph in m.subgraphs:
+        for t in graph.tensors:
+            buffer_users[t.buffer] = buffer_users.get(t.buffer, 0) + 1
+    for graph in m.subgraphs:
+        readers: dict[int, int] = {}
+        for op in graph.operators:
+            for i in op.inputs:
+                readers[i] = readers.get(i, 0) + 1
         rewritten = []
         for op in graph.operators:
             rewritten.append(op)
             if _builtin(m.operatorCodes[op.opcodeIndex]) != ops.GATHER:
                 continue
-            table, out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+            table_index, out_index = op.inputs[0], op.outputs[0]
+            table = graph.tensors[table_index]
             data = m.buffers[table.buffer].data if table.buffer else None
-            if table.type != types.INT16 or data is None or len(data) == 0:
-                continue
+            if (table.type != types.INT16 or data is None or len(data) == 0 or readers[table_index] != 1
+                    or buffer_users[table.buffer] != 1 or len(table.quantization.scale) != 1):
+                continue  # only a table of its own, read by this GATHER alone
             q = table.quantization
-            values = (np.frombuffer(bytes(data), np.int16).astype(np.float64) - q.zeroPoint[0]) * q.scale[0]
-            scale = float(np.abs(values).max()) / 127 or 1.0
-            narrow = np.round(values / scale)
-            if not np.allclose(narrow * np.float32(scale), values, rtol=0, atol=1e-7):
+            wide = np.frombuffer(bytes(data), np.int16).astype(np.int64) - q.zeroPoint[0]
+            step = max(int(np.abs(wide).max()), 1) / 127  # int16 steps in one int8 step
+            narrow = np.round(wide / step)
+            if (np.round(narrow * step) != wide).any():
                 continue  # int8 would change the table: leave this GATHER as it is
+            scale = float(q.scale[0]) * step
             m.buffers[table.buffer].data = narrow.astype(np.int8).tobytes()
             table.type = types.INT8
             table.quantization.scale, table.quantization.zeroPoint = [scale], [0]
+            out = graph.tensors[out_index]
             rows = schema.TensorT()
             rows.shape, rows.shapeSignature, rows.type, rows.buffer = out.shape, out.shapeSignature, types.INT8, 0
             rows.name = out.name + b"/int8"
@@ -211,7 +224,7 @@ def int8_lookups(model: bytes) -> bytes:
             op.outputs = [len(graph.tensors) - 1]
             requantize = schema.OperatorT()
             requantize.opcodeIndex = _opcode(m, ops.QUANTIZE)
-            requantize.inputs, requantize.outputs = op.outputs, [graph.tensors.index(out)]
+            requantize.inputs, requantize.outputs = op.outputs, [out_index]
             rewritten.append(requantize)
         graph.operators = rewritten
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m))

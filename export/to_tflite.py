@@ -34,8 +34,8 @@ def export_tflite(
     """Export a run to TFLite in each `quantize` mode; returns (Manifest, [ParityReport]).
     `fixed_batch` fixes the files' batch (every shape static, as TFLite Micro needs); None keeps it
     dynamic. The runtime runs a fixed-batch file in pieces of its size. `integer_io` gives the int8
-    and int16x8 files integer inputs and outputs (the state and logits with their scale and zero
-    point), which the runtime (de)quantizes."""
+    and int16x8 files integer inputs and outputs (the state, memory and logits, with their scale and
+    zero point), which the runtime (de)quantizes."""
     precisions = precisions_of(quantize, PRECISIONS)
     if integer_io and not set(precisions) & set(INTEGER_IO):
         raise UsageError("integer inputs and outputs are for full-integer files: add int8 or int16x8 "
@@ -60,8 +60,8 @@ def build_parser():
                    help="fix the files' batch size, so that every shape is static: 1 for TFLite Micro "
                         "(microcontrollers); the runtime runs other batches in pieces (default: dynamic)")
     p.add_argument("--integer-io", action="store_true",
-                   help="int8 and int16x8 files take and return the state and logits as integers (their "
-                        "scale and zero point in the file), for accelerators that run no float at all; "
+                   help="int8 and int16x8 files take and return their float tensors (state, memory, logits) "
+                        "as integers (scale and zero point in the file), for accelerators that run no float; "
                         "the runtime quantizes and dequantizes them (default: float inputs and outputs)")
     return p
 

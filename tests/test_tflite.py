@@ -275,12 +275,11 @@ def test_a_batch_one_bundle_runs_in_the_runtime_and_in_tflite_micro(tiny_run, se
     """`export.to_tflite --fixed-batch 1 --integer-io`: every shape is static; the runtime runs the
     files a row at a time, in every decoding mode; TFLite Micro (the runtime of microcontrollers: its
     own operator set and kernels) loads them and decodes float32 exactly as Keras does, int8 and
-    int16x8 with the agreement of LiteRT's own kernels. The int8 files hold integer operators only
-    (the encoder's first step from the zero state leaves no gate unused, which the converter would
-    compute in float)."""
+    int16x8 with the agreement of LiteRT's own kernels. The int8 and int16x8 files hold no float
+    tensor (the encoder's first step from the zero state leaves no gate unused, which the converter
+    would compute in float)."""
     pytest.importorskip("tflite_micro", reason="TFLite Micro has wheels for x86-64 Linux only")
     from export.micro import EngineStepModel, greedy_texts, micro_fit, static_shapes
-    from export.tflite_converter import operator_names
     from export.to_tflite import export_tflite
     from runtime.bundle import FAMILIES
     from trainer.model import open_run
@@ -304,8 +303,8 @@ def test_a_batch_one_bundle_runs_in_the_runtime_and_in_tflite_micro(tiny_run, se
             assert static_shapes(data), role
             refusal, arena = micro_fit(data, step=1 << 20)  # loads, in an arena to the MiB
             assert refusal is None and arena < 64 << 20, (precision, role, refusal)
-            if precision == "int8":
-                assert not operator_names(data) & {"QUANTIZE", "DEQUANTIZE"}, role
+            if precision != "float32":
+                assert integer_only(data), (precision, role)
 
         def decode(engine):
             return greedy_texts(EngineStepModel(*files.values(), FAMILIES[spec.family], engine), spec, texts)
@@ -319,14 +318,33 @@ def test_a_batch_one_bundle_runs_in_the_runtime_and_in_tflite_micro(tiny_run, se
             assert agree >= LENIENT[precision] and abs(agree - builtin) <= 0.25, (precision, agree, builtin)
 
 
+def integer_only(model: bytes) -> bool:
+    """No float tensor in the file (so every QUANTIZE is integer to integer)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    floats = (schema.TensorType.FLOAT32, schema.TensorType.FLOAT16)
+    return all(t.type not in floats for g in m.subgraphs for t in g.tensors)
+
+
 def test_a_fixed_batch_attention_bundle_decodes_as_keras(attention_run, attention_bundle, tmp_path):
     """A fixed batch of 3: the runtime feeds pieces of 3 rows, the memory with them, the last piece
-    filled up, in greedy and beam decoding."""
+    filled up, in greedy and beam decoding. With --integer-io the int8 step takes the memory as int8
+    too, and the files hold no float tensor."""
+    import numpy as np
+
     from export.to_tflite import export_tflite
     from trainer.reference import keras_translator
 
     bundle = tmp_path / "batch3"
-    export_tflite(attention_run, bundle, quantize=("none",), fixed_batch=3, num_decodes=60, **QUIET)
+    _, reports = export_tflite(attention_run, bundle, quantize=("none", "int8"), fixed_batch=3, integer_io=True,
+                               num_decodes=60, min_agreement=LENIENT, **QUIET)
+    int8 = Translator(bundle, backend="tflite", precision="int8", max_batch_size=8)
+    step = int8.model._decoder.get_input_details()
+    assert {step[name]["dtype"] for name in int8.model.family.context} == {np.int8}
+    assert all(integer_only((bundle / f"{role}.int8.tflite").read_bytes()) for role in ("encoder", "decoder_step"))
+    assert reports[1].decodes_identical >= LENIENT["int8"] * reports[1].decodes_compared
     texts = list(dict.fromkeys(en for en, _ in read_heldout(attention_run)))[:20]
     lite = Translator(bundle, backend="tflite", max_batch_size=8)
     assert lite.translate(texts) == keras_translator(attention_run).translate(texts)
@@ -360,7 +378,7 @@ def test_a_fixed_batch_file_runs_in_pieces_of_its_size():
 def test_integer_io_files_decode_as_the_float_io_ones(tiny_run, full_bundle, sentences, tmp_path):
     """`--integer-io`: the int8 and int16x8 files take and return the state and logits as integers
     with their scale and zero point, no float at their edges; the runtime (de)quantizes them as the
-    files' own QUANTIZE / DEQUANTIZE ops did, so they decode exactly as the float-I/O files, in
+    files' own QUANTIZE / DEQUANTIZE ops do, so they decode exactly as the float-I/O files, in
     greedy and beam search; the step hands its state back to itself as integers where its output has
     its input's quantization."""
     import numpy as np
@@ -434,16 +452,68 @@ def test_int16x8_lookups_run_in_int8_with_the_same_values():
     assert all(np.array_equal(outs[0][k], outs[1][k]) for k in ("one_hot", "rows"))
 
 
-def test_tflite_quantize_rounds_halves_away_from_zero_and_saturates():
+def test_runtime_quantize_rounds_as_litert_and_the_reference_kernels(full_bundle):
+    """The runtime's QUANTIZE gives what a float-I/O int8 file's own QUANTIZE op gives in LiteRT,
+    on values at exact half steps (where roundings differ: LiteRT's halves to even, the reference
+    kernels' away from zero), and saturates."""
+    import warnings
+
     import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
 
     from runtime.backends.tflite import dequantize, quantize
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # preserving every tensor is a debugging option
+        lite = Interpreter(model_content=(full_bundle[0] / "decoder_step.int8.tflite").read_bytes(),
+                           experimental_preserve_all_tensors=True)
+    runner = lite.get_signature_runner()
+    inputs = runner.get_input_details()
+    state = inputs["state_h"]
+    op = next(o for o in lite._get_ops_details() if o["op_name"] == "QUANTIZE" and state["index"] in o["inputs"])
+    scale, zero_point = next(t["quantization"] for t in lite.get_tensor_details() if t["index"] == op["outputs"][0])
+    rows, width = 64, state["shape"][1]
+    h = ((np.arange(rows * width) % 300 - 150) + 0.5).astype(np.float32).reshape(rows, width) * np.float32(scale)
+    runner(token_ids=np.zeros(rows, np.int32), state_h=h, state_c=np.zeros_like(h))
+    got = lite.get_tensor(op["outputs"][0])
+    assert (quantize(h, np.dtype(np.int8), np.float32(scale), zero_point) == got).all()
+    assert (quantize(h, np.dtype(np.int8), np.float32(scale), zero_point, reference=True) != got).any()
+
     x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 1000.0, -1000.0], np.float32)
-    q = quantize(x, np.dtype(np.int8), np.float32(1.0), 0)
+    one = np.float32(1.0)
+    assert quantize(x, np.dtype(np.int8), one, 0).tolist() == [-2, -2, 0, 0, 2, 2, 127, -128]
+    q = quantize(x, np.dtype(np.int8), one, 0, reference=True)
     assert q.tolist() == [-3, -2, -1, 1, 2, 3, 127, -128] and q.dtype == np.int8
-    assert quantize(q, np.dtype(np.int8), np.float32(1.0), 0) is q  # the file's own integers pass as they are
+    assert quantize(q, np.dtype(np.int8), one, 0) is q  # the file's own integers pass as they are
     assert dequantize(np.array([-128, 0, 3], np.int8), np.int8, np.float32(0.5), 2).tolist() == [-65.0, -1.0, 0.5]
+
+
+def test_the_step_carries_its_integer_state_through_pieces():
+    """The step's integer state, where its output has its input's quantization, goes back to the
+    file as it is, also through a fixed batch's pieces; float feeds are quantized, outputs
+    dequantized."""
+    import threading
+
+    import numpy as np
+
+    from runtime.backends.tflite import TFLiteStepModel
+
+    seen = []
+
+    def runner(**feeds):
+        seen.append({k: v.copy() for k, v in feeds.items()})
+        return {"y": feeds["s"] + np.int8(1), "z": feeds["s"] * np.int8(2)}
+
+    int8 = (np.dtype(np.int8), np.float32(0.5), 0)
+    runner._quantized_inputs, runner._quantized_outputs = {"s": int8}, {"y": int8, "z": int8}
+    backend = type("Backend", (), {"_lock": threading.Lock(), "_run": TFLiteStepModel._run})()
+    out = TFLiteStepModel._call(backend, runner, 2, {"s": np.array([1.0, -1.0, 2.0], np.float32)}, {"y"})
+    assert [f["s"].tolist() for f in seen] == [[2, -2], [4, 4]]  # quantized, the last piece filled up
+    assert out["y"].dtype == np.int8 and out["y"].tolist() == [3, -1, 5]  # carried as integers
+    assert out["z"].dtype == np.float32 and out["z"].tolist() == [2.0, -2.0, 4.0]
+    seen.clear()
+    TFLiteStepModel._call(backend, runner, None, {"s": out["y"]})
+    assert seen[0]["s"].tolist() == [3, -1, 5]  # as it is, not quantized again
 
 
 def test_integer_io_needs_a_full_integer_precision(tiny_run, tmp_path):

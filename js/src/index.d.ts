@@ -157,6 +157,8 @@ export type DecoderState = Record<string, { data: Float32Array; dims: readonly n
 
 /** A step model: what decoding needs from an engine (flat row-major typed arrays). */
 export interface StepModel {
+  /** The names of the state that the step reads and never changes (per-sentence context): beam search leaves them in place while beams only reorder within their sentences. */
+  readonly family?: { readonly context: readonly string[] };
   encode(ids: Int32Array, batch: number, time: number): Promise<DecoderState>;
   step(tokens: Int32Array, state: DecoderState): Promise<{ logits: Float32Array; state: DecoderState }>;
   release?(): Promise<void>;

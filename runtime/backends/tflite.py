@@ -4,10 +4,11 @@ Each file has one `serving_default` signature whose input and output names are t
 names; outputs are read by name (LiteRT does not keep the model's output order). The batch axis is
 dynamic (signature runners resize their inputs to each call's batch) or fixed (`export.to_tflite
 --fixed-batch`, as TFLite Micro needs): a call of another batch then runs in pieces of that size.
-A full-integer file may take and return its float tensors (the state, the logits) as integers with
-their scale and zero point (`export.to_tflite --integer-io`, for accelerators that need it): the
-backend quantizes them on the way in and dequantizes them on the way out, as the file's own
-QUANTIZE / DEQUANTIZE ops would, so the decodes are those of the float-I/O file. The one exception
+A full-integer file may take and return its float tensors (the state, the attention family's
+memory, the logits) as integers with their scale and zero point (`export.to_tflite --integer-io`,
+for accelerators that need it): the backend quantizes them on the way in and dequantizes them on
+the way out with LiteRT's own rounding, as the float-I/O file's QUANTIZE / DEQUANTIZE ops do, so
+the decodes are those of the float-I/O file. The one exception
 is the step's own state: where `next_<name>` has the quantization of the input `<name>` (the
 converter calibrates the two apart; they often agree), the step returns it as the file's integers
 and takes it back unchanged, as an accelerator's loop would; the decoding loops only re-index it.
@@ -94,12 +95,8 @@ class TFLiteStepModel:
     def _call(self, runner, fixed: int | None, feeds: dict, integer: set = frozenset()) -> dict:
         """Run `runner` on `feeds`; float feeds of integer inputs are quantized, integer outputs
         dequantized, except the outputs named in `integer`."""
-        feeds = {name: quantize(value, *runner._quantized_inputs[name]) if name in runner._quantized_inputs
-                 else value for name, value in feeds.items()}
-        out = self._run(runner, fixed, feeds)
-        return {name: dequantize(value, *runner._quantized_outputs[name])
-                if name in runner._quantized_outputs and name not in integer else value
-                for name, value in out.items()}
+        out = self._run(runner, fixed, quantize_feeds(feeds, runner._quantized_inputs))
+        return dequantize_outputs(out, runner._quantized_outputs, integer)
 
     def _run(self, runner, fixed: int | None, feeds: dict) -> dict:
         rows = len(next(iter(feeds.values())))
@@ -125,15 +122,33 @@ def quantized_tensors(details: dict) -> dict[str, tuple]:
     return out
 
 
-def quantize(x: np.ndarray, dtype: np.dtype, scale: np.float32, zero_point: int) -> np.ndarray:
-    """TFLite's QUANTIZE: round(x / scale) + zero point, halves away from zero, saturated. An
-    array already of `dtype` is the file's own integers (the step's carried state), as it is."""
+def quantize(x: np.ndarray, dtype: np.dtype, scale: np.float32, zero_point: int, reference: bool = False):
+    """LiteRT's QUANTIZE: x * (1 / scale) in float32, rounded halves to even, plus the zero point,
+    saturated. `reference`: TFLite's reference kernels' (TFLite Micro's), x / scale rounded halves
+    away from zero. (Only exact half steps tell the two apart.) An array already of `dtype` is the
+    file's own integers (the step's carried state), as it is."""
     if x.dtype == dtype:
         return x
-    v = x.astype(np.float32, copy=False) / scale
-    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)) + zero_point
+    x = x.astype(np.float32, copy=False)
+    if reference:
+        v = x / scale
+        q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))
+    else:
+        q = np.rint(x * (np.float32(1) / scale))
     info = np.iinfo(dtype)
-    return np.clip(q, info.min, info.max).astype(dtype)
+    return np.clip(q + zero_point, info.min, info.max).astype(dtype)
+
+
+def quantize_feeds(feeds: dict, quantized: dict, reference: bool = False) -> dict:
+    """`feeds` with each input of `quantized` (`quantized_tensors`) quantized."""
+    return {name: quantize(value, *quantized[name], reference=reference) if name in quantized else value
+            for name, value in feeds.items()}
+
+
+def dequantize_outputs(out: dict, quantized: dict, keep=frozenset()) -> dict:
+    """`out` with each output of `quantized` dequantized, except those named in `keep`."""
+    return {name: dequantize(value, *quantized[name]) if name in quantized and name not in keep else value
+            for name, value in out.items()}
 
 
 def dequantize(q: np.ndarray, dtype: np.dtype, scale: np.float32, zero_point: int) -> np.ndarray:
