@@ -8,10 +8,10 @@ A full-integer file may take and return its float tensors (the state, the attent
 memory, the logits) as integers with their scale and zero point (`export.to_tflite --integer-io`,
 for accelerators that need it): the backend quantizes them on the way in and dequantizes them on
 the way out with LiteRT's own rounding, as the float-I/O file's QUANTIZE / DEQUANTIZE ops do, so
-the decodes are those of the float-I/O file. The one exception
-is the step's own state: where `next_<name>` has the quantization of the input `<name>` (the
-converter calibrates the two apart; they often agree), the step returns it as the file's integers
-and takes it back unchanged, as an accelerator's loop would; the decoding loops only re-index it.
+the decodes are those of the float-I/O file. The one exception is the step's own state: where
+`next_<name>` has the quantization of the input `<name>` (the converter calibrates the two apart;
+they often agree), the step returns it as the file's integers and takes it back unchanged, as an
+accelerator's loop would; the decoding loops only re-index it.
 """
 
 from __future__ import annotations
