@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.backends.tflite import dequantize_outputs, quantize_feeds, quantized_tensors
+from runtime.backends.tflite import dequantize_outputs, interpreter_class, quantize_feeds, quantized_tensors
 from runtime.bundle import LOGITS, SOURCE_IDS, TOKEN_IDS, Family, next_name
 from runtime.decoding import greedy_decode
 from runtime.vocab import END, START
@@ -91,7 +91,7 @@ class _Graph:
     """One batch-1 .tflite file run by `engine`, inputs and outputs by their signature names."""
 
     def __init__(self, data: bytes, engine: str) -> None:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        from ai_edge_litert.interpreter import Interpreter
 
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -113,9 +113,8 @@ class _Graph:
 
             self.micro = runtime.Interpreter.from_bytes(data, arena_size=64 << 20)
         else:
-            kernels = ({"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
-                       if engine == "litert-builtin" else {})
-            self.lite = Interpreter(model_content=data, num_threads=1, **kernels)
+            LiteRT, kernels = interpreter_class("builtin" if engine == "litert-builtin" else "default")
+            self.lite = LiteRT(model_content=data, num_threads=1, **kernels)
             self.lite.allocate_tensors()
             self.input_index, self.output_index = inputs, outputs
 

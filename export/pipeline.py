@@ -40,9 +40,11 @@ def export_bundle(
     num_decodes: int = 500,
     min_agreement: dict[str, float] | None = None,
     batch_dependent: set[str] = frozenset(),
+    other_kernels: dict[str, Sequence[str]] | None = None,
     log=print,
 ):
     """Convert `run` to `backend` in each precision, validate and write the bundle at `out`.
+    `other_kernels` names, by precision, the backend's other kernel sets whose decodes are checked too.
 
     Returns (Manifest, [ParityReport]). Raises ParityError, leaving `out` as it was, when an artifact
     misses its precision's bar (export.validate.MIN_AGREEMENT, or `min_agreement`).
@@ -70,7 +72,7 @@ def export_bundle(
         reference = step_translator(trained.model, trained.spec)
         baseline = Baseline(trained.model, reference, trained.spec, read_heldout(trained.path), num_decodes)
         for precision in precisions:
-            reports.append(baseline.compare(staged, backend, precision))
+            reports.append(baseline.compare(staged, backend, precision, (other_kernels or {}).get(precision, ())))
         log(format_table(reports, keras_chrf=baseline.chrf))
         for r in reports:
             if r.greedy_size is not None:

@@ -127,6 +127,53 @@ def test_a_bar_missed_fails_the_export_and_keeps_the_bundle(tiny_run, full_bundl
     assert (bundle / MANIFEST).read_bytes() == before
 
 
+def test_full_integer_files_are_checked_on_both_of_litert_kernel_sets(tiny_run, full_bundle):
+    """int8 and int16x8 round differently on LiteRT's default (XNNPACK) and built-in kernels: the export
+    decodes them on both, reports both and holds both to the bar; other precisions are checked once."""
+    from export.source import usable_pairs
+    from runtime.backends.tflite import TFLiteStepModel
+    from runtime.bundle import read_artifact
+    from trainer.metrics import group_references
+    from trainer.model import open_run
+    from trainer.reference import keras_translator
+
+    bundle, reports = full_bundle
+    manifest = read_manifest(bundle)
+    compared = reports["tflite/int8"].decodes_compared
+    sources = group_references(usable_pairs(read_heldout(tiny_run), open_run(tiny_run).spec))[0][:compared]
+    expected = keras_translator(tiny_run).translate(sources)
+    for precision in ("int8", "int16x8"):
+        report = reports[f"tflite/{precision}"]
+        arts = manifest.select("tflite", precision)
+        graphs = [read_artifact(bundle, arts[role]) for role in ("encoder", "decoder_step")]
+        identical = {}
+        for kernels in ("default", "builtin"):
+            model = TFLiteStepModel(*graphs, family=manifest.family, kernels=kernels)
+            got = Translator.from_step_model(model, manifest).translate(sources)
+            identical[kernels] = sum(a == b for a, b in zip(got, expected))
+        assert identical["default"] == report.decodes_identical
+        assert report.other_kernels == {"builtin": identical["builtin"]}
+        assert report.worst_identical == min(identical.values())
+        assert manifest.validation[f"tflite/{precision}"]["identical_by_kernels"] == {"builtin": identical["builtin"]}
+    for precision in ("float32", "float16", "dynamic"):
+        assert reports[f"tflite/{precision}"].other_kernels == {}
+        assert "identical_by_kernels" not in manifest.validation[f"tflite/{precision}"]
+    with pytest.raises(ValueError, match="kernels must be one of"):
+        TFLiteStepModel(*graphs, kernels="xnnpack")
+
+
+def test_a_kernel_set_below_the_bar_fails_the_export():
+    from export.validate import ParityError, ParityReport, require_parity
+
+    report = ParityReport("tflite", "int8", size=1, max_abs_diff_state=0.1, max_abs_diff_prob=0.1,
+                          decodes_compared=100, decodes_identical=95, chrf=20.0, other_kernels={"builtin": 80})
+    with pytest.raises(ParityError, match=r"on the builtin kernels 20/100 greedy decodes differ \(80\.0%"):
+        require_parity(report)
+    require_parity(report, min_agreement=0.8)
+    report.other_kernels["builtin"] = 95
+    require_parity(report)
+
+
 def test_export_of_another_model_replaces_the_bundle(tiny_run, full_bundle, tmp_path):
     from export.to_onnx import export_onnx
     from trainer.fit import fit

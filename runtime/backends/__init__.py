@@ -12,11 +12,13 @@ BACKENDS = ("onnx", "tflite")
 
 def load_backend(
     name: str, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
-    io_binding: bool | None = None, greedy: bytes | None = None, family: Family = SEED,
+    io_binding: bool | None = None, greedy: bytes | None = None, family: Family = SEED, kernels: str = "default",
 ):
     """A StepModel for backend `name` from the graphs' bytes (already checked by the caller), whose
     graphs take and return `family`'s tensors; `greedy`, the optional one-graph greedy decoder, gives
-    the model a `greedy_ids` method."""
+    the model a `greedy_ids` method. `kernels` picks LiteRT's kernel set (`tflite.KERNELS`)."""
+    if kernels != "default" and name != "tflite":
+        raise BackendUnavailableError(f"kernels={kernels!r} selects LiteRT's kernels; backend {name!r} has none")
     if name == "onnx":
         return OnnxStepModel(encoder, decoder_step, device=device, threads=threads, io_binding=io_binding,
                              greedy=greedy, family=family)
@@ -25,7 +27,8 @@ def load_backend(
     if name == "tflite":
         if io_binding:
             raise BackendUnavailableError("io_binding is an onnxruntime feature; backend='tflite' has none")
-        return TFLiteStepModel(encoder, decoder_step, device=device, threads=threads, family=family)
+        return TFLiteStepModel(encoder, decoder_step, device=device, threads=threads, family=family,
+                               kernels=kernels)
     raise BackendUnavailableError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

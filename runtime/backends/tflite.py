@@ -24,30 +24,42 @@ from ..bundle import LOGITS, SEED, SOURCE_IDS, TOKEN_IDS, Family, next_name
 from ..errors import BackendUnavailableError, BundleError
 
 
-def _interpreter_class():
+# LiteRT's kernel sets: "default" delegates what it can to XNNPACK; "builtin" runs LiteRT's own
+# kernels only. Float files give the same results on both; full-integer (int8) files need not, since
+# each set rounds its own way (docs/devices.md), so the export checks those on both.
+KERNELS = ("default", "builtin")
+
+
+def interpreter_class(kernels: str = "default"):
+    """LiteRT's Interpreter, with the keyword arguments that select `kernels`."""
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {', '.join(KERNELS)}, got {kernels!r}")
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:
         raise BackendUnavailableError(
             "backend='tflite' needs LiteRT: pip install 's2s-edge[tflite]' (ai-edge-litert)"
         ) from None
-    return Interpreter
+    if kernels == "builtin":
+        return Interpreter, {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    return Interpreter, {}
 
 
 class TFLiteStepModel:
     def __init__(
         self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
-        family: Family = SEED,
+        family: Family = SEED, kernels: str = "default",
     ) -> None:
         if device not in ("cpu", "auto"):
             raise BackendUnavailableError(f"backend='tflite' runs on the CPU only, not {device!r}")
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        Interpreter = _interpreter_class()
+        Interpreter, options = interpreter_class(kernels)
         self.device = "cpu"
         self.family = family
-        self._encoder = self._runner(Interpreter, encoder, "encoder", threads)
-        self._decoder = self._runner(Interpreter, decoder_step, "decoder_step", threads)
+        self.kernels = kernels
+        self._encoder = self._runner(Interpreter, options, encoder, "encoder", threads)
+        self._decoder = self._runner(Interpreter, options, decoder_step, "decoder_step", threads)
         self._encoder_length = self._encoder.get_input_details()[SOURCE_IDS]["shape"][1]
         # Integer state that the step hands back to itself as it is (same type, scale, zero point).
         carried = self._decoder._quantized_inputs, self._decoder._quantized_outputs
@@ -59,10 +71,10 @@ class TFLiteStepModel:
         # decoding state itself stays with each caller).
         self._lock = threading.Lock()
 
-    def _runner(self, Interpreter, data, role, threads):
+    def _runner(self, Interpreter, options, data, role, threads):
         inputs, outputs = self.family.io[role]
         try:
-            interpreter = Interpreter(model_content=data, num_threads=1 if threads is None else threads)
+            interpreter = Interpreter(model_content=data, num_threads=1 if threads is None else threads, **options)
             runner = interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as exc:
             raise BundleError(f"the {role} .tflite model cannot be loaded: {exc}") from None
