@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from runtime.backends.tflite import dequantize_outputs, interpreter_class, quantize_feeds, quantized_tensors
+from runtime.backends.tflite import dequantize_outputs, litert_interpreter, quantize_feeds, quantized_tensors
 from runtime.bundle import LOGITS, SOURCE_IDS, TOKEN_IDS, Family, next_name
 from runtime.decoding import greedy_decode
 from runtime.vocab import END, START
@@ -113,8 +113,8 @@ class _Graph:
 
             self.micro = runtime.Interpreter.from_bytes(data, arena_size=64 << 20)
         else:
-            LiteRT, kernels = interpreter_class("builtin" if engine == "litert-builtin" else "default")
-            self.lite = LiteRT(model_content=data, num_threads=1, **kernels)
+            _, options = litert_interpreter("builtin" if engine == "litert-builtin" else "default")
+            self.lite = Interpreter(model_content=data, num_threads=1, **options)
             self.lite.allocate_tensors()
             self.input_index, self.output_index = inputs, outputs
 

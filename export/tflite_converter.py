@@ -124,6 +124,24 @@ def _opcode(m, op: int) -> int:
     return found
 
 
+def _add_tensor(graph, like, kind: int, scale: float, zero_point: int, suffix: bytes) -> int:
+    """A new activation tensor of `like`'s shape, of type `kind` with one scale and zero point."""
+    new = schema.TensorT()
+    new.shape, new.shapeSignature, new.type, new.buffer = like.shape, like.shapeSignature, kind, 0
+    new.name = like.name + suffix
+    new.quantization = schema.QuantizationParametersT()
+    new.quantization.scale, new.quantization.zeroPoint = [scale], [zero_point]
+    graph.tensors.append(new)
+    return len(graph.tensors) - 1
+
+
+def _quantize_op(m, source: int, target: int):
+    """A QUANTIZE op from tensor `source` to `target` (between integer types: a requantization)."""
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = _opcode(m, schema.BuiltinOperator.QUANTIZE), [source], [target]
+    return op
+
+
 _MOVES = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.RESHAPE, schema.BuiltinOperator.SQUEEZE,
           schema.BuiltinOperator.EXPAND_DIMS}
 
@@ -214,19 +232,56 @@ def int8_lookups(model: bytes) -> bytes:
             m.buffers[table.buffer].data = narrow.astype(np.int8).tobytes()
             table.type = types.INT8
             table.quantization.scale, table.quantization.zeroPoint = [scale], [0]
-            out = graph.tensors[out_index]
-            rows = schema.TensorT()
-            rows.shape, rows.shapeSignature, rows.type, rows.buffer = out.shape, out.shapeSignature, types.INT8, 0
-            rows.name = out.name + b"/int8"
-            rows.quantization = schema.QuantizationParametersT()
-            rows.quantization.scale, rows.quantization.zeroPoint = [scale], [0]
-            graph.tensors.append(rows)
-            op.outputs = [len(graph.tensors) - 1]
-            requantize = schema.OperatorT()
-            requantize.opcodeIndex = _opcode(m, ops.QUANTIZE)
-            requantize.inputs, requantize.outputs = op.outputs, [out_index]
-            rewritten.append(requantize)
+            op.outputs = [_add_tensor(graph, graph.tensors[out_index], types.INT8, scale, 0, b"/int8")]
+            rewritten.append(_quantize_op(m, op.outputs[0], out_index))
         graph.operators = rewritten
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
+
+
+def integer_tensors(model: bytes, names: Iterable[str]) -> dict[str, tuple[int, float, int]]:
+    """For each named signature tensor of a full-integer file with float inputs and outputs, the
+    integer tensor behind it (the one its QUANTIZE makes, or its DEQUANTIZE reads): (index, scale,
+    zero point)."""
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    return {name: _integer_tensor(m, name)[1:] for name in names}
+
+
+def _integer_tensor(m, name: str):
+    graph, signature = m.subgraphs[0], m.signatureDefs[0]
+    ends = {t.name.decode(): (t.tensorIndex, t in signature.outputs) for t in [*signature.inputs, *signature.outputs]}
+    if name not in ends:
+        raise ValueError(f"the file has no input or output named {name!r}; it has {', '.join(sorted(ends))}")
+    index, is_output = ends[name]
+    edge = schema.BuiltinOperator.DEQUANTIZE if is_output else schema.BuiltinOperator.QUANTIZE
+    ops = [op for op in graph.operators if _builtin(m.operatorCodes[op.opcodeIndex]) == edge
+           and index in (op.outputs if is_output else op.inputs)]
+    if graph.tensors[index].type != schema.TensorType.FLOAT32 or len(ops) != 1:
+        raise ValueError(f"{name!r} is not a float tensor with one {'DEQUANTIZE' if is_output else 'QUANTIZE'} "
+                         "at the file's edge: give a full-integer file with float inputs and outputs")
+    behind = ops[0].inputs[0] if is_output else ops[0].outputs[0]
+    q = graph.tensors[behind].quantization
+    return graph, behind, float(q.scale[0]), int(q.zeroPoint[0])
+
+
+def through_int8(model: bytes, grids: dict[str, tuple[float, int]]) -> bytes:
+    """A research probe (benchmarks/integer_layouts.py): `model`, an int16x8 file with float inputs and
+    outputs, in which each named signature tensor's int16 tensor passes through int8 at the given
+    (scale, zero point): a QUANTIZE to int8 right after the op that makes it, and one back to int16.
+    Every op that reads it (h also feeds the dense layer) reads the rounded value; nothing else
+    changes. With the grids of an int8 file of the same model (`integer_tensors`), the tensor is
+    rounded as full int8 rounds it."""
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    for name, (scale, zero_point) in grids.items():
+        graph, index, _, _ = _integer_tensor(m, name)
+        tensor = graph.tensors[index]
+        if tensor.type != schema.TensorType.INT16:
+            raise ValueError(f"{name!r} is not an int16 tensor: give an int16x8 file")
+        at = next(k for k, op in enumerate(graph.operators) if index in op.outputs)
+        made = _add_tensor(graph, tensor, schema.TensorType.INT16, float(tensor.quantization.scale[0]),
+                           int(tensor.quantization.zeroPoint[0]), b"/int16")
+        narrow = _add_tensor(graph, tensor, schema.TensorType.INT8, scale, zero_point, b"/int8")
+        graph.operators[at].outputs = [made if k == index else k for k in graph.operators[at].outputs]
+        graph.operators[at + 1 : at + 1] = [_quantize_op(m, made, narrow), _quantize_op(m, narrow, index)]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
 
 

@@ -75,6 +75,9 @@ class Translator:
     this backend and precision (the "greedy" role), greedy `translate` runs it on batches of up to
     GREEDY_LOOP_MAX_BATCH sentences, one call per batch instead of one per character, with the same
     outputs; scores, beam search, sampling, streaming and larger batches step the decoder.
+
+    `kernels` (backend "tflite" only): LiteRT's kernel set, "default" (its XNNPACK delegate where it
+    applies) or "builtin" (its built-in kernels only; `runtime.backends.tflite.KERNELS`).
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class Translator:
         on_overflow: str = "error",
         io_binding: bool | None = None,
         greedy_loop: bool | None = None,
+        kernels: str = "default",
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
@@ -107,7 +111,8 @@ class Translator:
         greedy = (read_artifact(bundle, artifacts["greedy"])
                   if greedy_loop and "greedy" in artifacts else None)
         self.model = load_backend(backend, encoder, decoder, device=device, threads=threads,
-                                  io_binding=io_binding, greedy=greedy, family=self.manifest.family)
+                                  io_binding=io_binding, greedy=greedy, family=self.manifest.family,
+                                  kernels=kernels)
         self.backend, self.precision = backend, precision
         self.max_batch_size = max_batch_size
         # A batch-dependent model would make a sentence's translation depend on its batch-mates.

@@ -18,7 +18,7 @@ def load_backend(
     graphs take and return `family`'s tensors; `greedy`, the optional one-graph greedy decoder, gives
     the model a `greedy_ids` method. `kernels` picks LiteRT's kernel set (`tflite.KERNELS`)."""
     if kernels != "default" and name != "tflite":
-        raise BackendUnavailableError(f"kernels={kernels!r} selects LiteRT's kernels; backend {name!r} has none")
+        raise BackendUnavailableError(f"kernels={kernels!r}: kernel sets are LiteRT's; backend {name!r} has none")
     if name == "onnx":
         return OnnxStepModel(encoder, decoder_step, device=device, threads=threads, io_binding=io_binding,
                              greedy=greedy, family=family)

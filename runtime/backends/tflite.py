@@ -30,8 +30,8 @@ from ..errors import BackendUnavailableError, BundleError
 KERNELS = ("default", "builtin")
 
 
-def interpreter_class(kernels: str = "default"):
-    """LiteRT's Interpreter, with the keyword arguments that select `kernels`."""
+def litert_interpreter(kernels: str = "default"):
+    """(LiteRT's Interpreter class, the keyword arguments of its constructor that select `kernels`)."""
     if kernels not in KERNELS:
         raise ValueError(f"kernels must be one of {', '.join(KERNELS)}, got {kernels!r}")
     try:
@@ -54,7 +54,7 @@ class TFLiteStepModel:
             raise BackendUnavailableError(f"backend='tflite' runs on the CPU only, not {device!r}")
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        Interpreter, options = interpreter_class(kernels)
+        Interpreter, options = litert_interpreter(kernels)
         self.device = "cpu"
         self.family = family
         self.kernels = kernels
