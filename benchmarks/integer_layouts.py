@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from export.source import run_source, usable_pairs
-    from export.tflite_converter import integer_tensors, make_converter, through_int8
+    from export.tflite_converter import integer_grids, make_converter, through_int8
     from runtime.backends.tflite import TFLiteStepModel
     from runtime.bundle import FAMILIES
     from runtime.translator import Translator
@@ -76,8 +76,7 @@ def main(argv=None) -> int:
     rows = [("keras (reference)", "", "", "", f"{chrf(expected, references):.1f}", "", "")]
     layouts = [("int8", "every activation", files["int8"]), ("int16x8", "none (16 bits)", files["int16x8"])]
     for name, narrowed in LAYOUTS:  # each tensor rounded to the grid that full int8 gives it
-        grids = {n: grid for n, (_, *grid) in integer_tensors(files["int8"]["decoder_step"], narrowed).items()}
-        step = through_int8(files["int16x8"]["decoder_step"], grids)
+        step = through_int8(files["int16x8"]["decoder_step"], integer_grids(files["int8"]["decoder_step"], narrowed))
         layouts.append((name, ", ".join(narrowed), {**files["int16x8"], "decoder_step": step}))
     for name, narrowed, graphs in layouts:
         print(f"decoding with {name} ...", flush=True)

@@ -238,12 +238,12 @@ def int8_lookups(model: bytes) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m))
 
 
-def integer_tensors(model: bytes, names: Iterable[str]) -> dict[str, tuple[int, float, int]]:
+def integer_grids(model: bytes, names: Iterable[str]) -> dict[str, tuple[float, int]]:
     """For each named signature tensor of a full-integer file with float inputs and outputs, the
-    integer tensor behind it (the one its QUANTIZE makes, or its DEQUANTIZE reads): (index, scale,
-    zero point)."""
+    (scale, zero point) of the integer tensor behind it (the one its QUANTIZE makes, or its
+    DEQUANTIZE reads)."""
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
-    return {name: _integer_tensor(m, name)[1:] for name in names}
+    return {name: _integer_tensor(m, name)[2:] for name in names}
 
 
 def _integer_tensor(m, name: str):
@@ -268,7 +268,7 @@ def through_int8(model: bytes, grids: dict[str, tuple[float, int]]) -> bytes:
     outputs, in which each named signature tensor's int16 tensor passes through int8 at the given
     (scale, zero point): a QUANTIZE to int8 right after the op that makes it, and one back to int16.
     Every op that reads it (h also feeds the dense layer) reads the rounded value; nothing else
-    changes. With the grids of an int8 file of the same model (`integer_tensors`), the tensor is
+    changes. With the grids of an int8 file of the same model (`integer_grids`), the tensor is
     rounded as full int8 rounds it."""
     m = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
     for name, (scale, zero_point) in grids.items():

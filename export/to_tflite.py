@@ -43,7 +43,7 @@ def export_tflite(
     return export_bundle(
         run, out, "tflite", precisions, make_converter(calibration_pairs, fixed_batch, integer_io),
         "tflite", producer_versions(), num_decodes=num_decodes, min_agreement=min_agreement,
-        # Full-integer files round differently on each kernel set: both must pass.
+        # int8 rounds differently on LiteRT's two kernel sets: full-integer files must pass on both.
         other_kernels={precision: ("builtin",) for precision in INTEGER_IO}, log=log,
     )
 

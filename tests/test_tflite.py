@@ -188,14 +188,14 @@ def test_through_int8_rounds_a_tensor_as_full_int8_rounds_it(full_bundle):
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.tflite_converter import integer_tensors, through_int8
+    from export.tflite_converter import integer_grids, through_int8
     from runtime.bundle import LOGITS, NEXT_STATE_C, NEXT_STATE_H, STATE_C, STATE_H, TOKEN_IDS, read_artifact
 
     bundle, _ = full_bundle
     manifest = read_manifest(bundle)
     wide, narrow = (read_artifact(bundle, manifest.select("tflite", p)["decoder_step"]) for p in ("int16x8", "int8"))
-    _, scale, zero_point = integer_tensors(narrow, [LOGITS])[LOGITS]
-    _, wide_scale, _ = integer_tensors(wide, [LOGITS])[LOGITS]
+    scale, zero_point = integer_grids(narrow, [LOGITS])[LOGITS]
+    wide_scale, _ = integer_grids(wide, [LOGITS])[LOGITS]
     rounded = through_int8(wide, {LOGITS: (scale, zero_point)})
     rng = np.random.default_rng(0)
     latent = manifest.latent_dim
