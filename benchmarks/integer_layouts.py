@@ -53,10 +53,11 @@ def main(argv=None) -> int:
 
     from export.source import run_source, usable_pairs
     from export.tflite_converter import integer_grids, make_converter, through_int8
+    from export.validate import decode_sentences
     from runtime.backends.tflite import TFLiteStepModel
     from runtime.bundle import FAMILIES
     from runtime.translator import Translator
-    from trainer.metrics import chrf, group_references
+    from trainer.metrics import chrf
     from trainer.model import open_run
     from trainer.reference import keras_translator
     from trainer.run import read_heldout
@@ -64,8 +65,7 @@ def main(argv=None) -> int:
     trained = open_run(args.run)
     spec = trained.spec
     family = FAMILIES[spec.family]
-    sources, references = group_references(usable_pairs(read_heldout(trained.path), spec))
-    sources, references = sources[: args.sentences], [[refs[0]] for refs in references[: args.sentences]]
+    sources, references = decode_sentences(usable_pairs(read_heldout(trained.path), spec), args.sentences)
     print(f"translating {len(sources)} held-out sentences with Keras ...", flush=True)
     expected = keras_translator(args.run).translate(sources)
     convert = make_converter()

@@ -171,6 +171,13 @@ def teacher_forced_probs(step_model, encoder_ids: np.ndarray, decoder_ids: np.nd
     return encoded, np.stack(probs, axis=1)
 
 
+def decode_sentences(usable: Sequence[Pair], num_decodes: int) -> tuple[list[str], list[list[str]]]:
+    """The sentences whose greedy decodes validation compares (each distinct sentence once, up to
+    `num_decodes`), each with its first reference for chrF: (sources, [[reference], ...])."""
+    sources, references = group_references(usable)
+    return sources[:num_decodes], [[refs[0]] for refs in references[:num_decodes]]
+
+
 class Baseline:
     """What Keras says on the validation inputs, computed once for all artifacts."""
 
@@ -198,10 +205,7 @@ class Baseline:
         # and float rounding differences grow with it, although no decode ever reaches them.
         lengths = np.array([len(fr) + 2 for _, fr in tf_pairs])
         self.real = np.arange(self.decoder_ids.shape[1])[None, :] < (lengths - 1)[:, None]
-        # Each distinct sentence once, scored against its first reference.
-        sources, references = group_references(usable)
-        self.sources = sources[:num_decodes]
-        self.references = [[refs[0]] for refs in references[:num_decodes]]
+        self.sources, self.references = decode_sentences(usable, num_decodes)
         self.reference = reference
         self.expected = reference.translate(self.sources)
         self.chrf = chrf(self.expected, self.references)

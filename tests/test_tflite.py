@@ -133,16 +133,15 @@ def test_full_integer_files_are_checked_on_both_of_litert_kernel_sets(tiny_run, 
     from ai_edge_litert.interpreter import OpResolverType
 
     from export.source import usable_pairs
-    from export.validate import format_table
+    from export.validate import decode_sentences, format_table
     from runtime.backends.tflite import litert_interpreter
-    from trainer.metrics import group_references
     from trainer.model import open_run
     from trainer.reference import keras_translator
 
     bundle, reports = full_bundle
     manifest = read_manifest(bundle)
     compared = reports["tflite/int8"].decodes_compared
-    sources = group_references(usable_pairs(read_heldout(tiny_run), open_run(tiny_run).spec))[0][:compared]
+    sources, _ = decode_sentences(usable_pairs(read_heldout(tiny_run), open_run(tiny_run).spec), compared)
     expected = keras_translator(tiny_run).translate(sources)
     for precision in ("int8", "int16x8"):
         report = reports[f"tflite/{precision}"]

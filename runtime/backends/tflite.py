@@ -57,7 +57,6 @@ class TFLiteStepModel:
         Interpreter, options = litert_interpreter(kernels)
         self.device = "cpu"
         self.family = family
-        self.kernels = kernels
         self._encoder = self._runner(Interpreter, options, encoder, "encoder", threads)
         self._decoder = self._runner(Interpreter, options, decoder_step, "decoder_step", threads)
         self._encoder_length = self._encoder.get_input_details()[SOURCE_IDS]["shape"][1]
