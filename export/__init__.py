@@ -3,3 +3,5 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # as in trainer: keep progress output readable
+
+import trainer  # noqa: E402,F401  (installs trainer.tf_startup before anything imports TensorFlow)

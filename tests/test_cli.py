@@ -157,3 +157,59 @@ def test_runtime_decoding_flag_errors(tiny_bundle):
                       "top_k")
     assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "--num-hypotheses", "3", "Go."),
                       "num_hypotheses")
+
+
+# What TensorFlow writes to fd 2 at import on some x86 CPUs (oneDNN on), whatever TF_CPP_MIN_LOG_LEVEL says.
+_NOISY_TENSORFLOW = '''
+import os, sys
+from importlib.machinery import PathFinder
+
+class NoisyTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = PathFinder.find_spec(name, path)
+        exec_module = spec.loader.exec_module
+
+        def noisy_exec_module(module):
+            os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+            exec_module(module)
+            os.write(2, b"I0000 00:00:1765000000.000000 1 port.cc:153] oneDNN custom operations are on.\\n")
+
+        spec.loader.exec_module = noisy_exec_module
+        return spec
+
+sys.meta_path.insert(0, NoisyTensorFlow())
+'''
+
+
+def test_one_line_errors_whatever_tensorflow_prints_at_import(tmp_path):
+    """The one-line error holds on CPUs where importing TensorFlow writes to fd 2 (issue 27, item 1)."""
+    (tmp_path / "sitecustomize.py").write_text(_NOISY_TENSORFLOW)
+    env = {**ENV, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+
+    def run(*args):
+        return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
+                              env=env, cwd=ROOT)
+
+    # The hook works: a bare import of TensorFlow writes its two lines.
+    bare = run("-c", "import tensorflow")
+    assert bare.returncode == 0 and "oneDNN custom operations are on" in bare.stderr, bare.stderr
+
+    for args, fragment in [
+        (("-m", "trainer.fit", "--out", str(tmp_path / "r"), "--bidirectional", "--latent-dim", "9"), "--latent-dim"),
+        (("-m", "export.to_onnx", "--run", str(tmp_path / "missing"), "--out", str(tmp_path / "b")), "missing"),
+        (("-m", "trainer.decode", "--run", str(tmp_path / "missing"), "Hi."), "missing"),
+    ]:
+        done = run(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.strip().splitlines() == [done.stderr.strip()], (args, done.stderr)
+        assert fragment in done.stderr and "oneDNN" not in done.stderr
+
+    # Asked for TensorFlow's messages, the user gets them.
+    loud = run("-c", "import trainer, tensorflow")
+    assert "oneDNN" not in loud.stderr
+    loud = subprocess.run([sys.executable, "-c", "import trainer, tensorflow"], capture_output=True, text=True,
+                          timeout=300, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}, cwd=ROOT)
+    assert "oneDNN custom operations are on" in loud.stderr
