@@ -8,7 +8,7 @@ from typing import Sequence
 from runtime.cli import add_verbose, positive_int
 
 from .source import UsageError
-from .validate import MIN_AGREEMENT
+from .validate import CHRF_P, MAX_CONFIDENT_DEPARTURES, NEAR_TIE
 
 
 def export_parser(prog: str, description: str, quantize: dict[str, str],
@@ -22,9 +22,12 @@ def export_parser(prog: str, description: str, quantize: dict[str, str],
                    help=f"precisions to export: {quantize_help} (default: none)")
     p.add_argument("--num-decodes", type=positive_int, default=500,
                    help="held-out sentences whose greedy decodes are compared with Keras (default: %(default)s)")
-    bars = ", ".join(f"{precision} {MIN_AGREEMENT[precision]:g}" for precision in dict.fromkeys(quantize.values()))
     p.add_argument("--min-agreement", nargs="*", metavar="PRECISION=FRACTION",
-                   help=f"override the share of decodes that must equal Keras (defaults: {bars})")
+                   help="judge PRECISION by its share of greedy decodes identical to Keras: at least FRACTION "
+                        "on every kernel set checked. Without it float32 needs every decode identical, and a "
+                        f"quantized precision is refused when more than {100 * MAX_CONFIDENT_DEPARTURES:g}%% "
+                        f"of the decodes depart where Keras was confident (top-2 margin >= {NEAR_TIE:g} nats) "
+                        f"or its chrF is lower than Keras's with p < {CHRF_P:g} (docs/export.md)")
     add_verbose(p)
     return p
 

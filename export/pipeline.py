@@ -47,7 +47,8 @@ def export_bundle(
     `other_kernels` names, by precision, the backend's other kernel sets whose decodes are checked too.
 
     Returns (Manifest, [ParityReport]). Raises ParityError, leaving `out` as it was, when an artifact
-    misses its precision's bar (export.validate.MIN_AGREEMENT, or `min_agreement`).
+    fails its precision's gate (`export.validate.judge`; `min_agreement`, by precision, judges it by
+    its share of decodes identical to Keras instead).
     """
     if not replaceable(out, MANIFEST):  # fail before minutes of conversion
         raise BundleError(f"--out {out} exists and is not a bundle: refusing to replace it")
@@ -73,7 +74,7 @@ def export_bundle(
         baseline = Baseline(trained.model, reference, trained.spec, read_heldout(trained.path), num_decodes)
         for precision in precisions:
             reports.append(baseline.compare(staged, backend, precision, (other_kernels or {}).get(precision, ())))
-        log(format_table(reports, keras_chrf=baseline.chrf))
+        log(format_table(reports, keras_chrf=baseline.chrf, min_agreement=min_agreement))
         for r in reports:
             if r.greedy_size is not None:
                 same = r.decodes_compared - len(r.greedy_differences)

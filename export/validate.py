@@ -15,6 +15,13 @@ For each decode that differs from Keras, the report also says where it first dep
 (the first character that differs) and Keras's top-2 margin there, the gap between the log
 probabilities of its first and second choice. A small margin is a near-tie that any rounding may
 flip; a large one is an artifact that computes something else.
+
+The gate (`judge`, `require_parity`): float32 must give every decode identical to Keras, within
+FLOAT_TOLERANCE. A quantized precision is judged on what its differences cost, on every kernel set
+checked: it is refused when more than MAX_CONFIDENT_DEPARTURES of the decodes depart where Keras was
+confident (top-2 margin >= NEAR_TIE), or when its chrF is lower than Keras's with paired-bootstrap
+p < CHRF_P (`trainer.metrics.paired_test`). `min_agreement` (`--min-agreement P=F`) judges precision P
+by its share of decodes identical to Keras instead (at least F on every kernel set).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from runtime.decoding import softmax
 from runtime.errors import S2SError
 from runtime.vocab import START
 from runtime.translator import GREEDY_LOOP_MAX_BATCH, Translator
-from trainer.metrics import chrf, group_references
+from trainer.metrics import chrf, group_references, paired_test
 from trainer.model import keras_reference
 from trainer.pipeline import encode_pairs
 from trainer.spec import Seq2SeqSpec
@@ -40,18 +47,41 @@ FLOAT_TOLERANCE = 1e-5
 # A departure whose Keras top-2 margin is below this (log-probability gap, nats) is a near-tie:
 # Keras's first choice was at most ~10% more likely than its second.
 NEAR_TIE = 0.1
-# Share of greedy decodes that must equal Keras, by precision (float32 must also be within 1e-5).
-MIN_AGREEMENT = {
-    "float32": 1.0,
-    "float16": 0.98,
-    "dynamic": 0.98,
-    "int8": 0.90,
-    "int16x8": 0.90,
+# The quantized precisions' default gate, on every kernel set checked: at most this share of the
+# decodes may depart from Keras where Keras was confident (its top-2 margin >= NEAR_TIE there) ...
+MAX_CONFIDENT_DEPARTURES = 0.01
+# ... and chrF may not be lower than Keras's with a paired-bootstrap p below this.
+CHRF_P = 0.05
+# float32's gate: every decode identical to Keras (and within FLOAT_TOLERANCE).
+EXACT = "float32"
+# What to do when a quantized artifact's decodes are refused, by rule.
+HINTS = {
+    "quality": "quantization-aware fine-tuning, python -m trainer.qat, brings a quantized model closer to Keras; "
+               "--min-agreement {precision}=FRACTION judges it by its share of decodes identical to Keras instead",
+    "identical": "quantization-aware fine-tuning, python -m trainer.qat, raises the agreement; "
+                 "--min-agreement {precision}=FRACTION accepts a lower one",
 }
 
 
 class ParityError(S2SError, RuntimeError):
     """An exported artifact does not reproduce the Keras model."""
+
+
+@dataclass
+class KernelDecodes:
+    """An artifact's greedy decodes on one kernel set, against Keras's."""
+
+    identical: int
+    chrf: float | None = None
+    # (step, Keras's top-2 margin) where each differing decode first departs; None: not measured
+    departures: list[tuple[int, float]] | None = None
+    p_chrf: float | None = None  # paired-bootstrap p of chrF against Keras's, where lower
+    examples: list[tuple[str, str, str]] = field(default_factory=list)  # (source, keras, artifact)
+
+    def confident(self, compared: int) -> int:
+        """Differing decodes that do not first depart at a near-tie of Keras's. A decode whose
+        departure was not measured counts as confident."""
+        return compared - self.identical - sum(m < NEAR_TIE for _, m in self.departures or ())
 
 
 @dataclass
@@ -72,6 +102,12 @@ class ParityReport:
     departures: list[tuple[int, float]] = field(default_factory=list)
     # Decodes identical to Keras on the backend's other kernel sets (LiteRT's built-in kernels), by set.
     other_kernels: dict[str, int] = field(default_factory=dict)
+    # Keras's chrF on the same sentences, and the paired-bootstrap p of this artifact's chrF against it
+    # (computed where the artifact's is lower; None otherwise).
+    keras_chrf: float | None = None
+    p_chrf: float | None = None
+    # The other kernel sets' decodes in full (chrF, p, departures), by set, as for the default set.
+    other_kernel_decodes: dict[str, "KernelDecodes"] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -90,12 +126,16 @@ class ParityReport:
     def near_ties(self) -> int:
         return sum(margin < NEAR_TIE for _, margin in self.departures)
 
+    def kernel_sets(self) -> dict[str, "KernelDecodes"]:
+        """The decodes on each kernel set checked, the default set first."""
+        default = KernelDecodes(self.decodes_identical, self.chrf, list(self.departures), self.p_chrf,
+                                self.mismatches)
+        others = {kernels: self.other_kernel_decodes.get(kernels, KernelDecodes(identical))
+                  for kernels, identical in self.other_kernels.items()}
+        return {"default": default, **others}
+
     def departure_summary(self) -> dict:
-        if not self.departures:
-            return {}
-        steps, margins = zip(*self.departures)
-        return {"median_step": float(np.median(steps)), "median_keras_margin": round(float(np.median(margins)), 4),
-                "near_ties": self.near_ties}
+        return departure_summary(self.departures)
 
     def to_json(self) -> dict:
         return {
@@ -113,29 +153,54 @@ class ParityReport:
         }
 
 
-def format_table(reports: Sequence[ParityReport], keras_chrf: float | None = None) -> str:
-    """The export's parity table. "first departure" is, over the decodes that differ from Keras, the
-    median step where they first differ, the median top-2 margin of Keras there (nats), and how many
-    of them were near-ties (margin < NEAR_TIE). A line "  on K" under an artifact gives its decodes
-    identical to Keras on kernel set K (TFLite's full-integer files: LiteRT's built-in kernels)."""
+def departure_summary(departures: Sequence[tuple[int, float]]) -> dict:
+    """Median step and Keras margin of first departures, and how many were near-ties."""
+    if not departures:
+        return {}
+    steps, margins = zip(*departures)
+    return {"median_step": float(np.median(steps)), "median_keras_margin": round(float(np.median(margins)), 4),
+            "near_ties": sum(margin < NEAR_TIE for margin in margins)}
+
+
+def format_table(reports: Sequence[ParityReport], keras_chrf: float | None = None,
+                 min_agreement: dict[str, float] | None = None) -> str:
+    """The export's parity table. "p(chrF)" is the paired-bootstrap p of the artifact's chrF against Keras's
+    (where it is lower). "confident" counts the decodes that depart from Keras where Keras was
+    confident (top-2 margin >= NEAR_TIE, or not measured). "gate" says which rule judged the artifact
+    (`judge`: exact, quality, or identical >= F) and whether it passed. "first departure" is, over
+    the decodes that differ from Keras, the median step where they first differ, the median top-2
+    margin of Keras there (nats), and how many of them were near-ties (margin < NEAR_TIE). A line
+    "  on K" under an artifact gives the same for its decodes on kernel set K (TFLite's full-integer
+    files: LiteRT's built-in kernels)."""
     head = (f"{'artifact':<16} {'size':>9} {'max|Δstate|':>12} {'max|Δprob|':>11} {'identical decodes':>20} "
-            f"{'chrF':>6}  first departure: step, margin, near-ties")
+            f"{'chrF':>6} {'p(chrF)':>7} {'confident':>12}  {'gate':<24}  first departure: step, margin, near-ties")
     rows = [head, "-" * len(head)]
+    if keras_chrf is None:
+        keras_chrf = next((r.keras_chrf for r in reports if r.keras_chrf is not None), None)
     if keras_chrf is not None:
         rows.append(f"{'keras (reference)':<16} {'':>9} {'':>12} {'':>11} {'':>20} {keras_chrf:>6.1f}")
     for r in reports:
-        agree = f"{r.decodes_identical}/{r.decodes_compared} ({100 * r.agreement:.1f}%)"
-        departs = ""
-        if r.departures:
-            d = r.departure_summary()
-            departs = f"  {d['median_step']:g}, {d['median_keras_margin']:.3f}, {r.near_ties}/{len(r.departures)}"
-        rows.append(
-            f"{r.name:<16} {r.size / 1024:>7.0f}Ki {r.max_abs_diff_state:>12.2e} "
-            f"{r.max_abs_diff_prob:>11.2e} {agree:>20} {r.chrf:>6.1f}{departs}"
-        )
-        for kernels, identical in r.other_kernels.items():  # the same files on another kernel set
-            agree = f"{identical}/{r.decodes_compared} ({100 * identical / r.decodes_compared:.1f}%)"
-            rows.append(f"{'  on ' + kernels:<16} {'':>9} {'':>12} {'':>11} {agree:>20}")
+        verdict = judge(r, (min_agreement or {}).get(r.precision))
+        compared = r.decodes_compared
+        for kernels, decodes in r.kernel_sets().items():
+            if kernels == "default":
+                lead = (f"{r.name:<16} {r.size / 1024:>7.0f}Ki {r.max_abs_diff_state:>12.2e} "
+                        f"{r.max_abs_diff_prob:>11.2e}")
+            else:  # the same files on another kernel set
+                lead = f"{'  on ' + kernels:<16} {'':>9} {'':>12} {'':>11}"
+            share = 100 * decodes.identical / compared if compared else 0.0
+            agree = f"{decodes.identical}/{compared} ({share:.1f}%)"
+            chrf_ = f"{decodes.chrf:.1f}" if decodes.chrf is not None else "-"
+            p = f"{decodes.p_chrf:.3f}" if decodes.p_chrf is not None else "-"
+            confident = decodes.confident(compared)
+            confident = f"{confident} ({100 * confident / compared:.1f}%)" if compared else "-"
+            departs = ""
+            if decodes.departures:
+                d = departure_summary(decodes.departures)
+                departs = (f"  {d['median_step']:g}, {d['median_keras_margin']:.3f}, "
+                           f"{d['near_ties']}/{len(decodes.departures)}")
+            rows.append(f"{lead} {agree:>20} {chrf_:>6} {p:>7} {confident:>12}  "
+                        f"{verdict.label(kernels):<24}{departs}".rstrip())
     return "\n".join(rows)
 
 
@@ -217,11 +282,11 @@ class Baseline:
         arts = translator.manifest.select(backend, precision)
         encoded, probs = teacher_forced_probs(translator.model, self.encoder_ids, self.decoder_ids)
         got = translator.translate(self.sources)
-        mismatches = [(s, e, g) for s, e, g in zip(self.sources, self.expected, got) if e != g]
-        identical_by_kernels = {}
+        default = self.judge_decodes(got)
+        decodes_by_kernels = {}
         for kernels in other_kernels:
             other = Translator(bundle, backend=backend, precision=precision, greedy_loop=False, kernels=kernels)
-            identical_by_kernels[kernels] = sum(e == g for e, g in zip(self.expected, other.translate(self.sources)))
+            decodes_by_kernels[kernels] = self.judge_decodes(other.translate(self.sources))
         differences = []
         if "greedy" in arts:
             # The graph runs batches of up to GREEDY_LOOP_MAX_BATCH rows: check it at both ends.
@@ -243,53 +308,116 @@ class Baseline:
                                          for name in self.encoded)),
             max_abs_diff_prob=float(np.abs(self.probs - probs)[self.real].max()),
             decodes_compared=len(self.sources),
-            decodes_identical=len(self.sources) - len(mismatches),
-            chrf=chrf(got, self.references),
-            mismatches=mismatches,
+            decodes_identical=default.identical,
+            chrf=default.chrf,
+            mismatches=default.examples,
             greedy_size=arts["greedy"].size if "greedy" in arts else None,
             greedy_differences=differences,
-            departures=first_departures(self.reference, mismatches),
-            other_kernels=identical_by_kernels,
+            departures=default.departures,
+            other_kernels={kernels: d.identical for kernels, d in decodes_by_kernels.items()},
+            keras_chrf=self.chrf,
+            p_chrf=default.p_chrf,
+            other_kernel_decodes=decodes_by_kernels,
         )
 
+    def judge_decodes(self, got: Sequence[str]) -> KernelDecodes:
+        """An artifact's greedy decodes of `self.sources` against Keras's: how many are identical, their
+        chrF (with its paired-bootstrap p against Keras's where lower), and where each differing one
+        first departs (examples: every differing decode)."""
+        mismatches = [(s, e, g) for s, e, g in zip(self.sources, self.expected, got) if e != g]
+        score = chrf(got, self.references)
+        p = paired_test(self.expected, got, self.references)[0] if score < self.chrf else None
+        return KernelDecodes(identical=len(self.sources) - len(mismatches), chrf=score,
+                             departures=first_departures(self.reference, mismatches), p_chrf=p,
+                             examples=mismatches)
 
-def require_parity(report: ParityReport, min_agreement: float | None = None) -> None:
-    """Raise ParityError when `report` misses its precision's bar."""
-    if min_agreement is None:
-        min_agreement = MIN_AGREEMENT.get(report.precision, 1.0)
-    problems = []
-    if report.precision == "float32":
+
+@dataclass
+class Verdict:
+    """Which rule judged an artifact, and what it found wrong, by kernel set ("default" also holds
+    what concerns the artifact as a whole: float tolerances, the one-graph greedy decoder)."""
+
+    rule: str  # "exact" (float32), "quality" (the quantized default) or "identical >= F" (--min-agreement)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (kernel set, what is wrong)
+    decodes_refused: bool = False  # whether the rule refused the decodes (not only tolerances or the graph)
+
+    def passed(self, kernels: str | None = None) -> bool:
+        return not any(kernels is None or k == kernels for k, _ in self.problems)
+
+    def label(self, kernels: str | None = None) -> str:
+        return f"{'passed' if self.passed(kernels) else 'REFUSED'}: {self.rule}"
+
+
+def judge(report: ParityReport, min_agreement: float | None = None) -> Verdict:
+    """The gate of `report`'s precision, on each of its kernel sets:
+    - float32: every decode identical to Keras, states and probabilities within FLOAT_TOLERANCE;
+    - a quantized precision: at most MAX_CONFIDENT_DEPARTURES of the decodes depart where Keras was
+      confident (top-2 margin >= NEAR_TIE), and chrF not lower than Keras's with p < CHRF_P;
+    - `min_agreement` F (--min-agreement): at least a share F of the decodes identical to Keras, in
+      place of either rule's decode criteria (float32 keeps its tolerances).
+    The one-graph greedy decoder, when present, must equal stepping on every sentence."""
+    exact = report.precision == EXACT
+    if min_agreement is not None:
+        rule = f"identical >= {100 * min_agreement:g}%"
+    else:
+        rule = "exact" if exact else "quality"
+    problems: list[tuple[str, str]] = []
+    if exact:
         if report.max_abs_diff_state > FLOAT_TOLERANCE:
-            problems.append(
-                f"encoder states differ by {report.max_abs_diff_state:.3g} (> {FLOAT_TOLERANCE:g})"
-            )
+            problems.append(("default", f"encoder states differ by {report.max_abs_diff_state:.3g} "
+                                        f"(> {FLOAT_TOLERANCE:g})"))
         if report.max_abs_diff_prob > FLOAT_TOLERANCE:
-            problems.append(
-                f"probabilities differ by {report.max_abs_diff_prob:.3g} (> {FLOAT_TOLERANCE:g})"
-            )
+            problems.append(("default", f"probabilities differ by {report.max_abs_diff_prob:.3g} "
+                                        f"(> {FLOAT_TOLERANCE:g})"))
     if report.greedy_differences:
         src, steps, graph = report.greedy_differences[0]
-        problems.append(
-            f"the one-graph greedy decoder differs from the stepped decoder on "
-            f"{len(report.greedy_differences)} sentences, e.g. {src!r}: {steps!r} vs {graph!r} "
-            "(export with --no-greedy-loop to leave it out)")
+        problems.append(("default",
+                         f"the one-graph greedy decoder differs from the stepped decoder on "
+                         f"{len(report.greedy_differences)} sentences, e.g. {src!r}: {steps!r} vs {graph!r} "
+                         "(export with --no-greedy-loop to leave it out)"))
     compared = report.decodes_compared
     if compared == 0:
-        problems.append("no greedy decodes were compared")
-    for kernels, identical in {"default": report.decodes_identical, **report.other_kernels}.items():
-        if compared and identical / compared < min_agreement:
-            example = ""
-            if kernels == "default" and report.mismatches:
-                src, exp, got = report.mismatches[0]
-                example = f", e.g. {src!r}: Keras {exp!r}, {report.name} {got!r}"
-            problems.append(
-                (f"on the {kernels} kernels " if report.other_kernels else "")
-                + f"{compared - identical}/{compared} greedy decodes differ "
-                f"({100 * identical / compared:.1f}% identical, needs {100 * min_agreement:g}%){example}"
-            )
-    if problems:
+        problems.append(("default", "no greedy decodes were compared"))
+        return Verdict(rule, problems, decodes_refused=True)
+    artifact_problems = len(problems)
+    sets = report.kernel_sets()
+    on = (lambda kernels: f"on the {kernels} kernels ") if len(sets) > 1 else (lambda kernels: "")
+    for kernels, decodes in sets.items():
+        example = ""
+        if decodes.examples:
+            src, exp, got = decodes.examples[0]
+            example = f", e.g. {src!r}: Keras {exp!r}, {report.name} {got!r}"
+        if min_agreement is not None or exact:
+            bar = 1.0 if min_agreement is None else min_agreement
+            if decodes.identical / compared < bar:
+                problems.append((kernels, on(kernels) + f"{compared - decodes.identical}/{compared} greedy decodes "
+                                 f"differ ({100 * decodes.identical / compared:.1f}% identical, needs "
+                                 f"{100 * bar:g}%){example}"))
+            continue
+        confident = decodes.confident(compared)
+        if confident > MAX_CONFIDENT_DEPARTURES * compared:
+            problems.append((kernels, on(kernels) + f"{confident}/{compared} greedy decodes "
+                             f"({100 * confident / compared:.1f}%) depart from Keras where it was confident "
+                             f"(top-2 margin >= {NEAR_TIE:g} nats; at most {100 * MAX_CONFIDENT_DEPARTURES:g}% "
+                             f"may){example}"))
+        keras = report.keras_chrf
+        if decodes.chrf is None or keras is None:
+            problems.append((kernels, on(kernels) + "chrF was not compared with Keras's"))
+        elif decodes.chrf < keras and (decodes.p_chrf is None or decodes.p_chrf < CHRF_P):
+            p = "untested" if decodes.p_chrf is None else f"paired bootstrap p = {decodes.p_chrf:.3f} < {CHRF_P:g}"
+            problems.append((kernels, on(kernels) + f"chrF {decodes.chrf:.1f} is lower than Keras's {keras:.1f} "
+                             f"({p})"))
+    return Verdict(rule, problems, decodes_refused=len(problems) > artifact_problems)
+
+
+def require_parity(report: ParityReport, min_agreement: float | None = None) -> Verdict:
+    """Raise ParityError when `report` fails its precision's gate (`judge`); the verdict otherwise."""
+    verdict = judge(report, min_agreement)
+    if verdict.problems:
         hint = ""
-        if report.precision != "float32" and compared and report.worst_identical / compared < min_agreement:
-            hint = (f" (quantization-aware fine-tuning, python -m trainer.qat, raises the agreement; "
-                    f"--min-agreement {report.precision}=FRACTION accepts a lower one)")
-        raise ParityError(f"{report.name} export does not match the Keras model: " + "; ".join(problems) + hint)
+        if report.precision != EXACT and verdict.decodes_refused:
+            rule = "quality" if verdict.rule == "quality" else "identical"
+            hint = f" ({HINTS[rule].format(precision=report.precision)})"
+        raise ParityError(f"{report.name} export does not match the Keras model ({verdict.rule} rule): "
+                          + "; ".join(m for _, m in verdict.problems) + hint)
+    return verdict
