@@ -110,8 +110,9 @@ def _node_test(files: list[str], bundle: Path, reference: Path, timeout: int = 6
 
 
 def test_node_unit(node_ready):
-    """The library without a model: input policy, manifest checks, decoding loops on a toy model."""
-    done = subprocess.run(["node", "--test", "--test-reporter=spec", "test/unit.test.mjs"], cwd=JS,
+    """The library without a model: input policy, manifest checks, decoding loops on a toy model; the
+    demo server on a bundle of its own (what it serves, the Host names it answers)."""
+    done = subprocess.run(["node", "--test", "--test-reporter=spec", "test/unit.test.mjs", "test/serve.test.mjs"], cwd=JS,
                           capture_output=True, text=True, timeout=300)
     report = done.stdout + done.stderr
     assert done.returncode == 0, report[-6000:]
