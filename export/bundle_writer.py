@@ -7,6 +7,7 @@ the existing ones of other (backend, precision) pairs when they come from the sa
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -22,7 +23,7 @@ from runtime.bundle import (
 )
 from runtime.errors import BundleError
 from trainer.data import LANGUAGES
-from trainer.fileio import atomic_write_json, replace_dir, replaceable, staging_dir
+from trainer.fileio import atomic_write_bytes, replace_dir, replaceable, staging_dir
 from trainer.spec import Seq2SeqSpec
 
 
@@ -66,20 +67,34 @@ def write_bundle(
             producer=producer,
             languages=LANGUAGES,
             family=FAMILIES[spec.family],
+            # The ids the graphs were built for (the encoder's one-hot depth, the logits' width): a
+            # runtime refuses vocabularies of other lengths (the source side cannot be read from the
+            # graphs without `onnx`). Optional fields: readers of older s2s-edge ignore them.
+            source_vocab_size=spec.encoder.input_size,
+            target_vocab_size=int(spec.dense.kernel.shape[1]),
             # Figures of the artifacts kept; the new ones are added by `validate`.
             validation={k: v for k, v in _previous_validation(out, model_id).items()
                         if k in {f"{a.backend}/{a.precision}" for a in keep}},
         )
-        atomic_write_json(staged / MANIFEST, manifest.to_json())
+        # What the runtimes will read, checked as they check it (lengths within the format's cap, ...).
+        Manifest.from_json(manifest.to_json(), where=f"the manifest for {out}")
+        write_manifest(staged / MANIFEST, manifest)
         if validate is not None:
             report = validate(staged)
             manifest.validation.update(report)
-            atomic_write_json(staged / MANIFEST, manifest.to_json())
+            write_manifest(staged / MANIFEST, manifest)
         replace_dir(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
     return manifest
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    """`manifest` as the JSON both runtimes read: no NaN or Infinity (JSON has none; a figure that
+    is not a number is an export bug, refused here rather than in every reader)."""
+    text = json.dumps(manifest.to_json(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _reusable_artifacts(out: Path, model_id: str, replacing: set[tuple[str, str]]) -> list[Artifact]:

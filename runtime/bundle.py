@@ -21,17 +21,25 @@ every such tensor by name, re-indexes them all when rows finish or beams reorder
 knows nothing of the family.
 
 The graph input/output names are part of the contract: backends map outputs by name, never by
-position (converters reorder them). `export/` writes bundles, this module reads and checks them.
+position (converters reorder them). `export/` writes bundles, this module reads and checks them:
+the manifest against its JSON Schema (`manifest.schema.json`, beside this file), each file's size
+before its bytes are read and its sha256 on them, and (`check_graph`, as a backend loads each graph)
+the graphs' names, kinds, ranks and sizes against the manifest.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
+
+import numpy as np
 
 from .errors import BundleError
 from .vocab import END, PAD, START, Vocabulary
@@ -44,6 +52,21 @@ FORMAT_VERSION = 3
 READ_VERSIONS = (1, 2, 3)
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+# The manifest's JSON Schema, package data of this module (a byte-identical copy is js/src's): the
+# one statement of what a manifest may hold. `Manifest.from_json` checks it by hand (this runtime
+# needs numpy and onnxruntime only); tests/test_hostile_bundles.py holds that code to the schema.
+SCHEMA_FILE = Path(__file__).with_name("manifest.schema.json")
+SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+# The most characters either length may name: a decode's time and memory follow them (beam search
+# may run max_target_length steps), so a manifest cannot ask for unbounded ones.
+MAX_LENGTH: int = SCHEMA["$defs"]["length"]["maximum"]
+MAX_LATENT_DIM: int = SCHEMA["properties"]["latent_dim"]["maximum"]
+MAX_VOCAB_SIZE: int = SCHEMA["$defs"]["vocab_size"]["maximum"]
+# The largest model file (ONNX's protobuf and TFLite's flatbuffers stay under 2 GiB).
+MAX_ARTIFACT_BYTES: int = SCHEMA["$defs"]["artifact"]["properties"]["size"]["maximum"]
+# Brackets nested deeper than this are refused before the JSON is parsed (no parser recursion).
+MAX_NESTING: int = SCHEMA["$defs"]["max_nesting"]["const"]
 
 # Graph I/O names (the contract every backend implements).
 SOURCE_IDS = "source_ids"
@@ -127,6 +150,10 @@ class Manifest:
     # BCP 47 codes of the source and target sides, e.g. {"source": "en", "target": "fr"} (optional).
     languages: dict[str, str] | None = None
     family: Family = SEED
+    # The ids the graphs were built for (the encoder's one-hot depth, the logits' width), recorded by
+    # the export (optional: older bundles lack them); each must equal its vocabulary's length.
+    source_vocab_size: int | None = None
+    target_vocab_size: int | None = None
 
     @property
     def padding(self) -> str:
@@ -154,6 +181,8 @@ class Manifest:
             "max_source_length": self.max_source_length,
             "max_target_length": self.max_target_length,
             "latent_dim": self.latent_dim,
+            **({"source_vocab_size": self.source_vocab_size} if self.source_vocab_size is not None else {}),
+            **({"target_vocab_size": self.target_vocab_size} if self.target_vocab_size is not None else {}),
             "model_id": self.model_id,
             **({"languages": dict(self.languages)} if self.languages else {}),
             "io": {role: {"inputs": list(inputs), "outputs": list(outputs)}
@@ -165,50 +194,77 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: Any, where: str = MANIFEST) -> "Manifest":
+        """Check `data` (parsed JSON) against the manifest's schema (SCHEMA) and the rules beyond it,
+        in the order the JavaScript runtime checks them; a BundleError names the first misfit."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise BundleError(f"{where} is not an s2s-edge bundle manifest")
         version = data.get("format_version")
-        if version not in READ_VERSIONS:
+        if _integer(version) not in READ_VERSIONS:
             raise BundleError(
-                f"{where} has format_version {version!r}; this runtime reads versions "
+                f"{where} has format_version {_show(version)}; this runtime reads versions "
                 f"{', '.join(map(str, READ_VERSIONS))}: re-export the bundle or upgrade s2s-edge"
             )
+        version = _integer(version)
         pad_tokens = (PAD, None) if version >= 2 else (PAD,)
-        if ((data.get("start_token"), data.get("end_token")) != (START, END)
-                or data.get("pad_token", "") not in pad_tokens):
+        if (not all(isinstance(data.get(k), str) for k in ("start_token", "end_token"))
+                or (data["start_token"], data["end_token"]) != (START, END)
+                or "pad_token" not in data or data["pad_token"] not in pad_tokens):
             raise BundleError(f"{where} uses special tokens this runtime does not know")
         padding = "space" if data["pad_token"] == PAD else "zero"
-        if data.get("padding", "right") != "right":
-            raise BundleError(f"{where} pads on the {data.get('padding')!r} side; this runtime pads on the right")
+        if "padding" in data and data["padding"] != "right":
+            raise BundleError(f"{where} pads on the {_show(data['padding'])} side; this runtime pads on the right")
         family = _family(data, version, where)
         _check_io(data.get("io"), family, where)
+        malformed = f"{where} is malformed:"
+        for key in ("source_vocab", "target_vocab"):
+            if not isinstance(data.get(key), str) or not data[key]:
+                raise BundleError(f"{malformed} {key} must be a non-empty string, got {_show(data.get(key))}")
+        lengths = {key: _bounded(data, key, 1, top, malformed)
+                   for key, top in (("max_source_length", MAX_LENGTH), ("max_target_length", MAX_LENGTH),
+                                    ("latent_dim", MAX_LATENT_DIM))}
+        sizes = {key: _bounded(data, key, 1, MAX_VOCAB_SIZE, malformed) if key in data else None
+                 for key in ("source_vocab_size", "target_vocab_size")}
+        if "model_id" in data and not isinstance(data["model_id"], str):
+            raise BundleError(f"{malformed} model_id must be a string, got {_show(data['model_id'])}")
+        languages = _languages(data.get("languages"), where)
+        for key in ("producer", "validation"):
+            if key in data and not isinstance(data[key], dict):
+                raise BundleError(f"{malformed} {key} must be an object, got {_show(data[key])}")
+        if not isinstance(data.get("artifacts"), list):
+            raise BundleError(f"{malformed} artifacts must be a list")
+        artifacts = tuple(_artifact(a, where) for a in data["artifacts"])
         try:
-            artifacts = tuple(Artifact(**a) for a in data["artifacts"])
-            manifest = cls(
-                source_vocab=Vocabulary(tuple(data["source_vocab"]), padding),
-                target_vocab=Vocabulary(tuple(data["target_vocab"]), padding),
-                max_source_length=int(data["max_source_length"]),
-                max_target_length=int(data["max_target_length"]),
-                latent_dim=int(data["latent_dim"]),
-                artifacts=artifacts,
-                model_id=str(data.get("model_id", "")),
-                producer=data.get("producer"),
-                validation=data.get("validation"),
-                languages=_languages(data.get("languages"), where),
-                family=family,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"{where} is malformed: {exc}") from None
-        for art in artifacts:
-            _check_file_name(art.file, where)
+            source_vocab = Vocabulary(tuple(data["source_vocab"]), padding)
+            target_vocab = Vocabulary(tuple(data["target_vocab"]), padding)
+        except ValueError as exc:
+            raise BundleError(f"{malformed} {exc}") from None
         for char in (START, END, PAD) if padding == "space" else (START, END):
-            if char not in manifest.target_vocab:
-                raise BundleError(f"{where}: target vocabulary lacks {char!r}")
-        if padding == "space" and PAD not in manifest.source_vocab:
+            if char not in target_vocab:
+                raise BundleError(f"{where}: target vocabulary lacks {_show(char)}")
+        if padding == "space" and PAD not in source_vocab:
             raise BundleError(f"{where}: source vocabulary lacks the padding character")
-        if manifest.max_source_length < 1 or manifest.max_target_length < 1:
-            raise BundleError(f"{where}: maximum lengths must be positive")
-        return manifest
+        for key, vocab in (("source_vocab", source_vocab), ("target_vocab", target_vocab)):
+            built = sizes[f"{key}_size"]
+            if built is not None and built != len(vocab):
+                raise BundleError(
+                    f"{where}: {key} has {len(vocab)} characters, but its graphs were built for {built} "
+                    f"({key}_size): the vocabulary does not belong to these graphs; export the bundle again"
+                )
+        return cls(
+            source_vocab=source_vocab,
+            target_vocab=target_vocab,
+            max_source_length=lengths["max_source_length"],
+            max_target_length=lengths["max_target_length"],
+            latent_dim=lengths["latent_dim"],
+            artifacts=artifacts,
+            model_id=data.get("model_id", ""),
+            producer=data.get("producer"),
+            validation=data.get("validation"),
+            languages=languages,
+            family=family,
+            source_vocab_size=sizes["source_vocab_size"],
+            target_vocab_size=sizes["target_vocab_size"],
+        )
 
     def select(self, backend: str, precision: str) -> dict[str, Artifact]:
         """The artifacts of one backend and precision by role: encoder and decoder_step, and the
@@ -224,14 +280,74 @@ class Manifest:
         return found
 
 
+# Each graph tensor's kind ("ids": int32; "float": float32, or in a TFLite file with integer I/O an
+# integer tensor standing for floats) and axes; `check_graph` sizes the axes from the manifest.
+TENSORS: dict[str, tuple[str, tuple[str, ...]]] = {
+    SOURCE_IDS: ("ids", ("batch", "time")),
+    TOKEN_IDS: ("ids", ("batch",)),
+    STATE_H: ("float", ("batch", "latent")),
+    STATE_C: ("float", ("batch", "latent")),
+    MEMORY_KEYS: ("float", ("batch", "time", "latent")),
+    MEMORY_VALUES: ("float", ("batch", "time", "latent")),
+    MEMORY_MASK: ("float", ("batch", "time")),
+    LOGITS: ("float", ("batch", "vocab")),
+    OUTPUT_IDS: ("ids", ("batch", "steps")),
+}
+for _state in (STATE_H, STATE_C):
+    TENSORS[next_name(_state)] = TENSORS[_state]
+
+# An engine's description of a graph's inputs or outputs: {name: (dtype name, shape)}, the dtype as
+# numpy names it ("int32", "float32", ...; None if unknown), the shape a tuple with an int for each
+# known size and None for the others (or None where even the rank is unknown).
+GraphIO = Mapping[str, "tuple[str | None, tuple[int | None, ...] | None]"]
+# check(role, inputs, outputs, float_types=("float32",)): what a backend calls on each graph it
+# loads, before running it (`check_graph` with the manifest and the file bound).
+GraphCheck = Callable[..., None]
+
+
+def check_graph(manifest: Manifest, role: str, file: str, inputs: GraphIO, outputs: GraphIO,
+                float_types: tuple[str, ...] = ("float32",)) -> None:
+    """Refuse graph `file`, loaded for `role`, unless its inputs and outputs are the names of that role
+    in the manifest's family, with the kinds, ranks and known sizes the manifest implies (the batch
+    may be fixed; the source's time axis is max_source_length, the state's size latent_dim, the
+    logits' width the target vocabulary's length). One line names the file and the misfit."""
+    family = manifest.family
+    want_in, want_out = family.io[role]
+    listed = f"{file}, listed as the {role} of the {family.name} family,"
+    for side, want, have in (("inputs", want_in, inputs), ("outputs", want_out, outputs)):
+        if sorted(have) != sorted(want):
+            raise BundleError(f"{listed} does not fit its role: its {side} are {', '.join(sorted(have)) or 'none'}; "
+                              f"that role's {side} are {', '.join(want)}")
+    sizes = {"time": manifest.max_source_length, "latent": manifest.latent_dim, "vocab": len(manifest.target_vocab)}
+    for name in (*want_in, *want_out):
+        dtype, shape = (inputs if name in inputs else outputs)[name]
+        kind, axes = TENSORS[name]
+        allowed = ("int32",) if kind == "ids" else float_types
+        if dtype is not None and dtype not in allowed:
+            raise BundleError(f"{listed} does not fit its role: its {name} is {dtype}, not {' or '.join(allowed)}")
+        if shape is None:
+            continue
+        if len(shape) != len(axes):
+            raise BundleError(f"{listed} does not fit its role: its {name} has {len(shape)} axes, not {len(axes)} "
+                              f"([{', '.join(axes)}])")
+        for have, axis in zip(shape, axes):
+            want = sizes.get(axis)
+            if have is None or want is None or have == want:
+                continue
+            what = {"time": f"reads {have} source positions, but max_source_length is {want}",
+                    "latent": f"has {have} units, but latent_dim is {want}",
+                    "vocab": f"scores {have} ids, but target_vocab has {want} characters"}[axis]
+            raise BundleError(f"{listed} does not fit this manifest: its {name} {what}")
+
+
 def _family(data: dict, version: int, where: str) -> Family:
     if version < 3:
         return SEED
     name = data.get("family")
     if not isinstance(name, str):
-        raise BundleError(f"{where} is malformed: format_version 3 needs a family name, got {name!r}")
+        raise BundleError(f"{where} is malformed: format_version 3 needs a family name, got {_show(name)}")
     if name not in FAMILIES:
-        raise BundleError(f"{where} holds a model of family {name!r}; this runtime knows "
+        raise BundleError(f"{where} holds a model of family {_show(name)}; this runtime knows "
                           f"{', '.join(FAMILIES)}: upgrade s2s-edge")
     return FAMILIES[name]
 
@@ -241,9 +357,9 @@ def _check_io(io: Any, family: Family, where: str) -> None:
     if io is None:
         return
     for role, (inputs, outputs) in family.io.items():
-        declared = io.get(role) if isinstance(io, dict) else None
-        if declared is None and role in OPTIONAL_ROLES:
+        if isinstance(io, dict) and role not in io and role in OPTIONAL_ROLES:
             continue
+        declared = io.get(role) if isinstance(io, dict) else None
         if declared != {"inputs": list(inputs), "outputs": list(outputs)}:
             raise BundleError(
                 f"{where} declares graph inputs/outputs for {role} that this runtime does not know: "
@@ -256,8 +372,64 @@ def _languages(value: Any, where: str) -> dict[str, str] | None:
         return None
     if not (isinstance(value, dict) and set(value) == {"source", "target"}
             and all(isinstance(v, str) and v for v in value.values())):
-        raise BundleError(f"{where}: languages must be {{\"source\": CODE, \"target\": CODE}}, got {value!r}")
+        raise BundleError(f"{where}: languages must be {{\"source\": CODE, \"target\": CODE}}, got {_show(value)}")
     return dict(value)
+
+
+def _integer(value: Any) -> int | None:
+    """`value` as an int when JSON Schema calls it an integer (a number without a fraction: 20 or
+    20.0, not true, "20" or 20.5), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _bounded(data: dict, key: str, low: int, high: int, malformed: str) -> int:
+    value = _integer(data.get(key))
+    if value is None or not low <= value <= high:
+        raise BundleError(f"{malformed} {key} must be an integer from {low} to {high}, got {_show(data.get(key))}")
+    return value
+
+
+def _show(value: Any, width: int = 60) -> str:
+    """`value` as JSON, as the JavaScript runtime shows it, cut to `width` characters: errors stay one
+    short line whatever the manifest holds."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        value = int(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+ARTIFACT_FIELDS = ("backend", "precision", "role", "file", "sha256", "size", "batch_invariant")
+
+
+def _artifact(a: Any, where: str) -> Artifact:
+    malformed = f"{where} is malformed:"
+    if not isinstance(a, dict):
+        raise BundleError(f"{malformed} an artifact is not an object")
+    unknown = [k for k in a if k not in ARTIFACT_FIELDS]
+    missing = [k for k in ARTIFACT_FIELDS[:6] if k not in a]
+    if unknown or missing:
+        raise BundleError(f"{malformed} artifact "
+                          + (f"has unknown fields {', '.join(unknown)}" if unknown else f"lacks {', '.join(missing)}"))
+    for key in ("backend", "precision", "role"):
+        if not isinstance(a[key], str) or not a[key]:
+            raise BundleError(f"{malformed} artifact {key} must be a non-empty string, got {_show(a[key])}")
+    _check_file_name(a["file"], where)
+    if not isinstance(a["sha256"], str):
+        raise BundleError(f"{malformed} artifact sha256 must be a string, got {_show(a['sha256'])}")
+    size = _bounded(a, "size", 0, MAX_ARTIFACT_BYTES, f"{malformed} artifact")
+    invariant = a.get("batch_invariant", True)
+    if not isinstance(invariant, bool):
+        raise BundleError(f"{malformed} artifact batch_invariant must be true or false, got {_show(invariant)}")
+    return Artifact(a["backend"], a["precision"], a["role"], a["file"], a["sha256"], size, invariant)
 
 
 def _check_file_name(name: object, where: str) -> None:
@@ -272,7 +444,7 @@ def _check_file_name(name: object, where: str) -> None:
         or ":" in name  # a drive (C:x), an NTFS stream, or a URL scheme where a bundle is fetched
         or os.path.isabs(name)
     ):
-        raise BundleError(f"{where} names a file outside the bundle: {name!r}")
+        raise BundleError(f"{where} names a file outside the bundle: {_show(name)}")
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -292,19 +464,57 @@ def read_manifest(bundle: str | os.PathLike[str]) -> Manifest:
     path = root / MANIFEST
     if not root.is_dir():
         raise BundleError(f"bundle directory not found: {root}")
-    if not path.is_file():
+    try:
+        info = path.lstat()
+    except OSError:
+        info = None
+    if info is None or stat.S_ISDIR(info.st_mode):
         raise BundleError(
             f"no {MANIFEST} in {root}: not a bundle (export one with python -m export.to_onnx)"
         )
-    if path.stat().st_size > MAX_MANIFEST_BYTES:
-        raise BundleError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes: refusing to read it")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{path} is not valid JSON: {exc}") from None
-    manifest = Manifest.from_json(data, where=str(path))
+    # Followed, a link could make any file of the machine "the manifest" (and its bytes an error
+    # message): refused, as model files that are links are.
+    raw = _read_regular(path, info, limit=MAX_MANIFEST_BYTES)
+    manifest = Manifest.from_json(parse_manifest_bytes(raw, str(path)), where=str(path))
     _check_listing(root, manifest)
     return manifest
+
+
+def parse_manifest_bytes(raw: bytes, where: str) -> Any:
+    """The JSON value of a manifest's bytes, as both runtimes read it: UTF-8 (no byte-order mark),
+    brackets nested at most MAX_NESTING deep, plain JSON (no NaN or Infinity). Errors never quote the
+    bytes: a file that is not a manifest must not leak into messages."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BundleError(f"{where} is not valid UTF-8") from None
+    depth = json_nesting(text)
+    if depth > MAX_NESTING:
+        raise BundleError(f"{where} is nested deeper than {MAX_NESTING} levels ({depth}): not a manifest")
+
+    def refuse_constant(name: str) -> Any:
+        raise json.JSONDecodeError(f"{name} is not JSON", text, 0)
+
+    try:
+        return json.loads(text, parse_constant=refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+_ESCAPE = re.compile(r"\\.", re.S)
+_JSON_STRING = re.compile(r'"[^"]*"?')
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+
+
+def json_nesting(text: str) -> int:
+    """The deepest nesting of [ and { in JSON `text` outside its strings (escapes dropped first; an
+    unterminated string runs to the end); linear and without recursion, whatever the text. The
+    JavaScript runtime counts the same way (js/src/manifest.js jsonNesting)."""
+    bare = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", _ESCAPE.sub("", text))).encode("ascii")
+    if not bare:
+        return 0
+    codes = np.frombuffer(bare, dtype=np.uint8)
+    return int(np.cumsum(np.where((codes == ord("[")) | (codes == ord("{")), 1, -1), dtype=np.int32).max())
 
 
 def _check_listing(root: Path, manifest: Manifest) -> None:
@@ -320,13 +530,56 @@ def _check_listing(root: Path, manifest: Manifest) -> None:
         )
 
 
-def read_artifact(bundle: str | os.PathLike[str], artifact: Artifact) -> bytes:
-    """The artifact's bytes, after checking they are the ones the manifest names."""
-    path = Path(bundle) / artifact.file
-    if path.is_symlink() or not path.is_file():
+def _read_regular(path: Path, info: os.stat_result | None = None, *, limit: int | None = None,
+                  size: int | None = None) -> bytes:
+    """The bytes of `path`, a regular file (not a link), of exactly `size` bytes or at most `limit`:
+    compared on its size on disk before anything is read, then read through the one open handle."""
+    if info is None:
+        try:
+            info = path.lstat()
+        except OSError:
+            raise BundleError(f"bundle file missing or not a regular file: {path}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise BundleError(f"{path} is a symbolic link, not a regular file: a bundle's files must be its own")
+    if not stat.S_ISREG(info.st_mode):
         raise BundleError(f"bundle file missing or not a regular file: {path}")
-    data = path.read_bytes()
-    if len(data) != artifact.size or sha256_bytes(data) != artifact.sha256:
+    # O_NOFOLLOW: a link put in its place since lstat is refused; O_NONBLOCK: a FIFO cannot hang the open.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BundleError(f"{path} is a symbolic link, not a regular file: a bundle's files must be its own") from None
+        raise BundleError(f"bundle file missing or not a regular file: {path}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise BundleError(f"bundle file missing or not a regular file: {path}")
+        if limit is not None and info.st_size > limit:
+            raise BundleError(f"{path} is larger than {limit} bytes: refusing to read it")
+        if size is not None and info.st_size != size:
+            raise _size_mismatch(path, info.st_size, size)
+        want = size if size is not None else info.st_size
+        data = f.read(want + 1)  # one more byte: a file that grew since is seen
+    if len(data) != want:  # it changed while being read
+        raise _size_mismatch(path, len(data), size) if size is not None else BundleError(
+            f"{path} changed while it was read")
+    return data
+
+
+def _size_mismatch(path: Path, have: int, want: int) -> BundleError:
+    return BundleError(
+        f"bundle file {path} does not match its sha256 in {MANIFEST}: it is {have} bytes, not the {want} "
+        "listed there; the bundle is corrupt or was modified; export it again"
+    )
+
+
+def read_artifact(bundle: str | os.PathLike[str], artifact: Artifact) -> bytes:
+    """The artifact's bytes, after checking they are the ones the manifest names: its size on disk
+    first (nothing is read from a file of another size), then the sha256 of the bytes read."""
+    path = Path(bundle) / artifact.file
+    data = _read_regular(path, size=artifact.size)
+    if sha256_bytes(data) != artifact.sha256:
         raise BundleError(
             f"bundle file {path} does not match its sha256 in {MANIFEST}: "
             "the bundle is corrupt or was modified; export it again"

@@ -117,7 +117,7 @@ def test_the_bundle_declares_the_family_and_its_io(attention_bundle, tmp_path):
     copy = tmp_path / "bundle"
     shutil.copytree(attention_bundle, copy)
     (copy / MANIFEST).write_text(json.dumps({**data, "family": "transformer"}), encoding="utf-8")
-    with pytest.raises(BundleError, match="family 'transformer'"):
+    with pytest.raises(BundleError, match='family "transformer"'):
         Translator(copy)
 
 

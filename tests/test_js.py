@@ -99,8 +99,9 @@ def js_reference(js_bundle, tiny_run, tmp_path_factory) -> Path:
     return out
 
 
-def _node_test(files: list[str], bundle: Path, reference: Path, timeout: int = 600) -> str:
-    env = dict(os.environ, S2S_TEST_BUNDLE=str(bundle), S2S_TEST_REFERENCE=str(reference), S2S_REQUIRE_JS="1")
+def _node_test(files: list[str], bundle: Path, reference: Path, timeout: int = 600, **env_vars: str) -> str:
+    env = dict(os.environ, S2S_TEST_BUNDLE=str(bundle), S2S_TEST_REFERENCE=str(reference), S2S_REQUIRE_JS="1",
+               **env_vars)
     done = subprocess.run(["node", "--test", "--test-reporter=spec", *files], cwd=JS, env=env,
                           capture_output=True, text=True, timeout=timeout)
     report = done.stdout + done.stderr
@@ -123,6 +124,15 @@ def test_node_library_and_cli(node_ready, js_bundle, js_reference):
     """The library on the bundle (policy, errors, tampering, parity on >= 200 held-out sentences, beam,
     streaming, onnxruntime-web's WASM backend) and `node js/bin/translate.mjs`."""
     report = _node_test(["test/bundle.test.mjs", "test/cli.test.mjs"], js_bundle, js_reference)
+    assert "fail 0" in report and "skipped 0" in report
+
+
+def test_hostile_bundles_in_node(node_ready, js_bundle, js_reference, attention_bundle):
+    """tests/hostile/cases.json, the hostile bundles that tests/test_hostile_bundles.py gives the Python
+    runtime, given to the JavaScript runtime (from a directory and over HTTP): the same refusals, with
+    the same messages; and the manifest schema's sweep."""
+    report = _node_test(["test/hostile.test.mjs"], js_bundle, js_reference,
+                        S2S_TEST_ATTENTION_BUNDLE=str(attention_bundle))
     assert "fail 0" in report and "skipped 0" in report
 
 

@@ -305,7 +305,7 @@ def test_an_attention_manifest_round_trips_as_format_3():
 @pytest.mark.parametrize("changes, message", [
     ({"family": None}, "needs a family name"),
     ({"family": ["attention"]}, "needs a family name"),
-    ({"family": "transformer"}, "family 'transformer'"),
+    ({"family": "transformer"}, 'family "transformer"'),
     ({"format_version": 2}, "graph inputs/outputs"),  # a version-2 reader takes the seed's graphs
 ])
 def test_family_declarations_are_checked(changes, message):

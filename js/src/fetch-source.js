@@ -2,7 +2,7 @@
 // `fetch`, checked with WebCrypto. Works in browsers, workers, and Node 20+.
 
 import { BundleError } from './errors.js';
-import { MANIFEST, MAX_MANIFEST_BYTES, checkArtifactBytes, checkFileName, hex, parseManifest } from './manifest.js';
+import { MANIFEST, MAX_MANIFEST_BYTES, checkArtifactBytes, checkFileName, hex, parseManifest, parseManifestBytes, sizeMismatch } from './manifest.js';
 
 export class FetchSource {
   /** @param {string | URL} url the bundle's directory URL (a trailing slash is added if missing) */
@@ -19,7 +19,12 @@ export class FetchSource {
     return this.base.href;
   }
 
-  async #get(name, what) {
+  /**
+   * The bytes of bundle file `name`: exactly `size` of them, or at most `limit`. The response's
+   * Content-Length is compared first (nothing is read from a file of another size), and the body is
+   * read as a stream that stops once it runs past the bound (a server may send no length).
+   */
+  async #get(name, what, { size, limit }) {
     // A plain name inside the bundle's directory: encoded, so that ':', '%', '?' or '#' cannot make it
     // another URL.
     const url = new URL(encodeURIComponent(name), this.base);
@@ -30,27 +35,62 @@ export class FetchSource {
     } catch (err) {
       throw new BundleError(`cannot fetch the bundle's ${what} ${url.href}: ${err.message}`);
     }
-    if (!response.ok) throw new BundleError(`cannot fetch the bundle's ${what} ${url.href}: HTTP ${response.status}`);
-    return new Uint8Array(await response.arrayBuffer());
+    if (!response.ok) {
+      await response.body?.cancel?.().catch(() => {});
+      throw new BundleError(`cannot fetch the bundle's ${what} ${url.href}: HTTP ${response.status}`);
+    }
+    const tooMany = (have) => (size !== undefined ? sizeMismatch(url.href, have, size) : new BundleError(`${url.href} is larger than ${limit} bytes: refusing to read it`));
+    // The length of the bytes as sent: it is the file's only when they are not content-encoded.
+    const declared = response.headers?.get?.('content-length');
+    const encoding = response.headers?.get?.('content-encoding');
+    let bounded = false; // by a Content-Length that fetch holds the body to
+    if (declared !== null && declared !== undefined && (!encoding || encoding === 'identity') && /^\d+$/.test(declared.trim())) {
+      const length = Number(declared);
+      if (size !== undefined ? length !== size : length > limit) {
+        await response.body?.cancel?.().catch(() => {});
+        throw tooMany(length);
+      }
+      bounded = true;
+    }
+    const bound = size ?? limit;
+    if (bounded || !response.body?.getReader) {
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      if (bytes.byteLength > bound) throw tooMany(bytes.byteLength);
+      if (size !== undefined && bytes.byteLength !== size) throw sizeMismatch(url.href, bytes.byteLength, size);
+      return bytes;
+    }
+    const reader = response.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > bound) {
+        await reader.cancel().catch(() => {});
+        throw tooMany(size !== undefined ? `more than ${size}` : total);
+      }
+      chunks.push(value);
+    }
+    if (size !== undefined && total !== size) throw sizeMismatch(url.href, total, size);
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    return bytes;
   }
 
   async manifest() {
-    const bytes = await this.#get(MANIFEST, 'manifest');
     const where = new URL(MANIFEST, this.base).href;
-    // ignoreBOM keeps a byte-order mark, which JSON (and Python's reader) refuses.
-    if (bytes.byteLength > MAX_MANIFEST_BYTES) throw new BundleError(`${where} is larger than ${MAX_MANIFEST_BYTES} bytes: refusing to read it`);
-    let data;
-    try {
-      data = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
-    } catch (err) {
-      throw new BundleError(`${where} is not valid JSON: ${err.message}`);
-    }
-    return parseManifest(data, where);
+    const bytes = await this.#get(MANIFEST, 'manifest', { limit: MAX_MANIFEST_BYTES });
+    return parseManifest(parseManifestBytes(bytes, where), where);
   }
 
   async artifact(artifact) {
     checkFileName(artifact.file);
-    const bytes = await this.#get(artifact.file, 'model file');
+    const bytes = await this.#get(artifact.file, 'model file', { size: artifact.size });
     const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
     checkArtifactBytes(artifact, bytes, hex(digest), new URL(encodeURIComponent(artifact.file), this.base).href);
     return bytes;

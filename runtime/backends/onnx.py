@@ -10,9 +10,17 @@ the batch changes (rows finish, beams reorder; the memory only when a sentence's
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 
-from ..bundle import LOGITS, OUTPUT_IDS, SEED, SOURCE_IDS, TOKEN_IDS, Family, next_name
+try:
+    import onnxruntime as ort
+except ModuleNotFoundError as exc:  # the base install has none: [cpu] or [gpu] brings one (pyproject.toml)
+    if exc.name != "onnxruntime":
+        raise
+    raise ModuleNotFoundError(
+        "the s2s-edge runtime needs onnxruntime: pip install 's2s-edge[cpu]', or 's2s-edge[gpu]' for "
+        "onnxruntime-gpu (one of the two, never both)", name="onnxruntime") from None
+
+from ..bundle import LOGITS, OUTPUT_IDS, SEED, SOURCE_IDS, TOKEN_IDS, Family, GraphCheck, next_name
 from ..errors import BackendUnavailableError, BundleError
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -27,7 +35,8 @@ def providers_for(device: str) -> list[str]:
             raise BackendUnavailableError(
                 "device='cuda' needs onnxruntime's CUDA execution provider, which this "
                 f"onnxruntime lacks (it has: {', '.join(available)}); install it with "
-                "pip install 's2s-edge[gpu]' (onnxruntime-gpu), or use device='cpu' or 'auto'"
+                "pip uninstall -y onnxruntime && pip install 's2s-edge[gpu]' (onnxruntime-gpu, never beside "
+                "onnxruntime), or use device='cpu' or 'auto'"
             )
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "auto":
@@ -45,6 +54,26 @@ def _session(model: bytes, role: str, options, providers) -> ort.InferenceSessio
             f"onnxruntime {ort.__version__} cannot load the bundle's {role} model: "
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from None
+
+
+def graph_io(args) -> dict:
+    """onnxruntime's NodeArgs as `runtime.bundle.GraphIO`: {name: (dtype, shape)}."""
+    def dtype(name: str) -> str:
+        name = name.removeprefix("tensor(").removesuffix(")")
+        return {"float": "float32", "double": "float64"}.get(name, name)
+
+    def shape(dims) -> tuple | None:
+        if not dims:  # unknown rank (a scalar reads the same: onnxruntime tells the two apart nowhere)
+            return None
+        return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
+
+    return {a.name: (dtype(a.type), shape(a.shape)) for a in args}
+
+
+def check_session(session: ort.InferenceSession, role: str, check: GraphCheck | None) -> ort.InferenceSession:
+    if check is not None:
+        check(role, graph_io(session.get_inputs()), graph_io(session.get_outputs()))
+    return session
 
 
 class DeviceState:
@@ -74,6 +103,7 @@ class OnnxStepModel:
     def __init__(
         self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
         io_binding: bool | None = None, greedy: bytes | None = None, family: Family = SEED,
+        check: GraphCheck | None = None,
     ) -> None:
         self.family = family
         providers = providers_for(device)
@@ -86,9 +116,11 @@ class OnnxStepModel:
             raise ValueError(f"threads must be at least 1, got {threads}")
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.encoder = _session(encoder, "encoder", options, providers)
-        self.decoder = _session(decoder_step, "decoder_step", options, providers)
-        self.greedy = None if greedy is None else _session(greedy, "greedy", options, providers)
+        # Each graph's interface is checked as it is loaded (`check`), before anything runs it.
+        self.encoder = check_session(_session(encoder, "encoder", options, providers), "encoder", check)
+        self.decoder = check_session(_session(decoder_step, "decoder_step", options, providers), "decoder_step", check)
+        self.greedy = (None if greedy is None else
+                       check_session(_session(greedy, "greedy", options, providers), "greedy", check))
         self.device = "cuda" if "CUDAExecutionProvider" in self.decoder.get_providers() else "cpu"
         self.io_binding = self.device == "cuda" if io_binding is None else bool(io_binding)
 

@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-from ..bundle import LOGITS, SEED, SOURCE_IDS, TOKEN_IDS, Family, next_name
+from ..bundle import LOGITS, SEED, SOURCE_IDS, TOKEN_IDS, Family, GraphCheck, next_name
 from ..errors import BackendUnavailableError, BundleError
 
 
@@ -48,7 +48,7 @@ def litert_interpreter(kernels: str = "default"):
 class TFLiteStepModel:
     def __init__(
         self, encoder: bytes, decoder_step: bytes, *, device: str = "cpu", threads: int | None = None,
-        family: Family = SEED, kernels: str = "default",
+        family: Family = SEED, kernels: str = "default", check: GraphCheck | None = None,
     ) -> None:
         if device not in ("cpu", "auto"):
             raise BackendUnavailableError(f"backend='tflite' runs on the CPU only, not {device!r}")
@@ -57,6 +57,7 @@ class TFLiteStepModel:
         Interpreter, options = litert_interpreter(kernels)
         self.device = "cpu"
         self.family = family
+        self._check = check
         self._encoder = self._runner(Interpreter, options, encoder, "encoder", threads)
         self._decoder = self._runner(Interpreter, options, decoder_step, "decoder_step", threads)
         self._encoder_length = self._encoder.get_input_details()[SOURCE_IDS]["shape"][1]
@@ -77,6 +78,10 @@ class TFLiteStepModel:
             runner = interpreter.get_signature_runner()
         except (ValueError, RuntimeError) as exc:
             raise BundleError(f"the {role} .tflite model cannot be loaded: {exc}") from None
+        if self._check is not None:  # names, kinds, ranks and sizes against the manifest
+            # A full-integer file with integer I/O takes and returns its floats as int8 or int16.
+            self._check(role, graph_io(runner.get_input_details()), graph_io(runner.get_output_details()),
+                        float_types=("float32", "int8", "int16"))
         have_in = sorted(runner.get_input_details())
         have_out = sorted(runner.get_output_details())
         if have_in != sorted(inputs) or have_out != sorted(outputs):
@@ -120,6 +125,14 @@ class TFLiteStepModel:
             with self._lock:
                 pieces.append(runner(**{name: value[take] for name, value in feeds.items()}))
         return {name: np.concatenate([p[name] for p in pieces])[:rows] for name in pieces[0]}
+
+
+def graph_io(details: dict) -> dict:
+    """A signature runner's input or output details as `runtime.bundle.GraphIO`: {name: (dtype,
+    shape)}, -1 (a dynamic size) as None."""
+    return {name: (np.dtype(d["dtype"]).name,
+                   tuple(int(n) if n > 0 else None for n in d.get("shape_signature", d["shape"])))
+            for name, d in details.items()}
 
 
 def quantized_tensors(details: dict) -> dict[str, tuple]:

@@ -4,6 +4,30 @@
 import { BundleError } from '../errors.js';
 import { FAMILIES, LOGITS, OUTPUT_IDS, SOURCE_IDS, TOKEN_IDS, nextName } from '../manifest.js';
 
+/**
+ * A session's inputs or outputs as manifest.js `checkGraph` reads them: {name: {type, shape}}, unknown
+ * sizes as null. A binding without metadata (older onnxruntime) gives the names alone.
+ */
+export function graphIO(session, which) {
+  const metadata = session[`${which}Metadata`];
+  if (!Array.isArray(metadata)) return Object.fromEntries(session[`${which}Names`].map((name) => [name, {}]));
+  return Object.fromEntries(metadata.map((m) => [m.name, m.isTensor === false ? { type: 'not a tensor' } : {
+    type: m.type,
+    // An empty shape is onnxruntime's "not defined" (a scalar reads the same).
+    shape: Array.isArray(m.shape) && m.shape.length ? m.shape.map((d) => (typeof d === 'number' && d > 0 ? d : null)) : undefined,
+  }]));
+}
+
+async function checked(session, role, check) {
+  try {
+    check?.(role, graphIO(session, 'input'), graphIO(session, 'output'));
+  } catch (err) {
+    await session.release?.();
+    throw err;
+  }
+  return session;
+}
+
 async function createSession(ort, bytes, role, options) {
   try {
     return await ort.InferenceSession.create(bytes, options);
@@ -25,16 +49,18 @@ export class OnnxStepModel {
    * @param {object} sessionOptions onnxruntime session options (execution providers, threads)
    * @param {Uint8Array | null} greedy the one-graph greedy decoder's bytes, if any
    * @param {object} family the graphs' model family (manifest.js FAMILIES)
+   * @param {((role: string, inputs: object, outputs: object) => void) | null} check sees each graph's
+   *   interface as it is loaded, before anything runs it (manifest.js checkGraph)
    */
-  static async create(ort, encoder, decoderStep, sessionOptions = {}, greedy = null, family = FAMILIES.seed) {
+  static async create(ort, encoder, decoderStep, sessionOptions = {}, greedy = null, family = FAMILIES.seed, check = null) {
     const self = new OnnxStepModel();
     self.ort = ort;
     self.family = family;
     self.greedy = null;
     try {
-      self.encoder = await createSession(ort, encoder, 'encoder', sessionOptions);
-      self.decoder = await createSession(ort, decoderStep, 'decoder_step', sessionOptions);
-      if (greedy) self.greedy = await createSession(ort, greedy, 'greedy', sessionOptions);
+      self.encoder = await checked(await createSession(ort, encoder, 'encoder', sessionOptions), 'encoder', check);
+      self.decoder = await checked(await createSession(ort, decoderStep, 'decoder_step', sessionOptions), 'decoder_step', check);
+      if (greedy) self.greedy = await checked(await createSession(ort, greedy, 'greedy', sessionOptions), 'greedy', check);
     } catch (err) {
       await self.release();
       throw err;
