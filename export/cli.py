@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from runtime.cli import add_verbose, positive_int
+from runtime.cli import ArgumentParser, add_verbose, positive_int
 
 from .source import UsageError
 from .validate import CHRF_P, MAX_CONFIDENT_DEPARTURES, NEAR_TIE
@@ -15,7 +15,7 @@ def export_parser(prog: str, description: str, quantize: dict[str, str],
                   quantize_help: str) -> argparse.ArgumentParser:
     """A parser with the flags every exporter takes (`quantize`: --quantize modes -> precisions);
     each exporter adds its own before parsing."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = ArgumentParser(prog=prog, description=description)
     p.add_argument("--run", required=True, help="run directory written by trainer.fit")
     p.add_argument("--out", required=True, help="bundle directory to write (updated atomically)")
     p.add_argument("--quantize", nargs="+", default=["none"], choices=list(quantize),

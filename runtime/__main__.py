@@ -8,12 +8,13 @@ from typing import Sequence
 
 from .backends import BACKENDS
 from .backends.onnx import DEVICES
-from .cli import add_decoding, add_input_policy, add_verbose, positive_int, run_main, translate_cli
+from .cli import (ArgumentParser, add_decoding, add_input_policy, add_verbose, greedy_graph_pays, positive_int, run_main,
+                  translate_cli)
 from .translator import Translator
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m runtime",
         description="Translate English to French with an exported s2s-edge bundle "
         "(no TensorFlow needed). Without TEXT, reads stdin: one input line, one output line "
@@ -40,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.bundle, backend=args.backend, device=args.device, precision=args.precision,
         threads=args.threads, max_batch_size=args.batch_size,
         on_unknown=args.on_unknown, on_overflow=args.on_overflow,
+        greedy_loop=None if greedy_graph_pays(args) else False,
     )
     return translate_cli(translator, args.texts, args.batch_size, echo=args.echo, args=args)
 

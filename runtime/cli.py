@@ -10,14 +10,23 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import sys
-from typing import Callable, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
-from .errors import InputDecodingError, S2SError
+from .errors import InputDecodingError, InputPolicyError, InputTooLongError, S2SError
 from .vocab import ON_OVERFLOW, ON_UNKNOWN, prepare_source
 
 # Errors caused by the user's input or files, not by a bug: reported without a traceback.
 USER_ERRORS = (S2SError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line on stderr (`PROG: error: MESSAGE`), exit status 2,
+    as every other user error; the usage is for --help."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
 
 
 def _whole_number(text: str, minimum: int) -> int:
@@ -76,7 +85,8 @@ def run_main(
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    # A command line's user is told of its flags, not of the Python API's keyword arguments.
+    text = (exc.command_line_message() if isinstance(exc, InputPolicyError) else str(exc)) or type(exc).__name__
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         text = f"{exc.strerror}: {exc.filename}"
     return " ".join(text.split())
@@ -147,13 +157,33 @@ class Output:
                 self.out.write("\n")
             self.out.flush()
             return
-        lines = []
-        for source, hyps in zip(sources, self.translator.hypotheses(sources, **self.options)):
-            for h in hyps:
-                text = f"{h.score:.4f}\t{h.text}" if self.scores else h.text
-                lines.append(f"{source}\t{text}" if self.echo else text)
+        if not self.scores and self.options.get("num_hypotheses", 1) == 1:
+            # No scores asked: `translate` (the one-graph greedy decoder where the bundle has one).
+            results = [[text] for text in self.translator.translate(list(sources), **self.options)]
+        else:
+            results = [[f"{h.score:.4f}\t{h.text}" if self.scores else h.text for h in hyps]
+                       for hyps in self.translator.hypotheses(sources, **self.options)]
+        lines = [f"{source}\t{text}" if self.echo else text
+                 for source, texts in zip(sources, results) for text in texts]
         self.out.write("".join(line + "\n" for line in lines))
         self.out.flush()
+
+
+def greedy_graph_pays(args) -> bool:
+    """Whether a translating CLI loads the bundle's one-graph greedy decoder: only to read stdin in
+    batches that the graph takes whole (GREEDY_LOOP_MAX_BATCH), plain greedy, no scores. Loading it
+    costs about what it saves on a few sentences, and larger batches step the decoder
+    (docs/performance.md, benchmarks/bench_cli_greedy.py)."""
+    from .translator import GREEDY_LOOP_MAX_BATCH
+
+    greedy = args.beam_size == 1 and args.top_k == 1 and args.num_hypotheses == 1
+    return (not args.texts and greedy and not args.scores and not args.stream
+            and args.batch_size <= GREEDY_LOOP_MAX_BATCH)
+
+
+# A line of stdin is read up to this many bytes: a line's cost stays bounded whatever arrives. A
+# longer line is refused, or cut with --on-overflow truncate (the model reads far fewer characters).
+MAX_LINE_BYTES = 1 << 20
 
 
 def translate_cli(translator, texts: Sequence[str], batch_size: int, echo: bool = False, args=None) -> int:
@@ -161,20 +191,54 @@ def translate_cli(translator, texts: Sequence[str], batch_size: int, echo: bool 
     sys.stdout.reconfigure(encoding="utf-8")
     output = Output(translator, sys.stdout, echo, args)
     if texts:
-        output.write(list(texts))
+        _flush(translator, list(texts), 1, output, "argument")
         return 0
-    sys.stdin.reconfigure(encoding="utf-8", errors="strict")
-    return translate_stream(translator, sys.stdin, output, batch_size)
+    return translate_stream(translator, stdin_lines(sys.stdin.buffer, translator.on_overflow), output,
+                            batch_size)
 
 
-def translate_stream(translator, lines, output: Output, batch_size: int) -> int:
+def stdin_lines(stream: BinaryIO, on_overflow: str = "error") -> Iterator[str]:
+    """The lines of a byte stream, each decoded as strict UTF-8, without its line ending; a line is
+    read up to MAX_LINE_BYTES (its rest is dropped with on_overflow="truncate", else refused)."""
+    number = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        final = True
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            if on_overflow != "truncate":
+                raise InputTooLongError(
+                    f"stdin line {number} is longer than {MAX_LINE_BYTES} bytes, far more than the model's "
+                    "maximum", remedy="shorten it", option="on_overflow", value="truncate")
+            while (rest := stream.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            raw, final = raw[:MAX_LINE_BYTES], False  # a character cut at the end is dropped
+        try:
+            text = codecs.getincrementaldecoder("utf-8")("strict").decode(raw, final=final)
+        except UnicodeDecodeError as exc:
+            raise InputDecodingError(
+                f"stdin line {number} is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        yield text.rstrip("\r\n")
+
+
+def translate_stream(translator, lines: Iterable[str], output: Output, batch_size: int) -> int:
     """Translate `lines` in batches, writing each batch as soon as it is done (each line at once
-    when streaming)."""
+    when streaming). A line that fails comes after every line before it is written."""
     batch: list[str] = []
     first_line = 1
     size = 1 if output.stream else batch_size
-    for line in _decoded(lines, first_line):
-        batch.append(line.rstrip("\r\n"))
+    iterator = iter(lines)
+    while True:
+        try:
+            line = next(iterator)
+        except StopIteration:
+            break
+        except S2SError:  # a line that cannot be read: the ones before it first
+            _flush(translator, batch, first_line, output)
+            raise
+        batch.append(line)
         if len(batch) == size:
             _flush(translator, batch, first_line, output)
             first_line += len(batch)
@@ -183,31 +247,17 @@ def translate_stream(translator, lines, output: Output, batch_size: int) -> int:
     return 0
 
 
-def _decoded(lines, first_line: int):
-    number = first_line - 1
-    iterator = iter(lines)
-    while True:
-        try:
-            line = next(iterator)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as exc:
-            raise InputDecodingError(
-                f"stdin line {number + 1} is not valid UTF-8 ({exc.reason} at byte {exc.start})"
-            ) from None
-        number += 1
-        yield line
-
-
-def _flush(translator, batch: list[str], first_line: int, output: Output) -> None:
-    if not batch:
-        return
-    # Check the input policy line by line first, so an error names its line.
+def _flush(translator, batch: list[str], first_line: int, output: Output, what: str = "stdin line") -> None:
+    """Write the translations of `batch`; the input policy is checked line by line first, so an error
+    names its line and comes after the lines before it are written."""
     m = translator.manifest
     for offset, text in enumerate(batch):
         try:
             prepare_source(text, m.source_vocab, m.max_source_length,
                            translator.on_unknown, translator.on_overflow)
-        except S2SError as exc:
-            raise type(exc)(f"stdin line {first_line + offset}: {exc}") from None
-    output.write(batch)
+        except InputPolicyError as exc:
+            if offset:
+                output.write(batch[:offset])
+            raise exc.at(f"{what} {first_line + offset}") from None
+    if batch:
+        output.write(batch)

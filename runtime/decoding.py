@@ -67,11 +67,13 @@ def argmax_chooser(scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def sampling_chooser(
-    temperature: float, top_k: int, seeds: Sequence[np.random.SeedSequence | int | None]
+    temperature: float, top_k: int, seeds: Sequence[np.random.SeedSequence | int | None],
+    never: Sequence[int] = (),
 ) -> Chooser:
     """Draw each row's next token from softmax(scores / temperature) restricted to its top_k tokens
-    (0: all). Row i draws from its own generator `seeds[i]`, so a sentence's sample does not depend
-    on its batch-mates, the batch size or the batch order."""
+    (0: all), never one of `never` (the start token: it is no output character). Row i draws from its
+    own generator `seeds[i]`, so a sentence's sample does not depend on its batch-mates, the batch
+    size or the batch order."""
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     if top_k < 0:
@@ -80,6 +82,9 @@ def sampling_chooser(
 
     def choose(scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
         logits = np.asarray(scores, dtype=np.float64) / temperature
+        masked = [t for t in never if 0 <= t < logits.shape[-1]]
+        if masked:
+            logits[:, masked] = -np.inf
         if 0 < top_k < logits.shape[-1]:
             kth = np.partition(logits, -top_k, axis=-1)[:, -top_k, None]
             logits = np.where(logits >= kth, logits, -np.inf)
@@ -87,7 +92,9 @@ def sampling_chooser(
         cdf = np.cumsum(probs, axis=-1)
         u = np.array([generators[r].random() for r in rows]) * cdf[:, -1]
         picks = (cdf <= u[:, None]).sum(axis=-1)
-        return np.minimum(picks, logits.shape[-1] - 1).astype(np.int32)
+        # u can round up to the total: the last token that has any probability, never a masked one.
+        last = logits.shape[-1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=-1)
+        return np.minimum(picks, last).astype(np.int32)
 
     return choose
 
@@ -101,7 +108,9 @@ def greedy_decode(
     if batch == 0:
         return []
     state = model.encode(source_ids)
-    out = np.zeros((batch, max_steps), dtype=np.int32)
+    # Sized by the steps taken, not by max_steps (a bound, possibly far above any output): doubled
+    # as the decode goes on.
+    out = np.zeros((batch, min(max_steps, 64)), dtype=np.int32)
     lengths = np.full(batch, max_steps, dtype=np.int64)
     totals = np.zeros(batch)
     rows = np.arange(batch)  # original row of each live batch entry
@@ -111,6 +120,8 @@ def greedy_decode(
         tokens = choose(scores, rows)
         if with_scores:
             totals[rows] += log_softmax(scores)[np.arange(len(rows)), tokens]
+        if t == out.shape[1]:
+            out = np.concatenate([out, np.zeros((batch, min(t, max_steps - t)), dtype=np.int32)], axis=1)
         out[rows, t] = tokens
         done = tokens == end_id
         if done.any():
@@ -186,6 +197,8 @@ def beam_decode(
     for t in range(max_steps):
         scores, state = model.step(tokens, state)
         candidates = totals[:, None] + log_softmax(scores)  # [live, vocab]
+        if 0 <= start_id < candidates.shape[1]:
+            candidates[:, start_id] = -np.inf  # START is no output character
         vocab = candidates.shape[1]
         keep: list[tuple[int, int, float]] = []  # (live row, token, total)
         for sentence in np.unique(owner):

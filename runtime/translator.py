@@ -10,9 +10,9 @@ from typing import Iterator, Protocol, Sequence, overload
 import numpy as np
 
 from .backends import load_backend
-from .bundle import read_artifact, read_manifest
+from .bundle import check_graph, read_artifact, read_manifest
 from .decoding import Decoded, StepModel, beam_decode, cut_at_end, greedy_decode, sampling_chooser, stream_decode
-from .errors import DecodingOptionError
+from .errors import BundleError, DecodingOptionError
 from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, Vocabulary, prepare_source
 
 
@@ -110,9 +110,15 @@ class Translator:
             greedy_loop = device == "cpu"
         greedy = (read_artifact(bundle, artifacts["greedy"])
                   if greedy_loop and "greedy" in artifacts else None)
+        # Each graph must fit its role, the family and the manifest's sizes (checked as it loads).
+        manifest = self.manifest
+
+        def check(role, inputs, outputs, **kwargs):
+            check_graph(manifest, role, artifacts[role].file, inputs, outputs, **kwargs)
+
         self.model = load_backend(backend, encoder, decoder, device=device, threads=threads,
                                   io_binding=io_binding, greedy=greedy, family=self.manifest.family,
-                                  kernels=kernels)
+                                  kernels=kernels, check=check)
         self.backend, self.precision = backend, precision
         self.max_batch_size = max_batch_size
         # A batch-dependent model would make a sentence's translation depend on its batch-mates.
@@ -205,7 +211,7 @@ class Translator:
                   and getattr(self.model, "greedy", None) is not None):
                 decoded = [[d] for d in cut_at_end(self.model.greedy_ids(ids), end, m.max_target_length)]
             else:
-                choose = (_sampler(temperature, top_k, seed, [sources[i] for i in chunk])
+                choose = (_sampler(temperature, top_k, seed, [sources[i] for i in chunk], start)
                           if mode == "sampling" else None)
                 decoded = [[d] for d in greedy_decode(
                     self.model, ids, start, end, m.max_target_length, with_scores=with_scores,
@@ -231,10 +237,11 @@ class Translator:
             return
         m = self.manifest
         ids = m.source_vocab.encode([source], m.max_source_length)
-        kwargs = {"choose": _sampler(temperature, top_k, seed, [source])} if mode == "sampling" else {}
-        for token in stream_decode(self.model, ids, m.target_vocab.id(START), m.target_vocab.id(END),
+        start = m.target_vocab.id(START)
+        kwargs = {"choose": _sampler(temperature, top_k, seed, [source], start)} if mode == "sampling" else {}
+        for token in stream_decode(self.model, ids, start, m.target_vocab.id(END),
                                    m.max_target_length, **kwargs):
-            yield m.target_vocab.chars[token]
+            yield self._text([token])
 
     def _prepare(self, texts, on_unknown, on_overflow) -> list[str]:
         m = self.manifest
@@ -244,7 +251,17 @@ class Translator:
         return [prepare_source(t, m.source_vocab, m.max_source_length, on_unknown, on_overflow) for t in texts]
 
     def _hypothesis(self, d: Decoded) -> Hypothesis:
-        return Hypothesis(self.manifest.target_vocab.decode(d.ids), d.score, d.finished)
+        return Hypothesis(self._text(d.ids), d.score, d.finished)
+
+    def _text(self, ids: Sequence[int]) -> str:
+        # A graph whose logits are wider than the target vocabulary is refused at load where its
+        # width is known; this catches one that hides it.
+        vocab = self.manifest.target_vocab
+        for i in ids:
+            if not 0 <= i < len(vocab):
+                raise BundleError(f"the decoder produced id {i}, past the {len(vocab)} characters of the "
+                                  "bundle's target_vocab: the manifest does not belong to these graphs")
+        return vocab.decode(ids)
 
 
 def _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperature, seed) -> str:
@@ -274,11 +291,11 @@ def _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperatur
     return "beam" if beam_size > 1 else "greedy"
 
 
-def _sampler(temperature: float, top_k: int, seed: int | None, sources: Sequence[str]):
+def _sampler(temperature: float, top_k: int, seed: int | None, sources: Sequence[str], start_id: int):
     # Each sentence draws from a generator seeded by (seed, its text): its sample does not depend
     # on its batch-mates, its position, the batch size or streaming.
     seeds = [np.random.SeedSequence([seed, *_text_words(s)]) if seed is not None else None for s in sources]
-    return sampling_chooser(temperature, top_k, seeds)
+    return sampling_chooser(temperature, top_k, seeds, never=(start_id,))
 
 
 def _text_words(text: str) -> list[int]:

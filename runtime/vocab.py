@@ -123,16 +123,16 @@ def prepare_source(
             shown = ", ".join(repr(c) for c in unknown[:10])
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
             raise UnknownCharacterError(
-                f"characters not in the model's vocabulary: {shown}{more} "
-                f"(in {_preview(text)}); remove them or pass on_unknown='skip'",
-                unknown,
+                f"characters not in the model's vocabulary: {shown}{more} (in {_preview(text)})",
+                unknown, remedy="remove them", option="on_unknown", value="skip",
             )
         text = "".join(c for c in text if c in vocab)
     if len(text) > max_length:
         if on_overflow == "error":
             raise InputTooLongError(
                 f"input of {len(text)} characters is longer than the model's maximum of "
-                f"{max_length} ({_preview(text)}); shorten it or pass on_overflow='truncate'"
+                f"{max_length} ({_preview(text)})",
+                remedy="shorten it", option="on_overflow", value="truncate",
             )
         text = text[:max_length]
     return text

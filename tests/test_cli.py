@@ -213,3 +213,123 @@ def test_one_line_errors_whatever_tensorflow_prints_at_import(tmp_path):
     loud = subprocess.run([sys.executable, "-c", "import trainer, tensorflow"], capture_output=True, text=True,
                           timeout=300, env={**env, "TF_CPP_MIN_LOG_LEVEL": "0"}, cwd=ROOT)
     assert "oneDNN custom operations are on" in loud.stderr
+
+
+def _held_out(tiny_run, n):
+    return list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:n]
+
+
+def test_a_bad_stdin_line_comes_after_the_lines_before_it(tiny_bundle, tiny_run):
+    """Lines before a bad one are translated and written, in its batch too; the error names the line
+    and the command line's flag (issue 27, item 3)."""
+    from runtime import Translator
+
+    good = _held_out(tiny_run, 3)
+    expected = Translator(tiny_bundle).translate(good)
+    done = cli("runtime", "--bundle", str(tiny_bundle), stdin=f"{good[0]}\n{good[1]}\nBad € line\n{good[2]}\n")
+    assert_user_error(done, "stdin line 3", "--on-unknown skip")
+    assert "on_unknown" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert done.stdout.splitlines() == expected[:2]
+    done = cli("runtime", "--bundle", str(tiny_bundle), good[0], "I am €.")
+    assert_user_error(done, "argument 2", "--on-unknown skip")
+    assert done.stdout.splitlines() == expected[:1]
+    long = good[0] * 40
+    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), stdin=f"{good[0]}\n{long}\n"),
+                      "stdin line 2", "--on-overflow truncate")
+
+    # Invalid UTF-8 on line 2 is line 2, after line 1 is written.
+    done = subprocess.run([sys.executable, "-m", "runtime", "--bundle", str(tiny_bundle)],
+                          input=good[0].encode() + b"\nab\xff\n" + good[1].encode() + b"\n",
+                          capture_output=True, timeout=300, env=ENV, cwd=ROOT)
+    assert done.returncode == 2 and b"stdin line 2 is not valid UTF-8" in done.stderr, done.stderr
+    assert done.stdout.decode().splitlines() == expected[:1]
+
+
+def test_a_huge_stdin_line_costs_a_bounded_amount(tiny_bundle, tiny_run):
+    """A line past MAX_LINE_BYTES is refused with its true reason, or cut with --on-overflow truncate."""
+    from runtime import Translator
+    from runtime.cli import MAX_LINE_BYTES
+
+    good = _held_out(tiny_run, 2)
+    expected = Translator(tiny_bundle).translate(good)
+    huge = good[0] * (MAX_LINE_BYTES // len(good[0]) + 100)
+    stdin = f"{good[0]}\n{huge}\n{good[1]}\n"
+    done = cli("runtime", "--bundle", str(tiny_bundle), stdin=stdin)
+    assert_user_error(done, f"stdin line 2 is longer than {MAX_LINE_BYTES} bytes", "--on-overflow truncate")
+    assert done.stdout.splitlines() == expected[:1]
+    done = cli("runtime", "--bundle", str(tiny_bundle), "--on-overflow", "truncate", stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.split("\n")[:-1]
+    assert len(lines) == 3 and [lines[0], lines[2]] == expected
+
+
+def test_a_cut_line_keeps_whole_characters():
+    import io
+
+    from runtime.cli import MAX_LINE_BYTES, stdin_lines
+
+    line = "é" * MAX_LINE_BYTES  # two bytes each: the cut falls on a character boundary or in one
+    for pad in ("", "a"):
+        (first, second) = stdin_lines(io.BytesIO(f"{pad}{line}\nnext\n".encode()), on_overflow="truncate")
+        assert first == (pad + line)[: len(first)] and len(first.encode()) in (MAX_LINE_BYTES, MAX_LINE_BYTES - 1)
+        assert second == "next"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("runtime", "--bundle", "b", "--seed=-1", "Hi."), "--seed: must be at least 0, got -1"),
+    (("runtime", "--bundle", "b", "--seed", "-1", "Hi."), "--seed: must be at least 0, got -1"),
+    (("runtime", "--beam-size", "two"), "--beam-size"),
+    (("trainer.fit", "--epochs", "x"), "--epochs"),
+    (("export.to_onnx", "--run", "r"), "--out"),
+])
+def test_argument_errors_are_one_line(args, fragment):
+    done = cli(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "usage:" not in done.stderr, done.stderr
+    assert fragment in done.stderr and done.stderr.startswith(f"python -m {args[0]}: error: ")
+
+
+def test_the_command_line_runs_the_one_graph_greedy_decoder(tiny_bundle, tiny_run):
+    """Plain greedy translation from the command line runs the greedy graph on a batch of up to
+    GREEDY_LOOP_MAX_BATCH sentences (one call, no decoder step); a larger batch, and --scores, step
+    the decoder (issue 27, item 5; docs/performance.md measures why)."""
+    import io
+
+    from runtime import Translator
+    from runtime.__main__ import build_parser
+    from runtime.cli import Output
+    from runtime.translator import GREEDY_LOOP_MAX_BATCH
+
+    sentences = _held_out(tiny_run, 3 * GREEDY_LOOP_MAX_BATCH)
+    translator = Translator(tiny_bundle)
+    assert translator.model.greedy is not None, "the test bundle has no one-graph greedy decoder"
+    calls = {"greedy": 0, "step": 0}
+    for name, method in (("greedy", "greedy_ids"), ("step", "step")):
+        original = getattr(translator.model, method)
+
+        def counted(*args, _name=name, _original=original):
+            calls[_name] += 1
+            return _original(*args)
+
+        setattr(translator.model, method, counted)
+    expected = Translator(tiny_bundle, greedy_loop=False).translate(sentences)
+    small = GREEDY_LOOP_MAX_BATCH
+    for flags, n, greedy_calls in (([], small, 1), ([], len(sentences), 0), (["--scores"], small, 0)):
+        calls.update(greedy=0, step=0)
+        out = io.StringIO()
+        Output(translator, out, echo=False, args=build_parser().parse_args(["--bundle", "b", *flags])).write(sentences[:n])
+        assert calls["greedy"] == greedy_calls and (calls["step"] == 0) == bool(greedy_calls), (flags, n, calls)
+        texts = [line.split("\t")[-1] for line in out.getvalue().split("\n")[:-1]]
+        assert texts == expected[:n]
+
+
+@pytest.mark.parametrize("argv, loads", [
+    (["--batch-size", "16"], True), (["--batch-size", "1"], True), ([], False), (["Hi."], False),
+    (["--batch-size", "16", "--scores"], False), (["--batch-size", "16", "--beam-size", "2"], False),
+    (["--batch-size", "16", "--top-k", "0"], False), (["--batch-size", "16", "--stream"], False),
+])
+def test_the_command_line_loads_the_greedy_graph_where_it_pays(argv, loads):
+    from runtime.__main__ import build_parser
+    from runtime.cli import greedy_graph_pays
+
+    assert greedy_graph_pays(build_parser().parse_args(["--bundle", "b", *argv])) is loads

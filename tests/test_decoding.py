@@ -283,3 +283,40 @@ def test_beam_search_moves_the_context_only_when_a_sentence_leaves():
     seen.clear()
     assert beam_decode(model, sources, 4, 0, 12, beam_size=3, num_hypotheses=2, length_penalty=1.0) == kept
     assert all(a is not b for a, b in zip(seen, seen[1:]))
+
+
+def test_sampling_and_beam_search_never_emit_the_start_token():
+    """At a temperature so high that every character is as likely, sampling never draws START, and
+    beam search never extends a prefix with it (issue 27, item 3); greedy stays the argmax."""
+    from runtime.decoding import beam_decode, sampling_chooser
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(64, 12)).astype(np.float32)
+    scores[:, 3] = 50.0  # START would be everyone's first choice
+    for top_k in (0, 1, 2, 12):
+        choose = sampling_chooser(1e300, top_k, list(range(64)), never=(3,))
+        picks = np.concatenate([choose(scores, np.arange(64)) for _ in range(20)])
+        assert 3 not in picks
+    choose = sampling_chooser(1e300, 0, list(range(64)), never=(3,))
+    assert len(set(choose(scores, np.arange(64)).tolist())) > 5  # still draws widely
+
+    class Favours:
+        """A model that scores START highest at every step, END second after three steps."""
+
+        def encode(self, ids):
+            return {"t": np.zeros(len(ids))}
+
+        def step(self, tokens, state):
+            out = np.zeros((len(tokens), 6), dtype=np.float32)
+            out[:, 0] = 5.0  # START
+            out[:, 1] = np.where(state["t"] >= 3, 4.0, -1.0)  # END
+            out[:, 2] = 1.0
+            return out, {"t": state["t"] + 1}
+
+    (best,) = beam_decode(Favours(), np.zeros((1, 4), dtype=np.int32), 0, 1, 10, beam_size=2)[0]
+    assert 0 not in best.ids and best.finished
+
+
+def test_the_translator_never_samples_the_start_token(translator, sentences):
+    texts = translator.translate(sentences[:30], top_k=0, temperature=1e300, seed=1)
+    assert all("\t" not in t for t in texts) and any(texts)

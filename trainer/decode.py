@@ -11,13 +11,13 @@ import argparse
 import sys
 from typing import Sequence
 
-from runtime.cli import add_decoding, add_input_policy, add_verbose, run_main, translate_cli
+from runtime.cli import ArgumentParser, add_decoding, add_input_policy, add_verbose, run_main, translate_cli
 
 from .reference import keras_translator
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m trainer.decode",
         description="Translate with a run's Keras model (the reference for exported bundles). "
         "Without TEXT, reads stdin: one input line, one output line.",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from runtime import Translator
-from runtime.cli import add_verbose, positive_int, run_main
+from runtime.cli import ArgumentParser, add_verbose, positive_int, run_main
 
 from .data import read_pairs
 from .metrics import Comparison, Scores, group_references, paired_test, translate_scored
@@ -87,7 +87,7 @@ def _read_tsv(path: str | Path) -> list[tuple[str, str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m trainer.evaluate",
         description="Score a run's model (Keras) or an exported bundle on the run's held-out split: "
         "chrF, BLEU, exact match, share of decodes hitting the length limit.",

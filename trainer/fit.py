@@ -19,7 +19,7 @@ from typing import Sequence
 
 import keras
 
-from runtime.cli import add_verbose, non_negative_float, non_negative_int, positive_int, run_main
+from runtime.cli import ArgumentParser, add_verbose, non_negative_float, non_negative_int, positive_int, run_main
 from runtime.vocab import wrap_target
 
 from .data import DataError, split_pairs, vocabularies
@@ -215,7 +215,7 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m trainer.fit",
         description="Train the character-level LSTM seq2seq model (keras.io lstm_seq2seq).",
         epilog=f"Defaults without --data (built-in corpus): {BUILTIN_DEFAULTS}. "

@@ -10,14 +10,14 @@ import argparse
 import sys
 from typing import Sequence
 
-from runtime.cli import add_verbose, positive_int, run_main
+from runtime.cli import ArgumentParser, add_verbose, positive_int, run_main
 from runtime.vocab import PADDINGS
 
 from .keras_io import NUM_SAMPLES, import_keras_io
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m trainer.import_model",
         description="Import a model trained by the keras.io character-level seq2seq script "
         "(s2s_model.keras, a tf.keras 2 SavedModel, or the 2017 Keras example's s2s.h5) as a run directory "

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import keras
 
-from runtime.cli import add_verbose, positive_int, run_main
+from runtime.cli import ArgumentParser, add_verbose, positive_int, run_main
 
 from .data import DataError
 from .fileio import atomic_write_json, replaceable, staging_dir
@@ -79,7 +79,7 @@ def fine_tune(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="python -m trainer.qat",
         description="Quantization-aware fine-tuning: continue training a run with its weights on "
         "the int8 grid that the int8 exports use, and write the result as a new run. Its ONNX "

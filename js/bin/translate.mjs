@@ -4,11 +4,13 @@
 // one output line (N with --num-hypotheses N), batches written as soon as they are done, user errors as
 // one line on stderr and exit status 2.
 
+import { realpathSync } from 'node:fs';
 import process from 'node:process';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { S2SError, Translator, prepareSource } from '../src/node.js';
-import { InputDecodingError } from '../src/errors.js';
+import { GREEDY_LOOP_MAX_BATCH, S2SError, Translator, prepareSource } from '../src/node.js';
+import { InputDecodingError, InputPolicyError, InputTooLongError } from '../src/errors.js';
 
 const PROG = 'translate.mjs';
 
@@ -84,10 +86,37 @@ function choice(flag, text, choices) {
   return text;
 }
 
+// parseArgs takes "-1" after an option for another option ("argument is ambiguous"); as argparse does,
+// a negative number after an option that takes a value is its value.
+function joinNegativeValues(argv) {
+  const out = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = /^--([^=]+)$/.exec(argv[i])?.[1];
+    if (name === undefined && argv[i] === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (OPTIONS[name]?.type === 'string' && /^-\d|^-\.\d/.test(argv[i + 1] ?? '')) {
+      out.push(`--${name}=${argv[i + 1]}`);
+      i += 1;
+    } else {
+      out.push(argv[i]);
+    }
+  }
+  return out;
+}
+
+function seedNumber(text) {
+  if (!/^\s*[+-]?\d+\s*$/.test(text)) throw new UsageError(`argument --seed: expected a whole number, got ${JSON.stringify(text)}`);
+  const value = BigInt(text.trim());
+  if (value < 0n) throw new UsageError(`argument --seed: must be at least 0, got ${value}`);
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+}
+
 export function parse(argv) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(err.message);
   }
@@ -115,9 +144,20 @@ export function parse(argv) {
       lengthPenalty,
       topK: wholeNumber('top-k', v['top-k'], 0),
       temperature: number('temperature', v.temperature),
-      seed: v.seed === undefined ? null : wholeNumber('seed', v.seed, 0),
+      seed: v.seed === undefined ? null : seedNumber(v.seed),
     },
   };
+}
+
+/**
+ * Whether to load the bundle's one-graph greedy decoder: only to read stdin in batches that the graph
+ * takes whole (GREEDY_LOOP_MAX_BATCH), plain greedy, no scores. Loading it costs about what it saves on
+ * a few sentences, and larger batches step the decoder (docs/performance.md).
+ */
+function greedyGraphPays(args) {
+  const { beamSize, topK, numHypotheses } = args.decoding;
+  const greedy = beamSize === 1 && topK === 1 && numHypotheses === 1;
+  return !args.texts.length && greedy && !args.scores && !args.stream && args.batchSize <= GREEDY_LOOP_MAX_BATCH;
 }
 
 async function write(out, text) {
@@ -153,61 +193,96 @@ class Output {
       }
       return;
     }
-    const results = await this.translator.hypotheses(sources, decoding);
+    // No scores asked: `translate` (the one-graph greedy decoder where the bundle has one).
+    const results = !scores && decoding.numHypotheses === 1
+      ? (await this.translator.translate(sources, decoding)).map((t) => [t])
+      : (await this.translator.hypotheses(sources, decoding)).map((hyps) => hyps.map((h) => (scores ? `${h.score.toFixed(4)}\t${h.text}` : h.text)));
     let text = '';
-    results.forEach((hyps, i) => {
-      for (const h of hyps) {
-        const line = scores ? `${h.score.toFixed(4)}\t${h.text}` : h.text;
-        text += (echo ? `${sources[i]}\t${line}` : line) + '\n';
-      }
+    results.forEach((lines, i) => {
+      for (const line of lines) text += (echo ? `${sources[i]}\t${line}` : line) + '\n';
     });
     await write(this.out, text);
   }
 }
 
-/** Lines of a byte stream, each decoded as strict UTF-8, without their line ending. */
-async function* lines(input) {
+// A line of stdin is read up to this many bytes: a line's cost stays bounded whatever arrives (as in
+// the Python CLI). A longer line is refused, or cut with --on-overflow truncate.
+export const MAX_LINE_BYTES = 1 << 20;
+
+/** The length of `bytes` cut back to the last whole UTF-8 character. */
+function wholeCharacters(bytes) {
+  let start = bytes.length - 1;
+  while (start > 0 && start > bytes.length - 4 && (bytes[start] & 0xc0) === 0x80) start -= 1;
+  const lead = bytes[start];
+  const size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return start + size > bytes.length ? start : bytes.length;
+}
+
+/**
+ * Lines of a byte stream, each decoded as strict UTF-8, without their line ending; a line is read up
+ * to MAX_LINE_BYTES (its rest is dropped with onOverflow "truncate", else the line is refused).
+ */
+export async function* lines(input, onOverflow = 'error') {
   // ignoreBOM: a byte-order mark is a character of the line, as in Python (which then names it as unknown).
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let pending = [];
+  let size = 0;
+  let cut = false; // the line went past MAX_LINE_BYTES: its rest is dropped
   let number = 0;
-  const decode = (bytes) => {
+  const decode = () => {
     number += 1;
+    let bytes = Buffer.concat(pending);
+    if (cut) bytes = bytes.subarray(0, wholeCharacters(bytes));
+    pending = [];
+    size = 0;
+    cut = false;
     try {
       return decoder.decode(bytes).replace(/[\r\n]+$/, '');
     } catch {
       throw new InputDecodingError(`stdin line ${number} is not valid UTF-8`);
     }
   };
+  const keep = (bytes) => {
+    if (cut) return;
+    if (size + bytes.length > MAX_LINE_BYTES) {
+      if (onOverflow !== 'truncate') {
+        throw new InputTooLongError(`stdin line ${number + 1} is longer than ${MAX_LINE_BYTES} bytes, far more than the model's maximum`,
+          { remedy: 'shorten it', option: 'onOverflow', value: 'truncate' });
+      }
+      bytes = bytes.subarray(0, MAX_LINE_BYTES - size);
+      cut = true;
+    }
+    pending.push(bytes);
+    size += bytes.length;
+  };
   for await (const chunk of input) {
     let start = 0;
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, start)) {
-      pending.push(chunk.subarray(start, i));
-      yield decode(Buffer.concat(pending));
-      pending = [];
+      keep(chunk.subarray(start, i));
+      yield decode();
       start = i + 1;
     }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
+    if (start < chunk.length) keep(chunk.subarray(start));
   }
-  if (pending.length) yield decode(Buffer.concat(pending));
+  if (pending.length || cut) yield decode();
 }
 
-async function flush(translator, batch, firstLine, output) {
-  if (!batch.length) return;
-  // Check the input policy line by line first, so an error names its line.
+/**
+ * Write the translations of `batch`; the input policy is checked line by line first, so an error
+ * names its line and comes after the lines before it are written.
+ */
+async function flush(translator, batch, firstLine, output, what = 'stdin line') {
   const m = translator.manifest;
-  batch.forEach((text, offset) => {
+  for (const [offset, text] of batch.entries()) {
     try {
       prepareSource(text, m.sourceVocab, m.maxSourceLength, translator.onUnknown, translator.onOverflow);
     } catch (err) {
-      if (err instanceof S2SError) {
-        const named = new err.constructor(`stdin line ${firstLine + offset}: ${err.message}`);
-        throw named;
-      }
-      throw err;
+      if (!(err instanceof InputPolicyError)) throw err;
+      if (offset) await output.write(batch.slice(0, offset));
+      throw err.at(`${what} ${firstLine + offset}`);
     }
-  });
-  await output.write(batch);
+  }
+  if (batch.length) await output.write(batch);
 }
 
 export async function main(argv, { stdin = process.stdin, stdout = process.stdout } = {}) {
@@ -217,6 +292,7 @@ export async function main(argv, { stdin = process.stdin, stdout = process.stdou
     return 0;
   }
   const translator = await Translator.load(args.bundle, {
+    greedyLoop: greedyGraphPays(args),
     backend: args.backend,
     precision: args.precision,
     threads: args.threads,
@@ -228,14 +304,24 @@ export async function main(argv, { stdin = process.stdin, stdout = process.stdou
     const output = new Output(translator, stdout, args);
     await output.check();
     if (args.texts.length) {
-      await output.write(args.texts);
+      await flush(translator, args.texts, 1, output, 'argument');
       return 0;
     }
     const size = args.stream ? 1 : args.batchSize;
     let batch = [];
     let firstLine = 1;
-    for await (const line of lines(stdin)) {
-      batch.push(line);
+    const input = lines(stdin, args.onOverflow)[Symbol.asyncIterator]();
+    for (;;) {
+      let next;
+      try {
+        next = await input.next();
+      } catch (err) {
+        // A line that cannot be read: the ones before it first.
+        if (err instanceof S2SError) await flush(translator, batch, firstLine, output);
+        throw err;
+      }
+      if (next.done) break;
+      batch.push(next.value);
       if (batch.length === size) {
         await flush(translator, batch, firstLine, output);
         firstLine += batch.length;
@@ -263,10 +349,13 @@ async function run() {
     process.exitCode = await main(process.argv.slice(2));
   } catch (err) {
     if (!isUserError(err) || verbose) throw err;
-    const message = String(err.message || err.name).split(/\s+/).join(' ').trim();
+    // A command line's user is told of its flags, not of the library's options.
+    const text = err instanceof InputPolicyError ? err.commandLineMessage() : err instanceof UsageError ? `${err.message} (see --help)` : err.message;
+    const message = String(text || err.name).split(/\s+/).join(' ').trim();
     process.stderr.write(`${PROG}: error: ${message}\n`);
     process.exitCode = 2;
   }
 }
 
-run();
+// Run when executed (also through npm's bin link), not when imported (the tests call `main`).
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) run();

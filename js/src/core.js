@@ -4,8 +4,8 @@
 
 import { OnnxStepModel } from './backends/onnx.js';
 import { beamDecode, cutAtEnd, greedyDecode, samplingChooser, streamDecode } from './decoding.js';
-import { BackendUnavailableError, DecodingOptionError } from './errors.js';
-import { completeModels, selectArtifacts } from './manifest.js';
+import { BackendUnavailableError, BundleError, DecodingOptionError, S2SError } from './errors.js';
+import { checkGraph, completeModels, selectArtifacts } from './manifest.js';
 import { sentenceRandom } from './random.js';
 import { END, ON_OVERFLOW, ON_UNKNOWN, START, checkChoice, prepareSource } from './vocab.js';
 
@@ -20,6 +20,20 @@ export { OnnxStepModel } from './backends/onnx.js';
 // level at batches 1-16 in Node, Python and onnxruntime-web (WASM); from 32 rows no gain to count on
 // in Node and Python, and 9-14% behind in WASM. Larger batches step the decoder, as in Python.
 export const GREEDY_LOOP_MAX_BATCH = 16;
+
+/**
+ * The text of target ids. A graph whose logits are wider than the target vocabulary is refused at load
+ * where its width is known; this catches one that hides it (rather than printing "undefined").
+ */
+function targetText(manifest, ids) {
+  const size = manifest.targetVocab.size;
+  for (const id of ids) {
+    if (!(id >= 0 && id < size)) {
+      throw new BundleError(`the decoder produced id ${id}, past the ${size} characters of the bundle's target_vocab: the manifest does not belong to these graphs`);
+    }
+  }
+  return manifest.targetVocab.decode(ids);
+}
 
 /** The backends this runtime runs, by the manifest's backend name. */
 export const BACKENDS = Object.freeze(['onnx']);
@@ -57,8 +71,9 @@ export function decodingMode(options) {
   if (!(typeof temperature === 'number' && temperature > 0 && Number.isFinite(temperature))) {
     throw new DecodingOptionError(`temperature must be positive, got ${temperature}`);
   }
-  if (seed !== null && seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) {
-    throw new DecodingOptionError(`seed must be a non-negative integer or null, got ${JSON.stringify(seed)}`);
+  if (seed !== null && seed !== undefined && !((Number.isSafeInteger(seed) || typeof seed === 'bigint') && seed >= 0)) {
+    const shown = typeof seed === 'number' && Number.isInteger(seed) ? `${seed} (past 2**53: pass a BigInt)` : String(seed);
+    throw new DecodingOptionError(`seed must be a non-negative integer (a Number up to 2**53 - 1, or a BigInt) or null, got ${shown}`);
   }
   if (topK !== 1) {
     if (beamSize > 1) throw new DecodingOptionError('sampling (topK != 1) and beam search (beamSize > 1) do not combine: pick one');
@@ -130,7 +145,9 @@ export class Translator {
       source.artifact(artifacts.decoder_step),
       useLoop ? source.artifact(artifacts.greedy) : null,
     ]);
-    const model = await OnnxStepModel.create(ort, encoder, decoder, sessionOptions, greedy, manifest.family);
+    // Each graph must fit its role, the family and the manifest's sizes (checked as it loads).
+    const check = (role, inputs, outputs) => checkGraph(manifest, role, artifacts[role].file, inputs, outputs);
+    const model = await OnnxStepModel.create(ort, encoder, decoder, sessionOptions, greedy, manifest.family, check);
     const self = new this(manifest, model, { maxBatchSize, onUnknown, onOverflow });
     self.backend = backend;
     self.precision = precision;
@@ -181,6 +198,7 @@ export class Translator {
   }
 
   async #decode(texts, options, withScores) {
+    this.#checkLoaded();
     if (!Array.isArray(texts)) throw new TypeError(`expected an array of strings, got ${texts === null ? 'null' : typeof texts}`);
     const mode = decodingMode(options);
     const { beamSize, numHypotheses, lengthPenalty, topK, temperature, seed } = { ...DEFAULTS, ...options };
@@ -208,12 +226,12 @@ export class Translator {
         decoded = cutAtEnd(await this.model.greedyIds(ids, chunk.length, m.maxSourceLength), chunk.length, end, m.maxTargetLength)
           .map((d) => [d]);
       } else {
-        const choose = mode === 'sampling' ? samplingChooser(temperature, topK, chunkSources.map((s) => sentenceRandom(seed, s))) : undefined;
+        const choose = mode === 'sampling' ? samplingChooser(temperature, topK, chunkSources.map((s) => sentenceRandom(seed, s)), [start]) : undefined;
         decoded = (await greedyDecode(this.model, ids, chunk.length, m.maxSourceLength, start, end, m.maxTargetLength,
           { withScores, ...(choose ? { choose } : {}) })).map((d) => [d]);
       }
       chunk.forEach((i, k) => {
-        results[i] = decoded[k].map((d) => ({ text: m.targetVocab.decode(d.ids), score: d.score, finished: d.finished }));
+        results[i] = decoded[k].map((d) => ({ text: targetText(m, d.ids), score: d.score, finished: d.finished }));
       });
     }
     return results;
@@ -225,6 +243,7 @@ export class Translator {
    * @returns {AsyncGenerator<string>}
    */
   translateStream(text, options = {}) {
+    this.#checkLoaded();
     const { beamSize = 1, numHypotheses = 1 } = options;
     if (beamSize !== 1 || numHypotheses !== 1) throw new DecodingOptionError('streaming works with greedy decoding and sampling, not with beam search');
     const mode = decodingMode(options);
@@ -236,10 +255,10 @@ export class Translator {
     return (async function* stream() {
       if (!source) return;
       const ids = m.sourceVocab.encode([source], m.maxSourceLength);
-      const choose = mode === 'sampling' ? samplingChooser(temperature, topK, [sentenceRandom(seed, source)]) : undefined;
+      const choose = mode === 'sampling' ? samplingChooser(temperature, topK, [sentenceRandom(seed, source)], [m.targetVocab.id(START)]) : undefined;
       for await (const id of streamDecode(model, ids, m.maxSourceLength, m.targetVocab.id(START), m.targetVocab.id(END),
         m.maxTargetLength, choose ? { choose } : {})) {
-        yield m.targetVocab.chars[id];
+        yield targetText(m, [id]);
       }
     })();
   }
@@ -254,8 +273,16 @@ export class Translator {
     return texts.map((t) => prepareSource(t, m.sourceVocab, m.maxSourceLength, onUnknown, onOverflow));
   }
 
-  /** Frees the onnxruntime sessions. */
+  #released = false;
+
+  #checkLoaded() {
+    if (this.#released) throw new S2SError('this Translator was released: load another one to translate');
+  }
+
+  /** Frees the onnxruntime sessions; the Translator translates no more (releasing twice is harmless). */
   async release() {
+    if (this.#released) return;
+    this.#released = true;
     await this.model.release?.();
   }
 }

@@ -55,7 +55,7 @@ export function argmaxChooser(scores, vocab, rows) {
  * Row i draws from its own generator `randoms[i]` (a function returning numbers in [0, 1)), so a
  * sentence's sample does not depend on its batch-mates, the batch size or the batch order.
  */
-export function samplingChooser(temperature, topK, randoms) {
+export function samplingChooser(temperature, topK, randoms, never = []) {
   if (!(temperature > 0)) throw new RangeError(`temperature must be positive, got ${temperature}`);
   if (!(topK >= 0)) throw new RangeError(`topK must be 0 (all ids) or positive, got ${topK}`);
   return (scores, vocab, rows) => {
@@ -65,20 +65,24 @@ export function samplingChooser(temperature, topK, randoms) {
       let max = -Infinity;
       for (let j = 0; j < vocab; j++) {
         logits[j] = scores[i * vocab + j] / temperature;
-        if (logits[j] > max) max = logits[j];
       }
+      for (const j of never) if (j >= 0 && j < vocab) logits[j] = -Infinity; // the start token is no output character
+      for (let j = 0; j < vocab; j++) if (logits[j] > max) max = logits[j];
       let kth = -Infinity;
       if (topK > 0 && topK < vocab) kth = Float64Array.from(logits).sort()[vocab - topK];
       let total = 0;
+      let last = 0; // the last id with any probability: where a draw that rounds up to the total lands
       const cdf = new Float64Array(vocab);
       for (let j = 0; j < vocab; j++) {
-        total += logits[j] >= kth ? Math.exp(logits[j] - max) : 0;
+        const p = logits[j] >= kth ? Math.exp(logits[j] - max) : 0;
+        if (p > 0) last = j;
+        total += p;
         cdf[j] = total;
       }
       const u = randoms[rows[i]]() * total;
       let pick = 0;
       while (pick < vocab && cdf[pick] <= u) pick++;
-      out[i] = Math.min(pick, vocab - 1);
+      out[i] = Math.min(pick, last);
     }
     return out;
   };
@@ -204,6 +208,7 @@ export async function beamDecode(model, ids, batch, time, startId, endId, maxSte
     for (let i = 0; i < owner.length; i++) {
       const row = logSoftmaxRow(next.logits, i, vocab);
       for (let j = 0; j < vocab; j++) candidates[i * vocab + j] = totals[i] + row[j];
+      if (startId >= 0 && startId < vocab) candidates[i * vocab + startId] = -Infinity; // START is no output character
     }
     const keep = []; // [live row, id, total]
     const sentences = [...new Set(owner)].sort((a, b) => a - b);

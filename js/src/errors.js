@@ -11,16 +11,47 @@ export class S2SError extends Error {
 /** A bundle is missing, of an unknown format, or does not match its manifest. */
 export class BundleError extends S2SError {}
 
+/**
+ * An input that the input policy refuses. When a setting lets it through, the error names it
+ * (`option`, `value`) in the caller's terms: `onUnknown: 'skip'` from JavaScript, `--on-unknown skip`
+ * on a command line (`commandLineMessage()`). `at('stdin line 3')` is the error, located.
+ */
+export class InputPolicyError extends S2SError {
+  constructor(problem, { remedy = null, option = null, value = null, where = '' } = {}) {
+    super('');
+    Object.assign(this, { problem, remedy, option, value, where });
+    this.message = policyText(this, `${option}: '${value}'`);
+  }
+
+  commandLineMessage() {
+    const flag = this.option === null ? '' : `--${this.option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${this.value}`;
+    return policyText(this, flag);
+  }
+
+  at(where) {
+    const located = Object.create(Object.getPrototypeOf(this));
+    Object.assign(located, this, { where, name: this.name, stack: this.stack });
+    located.message = policyText(located, `${this.option}: '${this.value}'`);
+    return located;
+  }
+}
+
+function policyText(err, setting) {
+  const where = err.where ? `${err.where}: ` : '';
+  if (err.option === null) return where + err.problem;
+  return `${where}${err.problem}; ${err.remedy} or pass ${setting}`;
+}
+
 /** The input holds characters outside the model's vocabulary (`characters` lists them). */
-export class UnknownCharacterError extends S2SError {
-  constructor(message, characters = []) {
-    super(message);
+export class UnknownCharacterError extends InputPolicyError {
+  constructor(problem, characters = [], options = {}) {
+    super(problem, options);
     this.characters = [...characters];
   }
 }
 
 /** The input is longer than the encoder's maximum length. */
-export class InputTooLongError extends S2SError {}
+export class InputTooLongError extends InputPolicyError {}
 
 /** Input bytes are not valid UTF-8. */
 export class InputDecodingError extends S2SError {}

@@ -4,12 +4,26 @@
 export class S2SError extends Error {}
 /** A bundle is missing, of an unknown format, or does not match its manifest. */
 export class BundleError extends S2SError {}
+/**
+ * An input the input policy refuses; `option` and `value` name the setting that lets it through
+ * (`onUnknown: 'skip'`), `commandLineMessage()` says it as a flag (`--on-unknown skip`).
+ */
+export class InputPolicyError extends S2SError {
+  readonly problem: string;
+  readonly remedy: string | null;
+  readonly option: string | null;
+  readonly value: string | null;
+  readonly where: string;
+  commandLineMessage(): string;
+  /** The same error, located (`at('stdin line 3')`). */
+  at(where: string): this;
+}
 /** The input holds characters outside the model's vocabulary. */
-export class UnknownCharacterError extends S2SError {
+export class UnknownCharacterError extends InputPolicyError {
   readonly characters: string[];
 }
 /** The input is longer than the encoder's maximum length. */
-export class InputTooLongError extends S2SError {}
+export class InputTooLongError extends InputPolicyError {}
 /** Input bytes are not valid UTF-8 (the CLI's stdin). */
 export class InputDecodingError extends S2SError {}
 /** Decoding options out of range or that do not combine. */
@@ -81,6 +95,10 @@ export interface Manifest {
   producer: Record<string, string>;
   validation: Record<string, { size?: number; decodes_identical?: number; decodes_compared?: number; chrf?: number; [k: string]: unknown }>;
   family: Family;
+  /** The ids the encoder was built for (its one-hot depth), when the export recorded it; equals sourceVocab.size. */
+  sourceVocabSize: number | null;
+  /** The width of the decoder's logits, when the export recorded it; equals targetVocab.size. */
+  targetVocabSize: number | null;
 }
 
 export function parseManifest(data: unknown, where?: string): Manifest;
@@ -122,7 +140,7 @@ export interface DecodingOptions {
   topK?: number;
   temperature?: number;
   /** Makes sampling reproducible: a sentence's sample depends only on (seed, its text). */
-  seed?: number | null;
+  seed?: number | bigint | null;
   onUnknown?: OnUnknown;
   onOverflow?: OnOverflow;
 }

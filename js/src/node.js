@@ -1,14 +1,16 @@
 // The Node entry: bundles read from a directory, checked with node:crypto, run by onnxruntime-node.
 
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { lstat, open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
 import { Translator as CoreTranslator } from './core.js';
+import { startOnnxruntime } from './onnxruntime-node-start.js';
 import { BundleError } from './errors.js';
-import { MANIFEST, MAX_MANIFEST_BYTES, checkArtifactBytes, checkFileName, parseManifest } from './manifest.js';
+import { MANIFEST, MAX_MANIFEST_BYTES, checkArtifactBytes, checkFileName, parseManifest, parseManifestBytes, sizeMismatch } from './manifest.js';
 
 export * from './core.js';
 export { FetchSource } from './fetch-source.js';
@@ -27,17 +29,12 @@ export class DirectorySource {
     const file = path.join(this.dir, MANIFEST);
     const dirStat = await stat(this.dir).catch(() => null);
     if (!dirStat?.isDirectory()) throw new BundleError(`bundle directory not found: ${this.dir}`);
-    const fileStat = await stat(file).catch(() => null);
-    if (!fileStat?.isFile()) throw new BundleError(`no ${MANIFEST} in ${this.dir}: not a bundle (export one with python -m export.to_onnx)`);
-    if (fileStat.size > MAX_MANIFEST_BYTES) throw new BundleError(`${file} is larger than ${MAX_MANIFEST_BYTES} bytes: refusing to read it`);
-    let data;
-    try {
-      // ignoreBOM keeps a byte-order mark, which JSON (and Python's reader) refuses.
-      data = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(await readFile(file)));
-    } catch (err) {
-      throw new BundleError(`${file} is not valid JSON: ${err.message}`);
-    }
-    const manifest = parseManifest(data, file);
+    const info = await lstat(file).catch(() => null);
+    if (!info || info.isDirectory()) throw new BundleError(`no ${MANIFEST} in ${this.dir}: not a bundle (export one with python -m export.to_onnx)`);
+    // Followed, a link could make any file of the machine "the manifest" (and its bytes an error
+    // message): refused, as model files that are links are.
+    const bytes = await readRegularFile(file, info, { limit: MAX_MANIFEST_BYTES });
+    const manifest = parseManifest(parseManifestBytes(bytes, file), file);
     // A bundle holds exactly what its manifest names: anything else is a sign of tampering or of two
     // bundles mixed together, and is refused before any model is loaded.
     const expected = new Set([MANIFEST, ...manifest.artifacts.map((a) => a.file)]);
@@ -52,11 +49,52 @@ export class DirectorySource {
   async artifact(artifact) {
     checkFileName(artifact.file);
     const file = path.join(this.dir, artifact.file);
-    const info = await lstat(file).catch(() => null);
-    if (!info || info.isSymbolicLink() || !info.isFile()) throw new BundleError(`bundle file missing or not a regular file: ${file}`);
-    const data = await readFile(file);
+    // Its size on disk is compared with the manifest's first: nothing is read from a file of another size.
+    const data = await readRegularFile(file, null, { size: artifact.size });
     checkArtifactBytes(artifact, data, createHash('sha256').update(data).digest('hex'), file);
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return data;
+  }
+}
+
+const symlinked = (file) => new BundleError(`${file} is a symbolic link, not a regular file: a bundle's files must be its own`);
+const notRegular = (file) => new BundleError(`bundle file missing or not a regular file: ${file}`);
+
+/**
+ * The bytes of `file`, a regular file (not a link), of exactly `size` bytes or at most `limit`:
+ * compared on its size on disk before anything is read, then read through the one open handle (as the
+ * Python runtime reads it, runtime/bundle.py _read_regular).
+ */
+async function readRegularFile(file, info, { size, limit }) {
+  info ??= await lstat(file).catch(() => null);
+  if (info?.isSymbolicLink()) throw symlinked(file);
+  if (!info?.isFile()) throw notRegular(file);
+  // O_NOFOLLOW: a link put in its place since lstat is refused; O_NONBLOCK: a FIFO cannot hang the open.
+  const flags = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+  let handle;
+  try {
+    handle = await open(file, flags);
+  } catch (err) {
+    throw err?.code === 'ELOOP' ? symlinked(file) : notRegular(file);
+  }
+  try {
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw notRegular(file);
+    if (limit !== undefined && opened.size > limit) throw new BundleError(`${file} is larger than ${limit} bytes: refusing to read it`);
+    if (size !== undefined && opened.size !== size) throw sizeMismatch(file, opened.size, size);
+    const want = size ?? opened.size;
+    const buffer = new Uint8Array(want + 1); // one more byte: a file that grew since is seen
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    if (filled !== want) { // it changed while being read
+      throw size !== undefined ? sizeMismatch(file, filled, size) : new BundleError(`${file} changed while it was read`);
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -73,6 +111,7 @@ export class Translator extends CoreTranslator {
     const source = typeof dir === 'object' && dir !== null && 'artifact' in dir ? dir : new DirectorySource(dir);
     // One thread by default, as in Python: a decoder step is a few small matrix products.
     const session = { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, ...sessionOptions };
+    await startOnnxruntime(); // a long command line would crash onnxruntime's start on this thread
     return CoreTranslator.create.call(this, source, ort, { ...rest, sessionOptions: session });
   }
 }

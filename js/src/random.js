@@ -5,12 +5,29 @@
 
 const encoder = new TextEncoder();
 
+// The 32-bit words of a non-negative integer seed (a Number or a BigInt), least significant first.
+function seedWords(seed) {
+  let rest = BigInt(seed);
+  const words = [];
+  do {
+    words.push(Number(rest & 0xffffffffn));
+    rest >>= 32n;
+  } while (rest > 0n);
+  return words;
+}
+
 // cyrb128-style 128-bit hash of the UTF-8 bytes of `text`, mixed with `seed`: four 32-bit words.
 function hashWords(seed, text) {
-  let h1 = 1779033703 ^ seed;
-  let h2 = 3144134277 ^ Math.floor(seed / 2 ** 32);
+  const [low, high = 0, ...more] = seedWords(seed);
+  let h1 = 1779033703 ^ low;
+  let h2 = 3144134277 ^ high;
   let h3 = 1013904242;
   let h4 = 2773480762;
+  // Seeds past 2**64 mix their further words in (a seed below keeps the hash it always had).
+  more.forEach((word, i) => {
+    h3 = Math.imul(h3 ^ word, 2654435761) ^ i;
+    h4 = Math.imul(h4 ^ (h3 >>> 13), 2246822519);
+  });
   for (const byte of encoder.encode(text)) {
     h1 = h2 ^ Math.imul(h1 ^ byte, 597399067);
     h2 = h3 ^ Math.imul(h2 ^ byte, 2869860233);

@@ -133,19 +133,16 @@ export function prepareSource(text, vocab, maxLength, onUnknown = 'error', onOve
     if (onUnknown === 'error') {
       const shown = unknown.slice(0, 10).map(quote).join(', ');
       const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : '';
-      throw new UnknownCharacterError(
-        `characters not in the model's vocabulary: ${shown}${more} (in ${preview(chars)}); ` +
-          "remove them or pass onUnknown: 'skip'",
-        unknown,
-      );
+      throw new UnknownCharacterError(`characters not in the model's vocabulary: ${shown}${more} (in ${preview(chars)})`,
+        unknown, { remedy: 'remove them', option: 'onUnknown', value: 'skip' });
     }
     chars = chars.filter((c) => vocab.has(c));
   }
   if (chars.length > maxLength) {
     if (onOverflow === 'error') {
       throw new InputTooLongError(
-        `input of ${chars.length} characters is longer than the model's maximum of ${maxLength} ` +
-          `(${preview(chars)}); shorten it or pass onOverflow: 'truncate'`,
+        `input of ${chars.length} characters is longer than the model's maximum of ${maxLength} (${preview(chars)})`,
+        { remedy: 'shorten it', option: 'onOverflow', value: 'truncate' },
       );
     }
     chars = chars.slice(0, maxLength);

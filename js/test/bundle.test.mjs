@@ -71,6 +71,25 @@ describe('onnxruntime-node on the exported bundle', needsBundle, () => {
     }
   });
 
+  test('a released Translator says so, in its own words', async () => {
+    const one = await Translator.load(BUNDLE);
+    await one.release();
+    await one.release(); // twice is harmless
+    await assert.rejects(one.translate('x'), (err) => err.name === 'S2SError' && /released: load another one/.test(err.message));
+    await assert.rejects(one.hypotheses(['x']), /released/);
+    assert.throws(() => one.translateStream('x'), /released/);
+  });
+
+  test('seeds: past 2**53 as BigInts, not as imprecise Numbers', async () => {
+    const text = reference.sentences[0];
+    const options = (seed) => ({ topK: 0, seed });
+    const a = await float32.translate(text, options(2n ** 60n));
+    assert.equal(await float32.translate(text, options(2n ** 60n)), a);
+    assert.equal(await float32.translate(text, options(2n ** 40n)), await float32.translate(text, options(2 ** 40)));
+    await assert.rejects(float32.translate(text, options(2 ** 60)), /past 2\*\*53: pass a BigInt/);
+    await assert.rejects(float32.translate(text, options(-1n)), /seed must be a non-negative integer/);
+  });
+
   test('batch size does not change a float32 translation', async () => {
     const one = await Translator.load(BUNDLE, { maxBatchSize: 1 });
     const some = reference.sentences.slice(0, 40);

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 
@@ -14,13 +15,13 @@ function cli(args, input) {
   return { code: done.status, out: done.stdout, err: done.stderr };
 }
 
-function userError(result, pattern) {
+function userError(result, pattern, out = '') {
   assert.equal(result.code, 2, result.err);
   const lines = result.err.trimEnd().split('\n');
   assert.equal(lines.length, 1, `expected one line on stderr, got:\n${result.err}`);
   assert.match(lines[0], /^translate\.mjs: error: /);
   assert.match(lines[0], pattern);
-  assert.equal(result.out, '');
+  assert.equal(result.out, out);
 }
 
 test('--help', () => {
@@ -36,6 +37,9 @@ test('usage errors are one line and exit 2', () => {
   userError(cli(['--bundle', 'x', '--beam-size', 'two']), /--beam-size: expected a whole number/);
   userError(cli(['--bundle', 'x', '--on-unknown', 'drop']), /--on-unknown: invalid choice/);
   userError(cli(['--bundle', '/nonexistent/bundle', 'hi']), /bundle directory not found/);
+  // A negative number is an option's value, as in argparse: the error is the value's.
+  userError(cli(['--bundle', 'x', '--seed', '-1', 'hi']), /argument --seed: must be at least 0, got -1/);
+  userError(cli(['--bundle', 'x', '--seed=-1', 'hi']), /argument --seed: must be at least 0, got -1/);
 });
 
 describe('on the exported bundle', needsBundle, () => {
@@ -80,14 +84,85 @@ describe('on the exported bundle', needsBundle, () => {
 
   test('input errors name the stdin line; --on-unknown skip and --on-overflow truncate', () => {
     const { outside, skip, truncate } = reference.policy;
-    userError(cli(['--bundle', BUNDLE], `${sentences[0]}\n${skip[0][0]}\n`), new RegExp(`stdin line 2: characters not in the model's vocabulary: ${JSON.stringify(outside[0])}`));
+    userError(cli(['--bundle', BUNDLE], `${sentences[0]}\n${skip[0][0]}\n`), new RegExp(`stdin line 2: characters not in the model's vocabulary: ${JSON.stringify(outside[0])}`),
+      `${expected[0]}\n`);
     userError(cli(['--bundle', BUNDLE], `${truncate[0][0]}\n`), /stdin line 1: input of \d+ characters is longer than the model's maximum/);
     const r = cli(['--bundle', BUNDLE, '--on-unknown', 'skip', '--on-overflow', 'truncate', skip[0][0], truncate[0][0]]);
     assert.equal(r.out, `${skip[0][1]}\n${truncate[0][1]}\n`);
-    userError(cli(['--bundle', BUNDLE], Buffer.from([0x61, 0x0a, 0xff, 0x0a])), /stdin line 2 is not valid UTF-8/);
+    userError(cli(['--bundle', BUNDLE], Buffer.concat([Buffer.from(`${sentences[0]}\n`), Buffer.from([0xff, 0x0a])])),
+      /stdin line 2 is not valid UTF-8/, `${expected[0]}\n`);
     // A byte-order mark is a character of the line, as in Python: named as unknown.
     userError(cli(['--bundle', BUNDLE], `\ufeff${sentences[0]}\n`), /stdin line 1: characters not in the model's vocabulary: "\\ufeff"/);
     userError(cli(['--bundle', BUNDLE, '--stream', '--beam-size', '2', 'x']), /--stream works with greedy/);
     userError(cli(['--bundle', BUNDLE, '--precision', 'float16', 'x']), /no complete onnx\/float16 model/);
+  });
+
+  test('the lines before a bad one are written, in its batch too; the error speaks of flags', () => {
+    const { outside } = reference.policy;
+    const input = `${sentences[0]}\n${sentences[1]}\nbad ${outside[0]}\n${sentences[2]}\n`;
+    const r = cli(['--bundle', BUNDLE], input);
+    userError(r, /^translate\.mjs: error: stdin line 3: .*; remove them or pass --on-unknown skip$/, `${expected[0]}\n${expected[1]}\n`);
+    assert.doesNotMatch(r.err, /onUnknown/);
+    userError(cli(['--bundle', BUNDLE, sentences[0], `x${outside[0]}`]), /argument 2: .*--on-unknown skip$/, `${expected[0]}\n`);
+  });
+
+  test('a stdin line past MAX_LINE_BYTES is refused with its true reason, or cut with --on-overflow truncate', () => {
+    const huge = sentences[0].repeat(Math.ceil((1 << 20) / sentences[0].length) + 100);
+    const input = `${sentences[0]}\n${huge}\n${sentences[1]}\n`;
+    userError(cli(['--bundle', BUNDLE], input), /stdin line 2 is longer than 1048576 bytes.*--on-overflow truncate$/, `${expected[0]}\n`);
+    const r = cli(['--bundle', BUNDLE, '--on-overflow', 'truncate'], input);
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.split('\n').slice(0, -1);
+    assert.equal(lines.length, 3);
+    assert.deepEqual([lines[0], lines[2]], expected.slice(0, 2));
+  });
+
+  test('thousands of arguments translate (onnxruntime starts on a thread with room for the command line)', () => {
+    const texts = Array.from({ length: 3000 }, (_, i) => sentences[i % sentences.length]);
+    const r = cli(['--bundle', BUNDLE, ...texts]);
+    assert.equal(r.code, 0, `exit ${r.code} ${r.err}`);
+    assert.equal(r.out, texts.map((_, i) => `${expected[i % sentences.length]}\n`).join(''));
+  });
+
+  test('sampling never emits the start token; seeds past 2**53', () => {
+    const some = sentences.slice(0, 40);
+    const r = cli(['--bundle', BUNDLE, '--top-k', '0', '--temperature', '1e300', '--seed', '1', '--echo'], some.join('\n') + '\n');
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.split('\n').slice(0, -1);
+    assert.equal(lines.length, some.length);
+    for (const line of lines) assert.equal(line.split('\t').length, 2, JSON.stringify(line));
+    const big = cli(['--bundle', BUNDLE, '--top-k', '0', '--seed', String(2n ** 60n), ...some.slice(0, 3)]);
+    assert.equal(big.code, 0, big.err);
+    assert.equal(big.out, cli(['--bundle', BUNDLE, '--top-k', '0', '--seed', String(2n ** 60n), ...some.slice(0, 3)]).out);
+    assert.notEqual(big.out, cli(['--bundle', BUNDLE, '--top-k', '0', '--seed', String(2n ** 60n + 1n), ...some.slice(0, 3)]).out);
+  });
+
+  test('stdin in batches of up to GREEDY_LOOP_MAX_BATCH runs the one-graph greedy decoder; larger batches, arguments and --scores step', async () => {
+    const { main } = await import('../bin/translate.mjs');
+    const { OnnxStepModel } = await import('../src/backends/onnx.js');
+    const { GREEDY_LOOP_MAX_BATCH } = await import('../src/core.js');
+    const calls = { greedy: 0, step: 0 };
+    const { greedyIds, step } = OnnxStepModel.prototype;
+    OnnxStepModel.prototype.greedyIds = function counted(...args) { calls.greedy += 1; return greedyIds.apply(this, args); };
+    OnnxStepModel.prototype.step = function counted(...args) { calls.step += 1; return step.apply(this, args); };
+    try {
+      const small = String(GREEDY_LOOP_MAX_BATCH);
+      const some = sentences.slice(0, 3 * GREEDY_LOOP_MAX_BATCH);
+      for (const [flags, texts, graphCalls] of [
+        [['--batch-size', small], [], 3], [[], [], 0], [['--batch-size', small, '--scores'], [], 0], [['--batch-size', small], some, 0],
+      ]) {
+        calls.greedy = 0;
+        calls.step = 0;
+        let out = '';
+        const stdout = { write: (text) => { out += text; return true; } };
+        const stdin = Readable.from([Buffer.from(some.map((t) => `${t}\n`).join(''))]);
+        assert.equal(await main(['--bundle', BUNDLE, ...flags, ...texts], { stdin, stdout }), 0);
+        assert.equal(calls.greedy, graphCalls, JSON.stringify({ flags, calls }));
+        assert.equal(calls.step === 0, graphCalls > 0, JSON.stringify({ flags, calls }));
+        assert.deepEqual(out.split('\n').slice(0, -1).map((line) => line.split('\t').at(-1)), expected.slice(0, some.length));
+      }
+    } finally {
+      Object.assign(OnnxStepModel.prototype, { greedyIds, step });
+    }
   });
 });
