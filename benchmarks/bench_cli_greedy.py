@@ -7,8 +7,8 @@ default flags, its input the run's held-out English sentences: on stdin (--sente
 batches of the default 64, of 16 and of 1), as one argument, and as 16 arguments. "graph" is the
 bundle as exported (the CLI loads its greedy graph where `greedy_graph_pays`: stdin in batches of up
 to 16); "stepped" the same bundle without its greedy graph (a copy whose manifest lists no "greedy"
-artifact), so the runtime steps the decoder. "--scores" is the path every plain translation took
-before the CLIs used `translate` (log-probabilities, stepped). Wall time of the whole process (start,
+artifact), so the runtime steps the decoder. "--scores" steps the decoder and adds each step's
+log-softmax (`hypotheses`). Wall time of the whole process (start,
 load, translate), median of --repeats runs; the ratio is stepped / graph.
 """
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import math
 import sys
 from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
-from .errors import InputDecodingError, InputPolicyError, InputTooLongError, S2SError
+from .errors import DecodingOptionError, InputDecodingError, InputPolicyError, InputTooLongError, S2SError
+from .translator import GREEDY_LOOP_MAX_BATCH
 from .vocab import ON_OVERFLOW, ON_UNKNOWN, prepare_source
 
 # Errors caused by the user's input or files, not by a bug: reported without a traceback.
@@ -55,6 +57,17 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def finite_float(text: str) -> float:
+    """argparse type: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    return value
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: an integer of at least 0."""
     return _whole_number(text, 0)
@@ -86,7 +99,8 @@ def run_main(
 
 def _one_line(exc: BaseException) -> str:
     # A command line's user is told of its flags, not of the Python API's keyword arguments.
-    text = (exc.command_line_message() if isinstance(exc, InputPolicyError) else str(exc)) or type(exc).__name__
+    text = (exc.command_line_message() if isinstance(exc, (InputPolicyError, DecodingOptionError)) else str(exc)) \
+        or type(exc).__name__
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         text = f"{exc.strerror}: {exc.filename}"
     return " ".join(text.split())
@@ -112,11 +126,11 @@ def add_decoding(p: argparse.ArgumentParser) -> None:
     g.add_argument("--beam-size", type=positive_int, default=1, help="beam search width (1: greedy)")
     g.add_argument("--num-hypotheses", type=positive_int, default=1,
                    help="print the N best outputs of each input, one per line (needs --beam-size >= N)")
-    g.add_argument("--length-penalty", type=float, default=1.0,
+    g.add_argument("--length-penalty", type=non_negative_float, default=1.0,
                    help="beam ranking: score / length ** this (0: plain log-probability; default 1)")
     g.add_argument("--top-k", type=non_negative_int, default=1,
                    help="sample among the K most likely characters (0: all; 1: greedy, the default)")
-    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (with --top-k)")
+    g.add_argument("--temperature", type=finite_float, default=1.0, help="sampling temperature (with --top-k)")
     g.add_argument("--seed", type=non_negative_int, default=None, help="makes sampling reproducible")
     g.add_argument("--scores", action="store_true", help="print SCORE<TAB>TEXT (log-probability)")
     g.add_argument("--stream", action="store_true",
@@ -174,8 +188,6 @@ def greedy_graph_pays(args) -> bool:
     batches that the graph takes whole (GREEDY_LOOP_MAX_BATCH), plain greedy, no scores. Loading it
     costs about what it saves on a few sentences, and larger batches step the decoder
     (docs/performance.md, benchmarks/bench_cli_greedy.py)."""
-    from .translator import GREEDY_LOOP_MAX_BATCH
-
     greedy = args.beam_size == 1 and args.top_k == 1 and args.num_hypotheses == 1
     return (not args.texts and greedy and not args.scores and not args.stream
             and args.batch_size <= GREEDY_LOOP_MAX_BATCH)
@@ -217,9 +229,8 @@ def stdin_lines(stream: BinaryIO, on_overflow: str = "error") -> Iterator[str]:
             raw, final = raw[:MAX_LINE_BYTES], False  # a character cut at the end is dropped
         try:
             text = codecs.getincrementaldecoder("utf-8")("strict").decode(raw, final=final)
-        except UnicodeDecodeError as exc:
-            raise InputDecodingError(
-                f"stdin line {number} is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        except UnicodeDecodeError:
+            raise InputDecodingError(f"stdin line {number} is not valid UTF-8") from None
         yield text.rstrip("\r\n")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 
 class S2SError(Exception):
@@ -60,4 +61,9 @@ class BackendUnavailableError(S2SError, RuntimeError):
 
 
 class DecodingOptionError(S2SError, ValueError):
-    """Decoding options that are out of range or do not combine (beam size, top_k, ...)."""
+    """Decoding options that are out of range or do not combine (beam size, top_k, ...);
+    `command_line_message` names them as the command lines' flags (`--top-k`)."""
+
+    def command_line_message(self) -> str:
+        return re.sub(r"\b(beam_size|num_hypotheses|length_penalty|top_k|temperature|seed)\b",
+                      lambda m: "--" + m.group(1).replace("_", "-"), str(self))

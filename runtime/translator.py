@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, overload
@@ -278,8 +279,8 @@ def _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperatur
         raise DecodingOptionError(f"length_penalty must be 0 or positive, got {length_penalty}")
     if top_k < 0:
         raise DecodingOptionError(f"top_k must be 0 (all characters) or positive, got {top_k}")
-    if not temperature > 0:
-        raise DecodingOptionError(f"temperature must be positive, got {temperature}")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise DecodingOptionError(f"temperature must be a positive finite number, got {temperature}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise DecodingOptionError(f"seed must be a non-negative int or None, got {seed!r}")
     if top_k != 1:

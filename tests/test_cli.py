@@ -153,10 +153,14 @@ def test_runtime_decoding_flags(tiny_bundle, tiny_run):
 def test_runtime_decoding_flag_errors(tiny_bundle):
     assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "--stream", "--beam-size", "2", "Go."),
                       "--stream")
-    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "--temperature", "0.5", "Go."),
-                      "top_k")
-    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "--num-hypotheses", "3", "Go."),
-                      "num_hypotheses")
+    # In the command line's terms: its flags, not the Python API's keyword arguments.
+    done = cli("runtime", "--bundle", str(tiny_bundle), "--temperature", "0.5", "Go.")
+    assert_user_error(done, "set --top-k too")
+    assert "top_k" not in done.stderr
+    done = cli("runtime", "--bundle", str(tiny_bundle), "--num-hypotheses", "3", "Go.")
+    assert_user_error(done, "--num-hypotheses must be between 1 and --beam-size (1)")
+    assert_user_error(cli("runtime", "--bundle", str(tiny_bundle), "--temperature", "inf", "Go."),
+                      "argument --temperature: expected a number")
 
 
 # What TensorFlow writes to fd 2 at import on some x86 CPUs (oneDNN on), whatever TF_CPP_MIN_LOG_LEVEL says.
@@ -206,6 +210,16 @@ def test_one_line_errors_whatever_tensorflow_prints_at_import(tmp_path):
         assert done.returncode == 2, (args, done.stderr)
         assert done.stderr.strip().splitlines() == [done.stderr.strip()], (args, done.stderr)
         assert fragment in done.stderr and "oneDNN" not in done.stderr
+
+    # A probe that never imports leaves stderr as it is, and the import after it stays quiet.
+    probe = run("-c", "import importlib.util, os, trainer\n"
+                      "importlib.util.find_spec('tensorflow'); os.write(2, b'after the probe\\n')\n"
+                      "import tensorflow; os.write(2, b'after the import\\n')")
+    assert probe.returncode == 0 and probe.stderr == "after the probe\nafter the import\n", probe.stderr
+    # With fd 2 closed there is nothing to capture: TensorFlow imports all the same.
+    closed = subprocess.run(f"exec 2>&-; {sys.executable} -c 'import trainer, tensorflow; print(1)'", shell=True,
+                            capture_output=False, stdout=subprocess.PIPE, text=True, timeout=300, env=env, cwd=ROOT)
+    assert closed.returncode == 0 and closed.stdout == "1\n"
 
     # Asked for TensorFlow's messages, the user gets them.
     loud = run("-c", "import trainer, tensorflow")

@@ -191,3 +191,41 @@ def test_node_reads_an_attention_bundle_as_python_does(node_ready, attention_run
             input="".join(s + "\n" for s in sources), cwd=JS, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         assert done.stdout.split("\n")[:-1] == python, (precision, flags)
+
+
+def test_the_two_command_lines_answer_alike(node_ready, js_bundle, tiny_run):
+    """`python -m runtime` and `node js/bin/translate.mjs` on the same arguments and stdin: the same exit
+    status, the same output, and the same one-line error (issue 27, items 3 and 5)."""
+    import sys
+
+    from trainer.run import read_heldout
+
+    good = list(dict.fromkeys(en for en, _ in read_heldout(tiny_run)))[:4]
+    bundle = ["--bundle", str(js_bundle)]
+    cases = [
+        (["--on-unknown", "skip", "-1", "-5 degrees", *good[:2]], ""),
+        (["--seed", "-1", good[0]], ""), (["--seed=-1", good[0]], ""),
+        (["--temperature", "0.5", good[0]], ""), (["--num-hypotheses", "3", good[0]], ""),
+        (["--top-k", "2", "--beam-size", "2", good[0]], ""), (["--length-penalty", "-1", good[0]], ""),
+        (["--stream", "--beam-size", "2", good[0]], ""),
+        ([], f"{good[0]}\n{good[1]}\n{'x' * 5000}\n{good[2]}\n"),
+        (["--on-overflow", "truncate", "--batch-size", "2"], f"{good[0]}\n{'y' * 5000}\n{good[2]}\n{good[3]}\n"),
+        (["--batch-size", "16"], "".join(s + "\n" for s in good)),
+        (["--top-k", "0", "--temperature", "1e300", "--seed", "7", "--echo"], "".join(s + "\n" for s in good)),
+    ]
+
+    def answer(command, argv, stdin):
+        done = subprocess.run([*command, *bundle, *argv], input=stdin, capture_output=True, text=True, timeout=300,
+                              cwd=JS.parent)
+        # Quoted text is Python's repr in one and JSON in the other: the quote marks are left out.
+        return done.returncode, done.stdout, done.stderr.partition(" error: ")[2].replace("'", "").replace('"', "")
+
+    for argv, stdin in cases:
+        python = answer([sys.executable, "-m", "runtime"], argv, stdin)
+        node = answer(["node", "js/bin/translate.mjs"], argv, stdin)
+        if "--top-k" in argv and "0" in argv and python[0] == 0:
+            # Samples differ between the runtimes (their random numbers are not numpy's): their shape may not.
+            assert [line.count("\t") for line in python[1].splitlines()] == [1] * len(good)
+            assert [line.count("\t") for line in node[1].splitlines()] == [1] * len(good)
+            continue
+        assert python == node, (argv, python, node)

@@ -28,19 +28,31 @@ def wants_tensorflow_messages() -> bool:
 
 
 class _Stderr:
-    """fd 2 redirected to a temporary file until `restore`."""
+    """fd 2 redirected to a temporary file until `restore`; nothing happens where fd 2 cannot be
+    redirected (closed, no temporary file): TensorFlow then imports as it would anyway."""
 
     def __init__(self) -> None:
-        sys.stderr.flush()
-        self._file = tempfile.TemporaryFile()
-        self._saved = os.dup(2)
-        os.dup2(self._file.fileno(), 2)
+        self._saved = -1
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            self._file = tempfile.TemporaryFile()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            return
+        try:
+            os.dup2(self._file.fileno(), 2)
+        except OSError:
+            os.close(saved)
+            return
+        self._saved = saved
 
     def restore(self, replay: bool) -> None:
         if self._saved < 0:
             return
         try:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
         except (OSError, ValueError):
             pass
         os.dup2(self._saved, 2)
@@ -55,26 +67,23 @@ class _Stderr:
 
 
 class QuietImport:
-    """A meta path finder that loads `tensorflow` with its start-up lines captured (see the module)."""
+    """A meta path finder that loads `tensorflow` with its start-up lines captured (see the module).
+    It only finds and wraps: the capture lasts while the module executes, so a `find_spec` probe
+    that never imports leaves stderr as it is."""
 
     def find_spec(self, name, path=None, target=None):
         if name != MODULE:
             return None
-        uninstall()
-        stderr = _Stderr()
-        try:
-            spec = _find_with_others(name, path, target)
-        except BaseException:
-            stderr.restore(replay=True)
-            raise
+        spec = _find_with_others(name, path, target)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            stderr.restore(replay=True)
             return spec
         loader = spec.loader
         had_own = "exec_module" in vars(loader)
         exec_module = loader.exec_module
 
         def quiet_exec_module(module):
+            uninstall()  # TensorFlow is being imported: once is enough
+            stderr = _Stderr()
             try:
                 exec_module(module)
             except BaseException:
@@ -95,6 +104,8 @@ class QuietImport:
 def _find_with_others(name, path, target):
     """The spec every other finder on sys.meta_path gives (their own side effects captured too)."""
     for finder in list(sys.meta_path):
+        if isinstance(finder, QuietImport):
+            continue
         find_spec = getattr(finder, "find_spec", None)
         if find_spec is None:
             continue

@@ -65,11 +65,13 @@ const OPTIONS = {
   stream: { type: 'boolean', default: false },
 };
 
-function wholeNumber(flag, text, minimum) {
+// `bigint`: past 2**53 the value is a BigInt (a seed), not an error.
+function wholeNumber(flag, text, minimum, { bigint = false } = {}) {
   if (!/^\s*[+-]?\d+\s*$/.test(text)) throw new UsageError(`argument --${flag}: expected a whole number, got ${JSON.stringify(text)}`);
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new UsageError(`argument --${flag}: ${text} is too large`);
-  if (value < minimum) throw new UsageError(`argument --${flag}: must be at least ${minimum}, got ${value}`);
+  const value = BigInt(text.trim());
+  if (value < BigInt(minimum)) throw new UsageError(`argument --${flag}: must be at least ${minimum}, got ${value}`);
+  if (value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value);
+  if (!bigint) throw new UsageError(`argument --${flag}: ${text.trim()} is too large`);
   return value;
 }
 
@@ -86,37 +88,40 @@ function choice(flag, text, choices) {
   return text;
 }
 
-// parseArgs takes "-1" after an option for another option ("argument is ambiguous"); as argparse does,
-// a negative number after an option that takes a value is its value.
-function joinNegativeValues(argv) {
-  const out = [];
-  for (let i = 0; i < argv.length; i++) {
-    const name = /^--([^=]+)$/.exec(argv[i])?.[1];
-    if (name === undefined && argv[i] === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if (OPTIONS[name]?.type === 'string' && /^-\d|^-\.\d/.test(argv[i + 1] ?? '')) {
-      out.push(`--${name}=${argv[i + 1]}`);
-      i += 1;
-    } else {
-      out.push(argv[i]);
-    }
-  }
-  return out;
+// argparse's reading of a dash: a token that is a negative number, holds a space or is "-" alone is a
+// value (of the option before it when that one takes a value, else a TEXT), never an option. parseArgs
+// would take it for an option, so the tokens are sorted first: options (with their values joined by
+// "="), then "--" and every TEXT in order.
+function looksLikeValue(token) {
+  return !token.startsWith('-') || token === '-' || /^-\d+$|^-\d*\.\d+$/.test(token) || token.includes(' ');
 }
 
-function seedNumber(text) {
-  if (!/^\s*[+-]?\d+\s*$/.test(text)) throw new UsageError(`argument --seed: expected a whole number, got ${JSON.stringify(text)}`);
-  const value = BigInt(text.trim());
-  if (value < 0n) throw new UsageError(`argument --seed: must be at least 0, got ${value}`);
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+function sortArguments(argv) {
+  const options = [];
+  const texts = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token === '--') {
+      texts.push(...argv.slice(i + 1));
+      break;
+    }
+    const name = /^--([^=]+)$/.exec(token)?.[1];
+    if (OPTIONS[name]?.type === 'string' && i + 1 < argv.length && looksLikeValue(argv[i + 1])) {
+      options.push(`--${name}=${argv[i + 1]}`);
+      i += 1;
+    } else if (looksLikeValue(token)) {
+      texts.push(token);
+    } else {
+      options.push(token);
+    }
+  }
+  return [...options, '--', ...texts];
 }
 
 export function parse(argv) {
   let parsed;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: sortArguments(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(err.message);
   }
@@ -144,7 +149,7 @@ export function parse(argv) {
       lengthPenalty,
       topK: wholeNumber('top-k', v['top-k'], 0),
       temperature: number('temperature', v.temperature),
-      seed: v.seed === undefined ? null : seedNumber(v.seed),
+      seed: v.seed === undefined ? null : wholeNumber('seed', v.seed, 0, { bigint: true }),
     },
   };
 }
@@ -209,15 +214,6 @@ class Output {
 // the Python CLI). A longer line is refused, or cut with --on-overflow truncate.
 export const MAX_LINE_BYTES = 1 << 20;
 
-/** The length of `bytes` cut back to the last whole UTF-8 character. */
-function wholeCharacters(bytes) {
-  let start = bytes.length - 1;
-  while (start > 0 && start > bytes.length - 4 && (bytes[start] & 0xc0) === 0x80) start -= 1;
-  const lead = bytes[start];
-  const size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-  return start + size > bytes.length ? start : bytes.length;
-}
-
 /**
  * Lines of a byte stream, each decoded as strict UTF-8, without their line ending; a line is read up
  * to MAX_LINE_BYTES (its rest is dropped with onOverflow "truncate", else the line is refused).
@@ -231,13 +227,16 @@ export async function* lines(input, onOverflow = 'error') {
   let number = 0;
   const decode = () => {
     number += 1;
-    let bytes = Buffer.concat(pending);
-    if (cut) bytes = bytes.subarray(0, wholeCharacters(bytes));
+    const bytes = Buffer.concat(pending);
+    const wasCut = cut;
     pending = [];
     size = 0;
     cut = false;
     try {
-      return decoder.decode(bytes).replace(/[\r\n]+$/, '');
+      // A cut line is read as a stream that stops there: an incomplete last character is dropped, an
+      // invalid one refused (a fresh decoder, so nothing carries over to the next line).
+      const text = wasCut ? new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes, { stream: true }) : decoder.decode(bytes);
+      return text.replace(/[\r\n]+$/, '');
     } catch {
       throw new InputDecodingError(`stdin line ${number} is not valid UTF-8`);
     }
@@ -350,7 +349,7 @@ async function run() {
   } catch (err) {
     if (!isUserError(err) || verbose) throw err;
     // A command line's user is told of its flags, not of the library's options.
-    const text = err instanceof InputPolicyError ? err.commandLineMessage() : err instanceof UsageError ? `${err.message} (see --help)` : err.message;
+    const text = err instanceof UsageError ? `${err.message} (see --help)` : err.commandLineMessage?.() ?? err.message;
     const message = String(text || err.name).split(/\s+/).join(' ').trim();
     process.stderr.write(`${PROG}: error: ${message}\n`);
     process.exitCode = 2;

@@ -69,7 +69,7 @@ export function decodingMode(options) {
   }
   if (topK < 0) throw new DecodingOptionError(`topK must be 0 (all characters) or positive, got ${topK}`);
   if (!(typeof temperature === 'number' && temperature > 0 && Number.isFinite(temperature))) {
-    throw new DecodingOptionError(`temperature must be positive, got ${temperature}`);
+    throw new DecodingOptionError(`temperature must be a positive finite number, got ${temperature}`);
   }
   if (seed !== null && seed !== undefined && !((Number.isSafeInteger(seed) || typeof seed === 'bigint') && seed >= 0)) {
     const shown = typeof seed === 'number' && Number.isInteger(seed) ? `${seed} (past 2**53: pass a BigInt)` : String(seed);

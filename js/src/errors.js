@@ -30,8 +30,9 @@ export class InputPolicyError extends S2SError {
 
   at(where) {
     const located = Object.create(Object.getPrototypeOf(this));
-    Object.assign(located, this, { where, name: this.name, stack: this.stack });
+    Object.assign(located, this, { where, name: this.name });
     located.message = policyText(located, `${this.option}: '${this.value}'`);
+    located.stack = this.stack?.replace(this.message, located.message);
     return located;
   }
 }
@@ -57,7 +58,13 @@ export class InputTooLongError extends InputPolicyError {}
 export class InputDecodingError extends S2SError {}
 
 /** Decoding options that are out of range or do not combine (beam size, topK, ...). */
-export class DecodingOptionError extends S2SError {}
+export class DecodingOptionError extends S2SError {
+  /** The message with the options named as the command lines' flags (`--top-k`). */
+  commandLineMessage() {
+    return this.message.replace(/\b(beamSize|numHypotheses|lengthPenalty|topK|temperature|seed)\b/g,
+      (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  }
+}
 
 /** The requested backend or artifact cannot be run by this runtime. */
 export class BackendUnavailableError extends S2SError {}

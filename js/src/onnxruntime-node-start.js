@@ -12,9 +12,24 @@ import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { Worker } from 'node:worker_threads';
 
-// The main thread's default stack (8 MiB) holds about 30,000 characters: well above this.
-export const LONG_COMMAND_LINE_BYTES = 4096;
-// Measured: ~100 bytes a frame, ~2.7 frames a character; twice that, plus room for the rest.
+// A command line this long starts onnxruntime on a worker: a quarter of what the main thread's stack
+// holds (8 MiB by default hold about 30,000 characters), at most 4 KiB.
+export function longCommandLineBytes(stackBytes = mainStackBytes()) {
+  return Math.min(4096, Math.floor(stackBytes / STACK_BYTES_PER_CHARACTER / 2));
+}
+
+/** The main thread's stack limit (`ulimit -s`), from /proc/self/limits; 8 MiB where unknown. */
+export function mainStackBytes() {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max stack size'));
+    const soft = line?.split(/\s{2,}/)[1];
+    if (soft && /^\d+$/.test(soft)) return Number(soft);
+  } catch {
+    // not Linux
+  }
+  return 8 * 2 ** 20;
+}
+// Measured: ~100 bytes a frame, ~2.7 frames a character (~270 bytes); about twice that.
 const STACK_BYTES_PER_CHARACTER = 512;
 
 // Identity on a float[1]: the smallest model that starts onnxruntime (65 bytes, checked by onnx).
@@ -35,7 +50,7 @@ let started = null;
 export function startOnnxruntime() {
   started ??= (async () => {
     const bytes = commandLineBytes();
-    if (bytes < LONG_COMMAND_LINE_BYTES) return;
+    if (bytes < longCommandLineBytes()) return;
     const stackSizeMb = Math.ceil((bytes * STACK_BYTES_PER_CHARACTER) / 2 ** 20) + 16;
     const worker = new Worker(new URL('./onnxruntime-node-start-worker.js', import.meta.url), {
       workerData: IDENTITY_MODEL,

@@ -165,7 +165,7 @@ describe('decoding options', () => {
     [{ numHypotheses: 2 }, /raise beamSize/],
     [{ beamSize: 2, topK: 3 }, /do not combine/],
     [{ temperature: 0.5 }, /sampling only/],
-    [{ topK: 0, temperature: 0 }, /temperature must be positive/],
+    [{ topK: 0, temperature: 0 }, /temperature must be a positive finite number/],
     [{ seed: -1 }, /seed must be/],
     [{ lengthPenalty: -1 }, /lengthPenalty/],
     [{ beamSize: 1.5 }, TypeError],
