@@ -10,13 +10,14 @@
 // Usage: node demo/serve.mjs --bundle DIR [--port 8000] [--host 127.0.0.1]
 
 import { createReadStream, realpathSync } from 'node:fs';
-import { lstat, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import { MANIFEST, MAX_MANIFEST_BYTES, parseManifest } from '../src/manifest.js';
+import { MANIFEST, MAX_MANIFEST_BYTES, parseManifest, parseManifestBytes } from '../src/manifest.js';
+import { OPEN_FLAGS, readRegularFile } from '../src/regular-file.js';
 
 const DEMO_DIR = path.dirname(fileURLToPath(import.meta.url));
 const PACKAGE_DIR = path.dirname(DEMO_DIR);
@@ -83,29 +84,22 @@ function sendContent(req, res, { type, body, file, size }) {
   });
   if (req.method === 'HEAD') return res.end();
   if (body) return res.end(body);
-  createReadStream(file)
+  // Opened without following links: one put in the file's place since it was checked is refused.
+  createReadStream(file, { flags: OPEN_FLAGS })
     .on('error', () => res.destroy())
     .pipe(res);
 }
 
 /**
- * The bundle's manifest.json: its bytes and the manifest they parse to (js/src/manifest.js). It must be
- * a regular file, not a link, as the runtime's artifacts must be; a BundleError or Error says why not.
+ * The bundle's manifest.json: its bytes and the manifest they parse to, read as the Node runtime reads
+ * them (js/src/regular-file.js: a regular file, not a link, its size checked first; js/src/manifest.js).
  */
 async function readManifest(bundleDir) {
   const file = path.join(bundleDir, MANIFEST);
   const info = await lstat(file).catch(() => null);
-  if (!info?.isFile()) throw new Error(`not a bundle (no ${MANIFEST}, or it is not a regular file): ${bundleDir}`);
-  if (info.size > MAX_MANIFEST_BYTES) throw new Error(`${file} is larger than ${MAX_MANIFEST_BYTES} bytes: refusing to read it`);
-  const bytes = await readFile(file);
-  let data;
-  try {
-    // ignoreBOM keeps a byte-order mark, which JSON (and the runtimes) refuse.
-    data = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
-  } catch {
-    throw new Error(`${file} is not valid UTF-8 JSON`);
-  }
-  return { bytes, manifest: parseManifest(data, file) };
+  if (!info || info.isDirectory()) throw new Error(`not a bundle (no ${MANIFEST}): ${bundleDir}`);
+  const bytes = await readRegularFile(file, info, { limit: MAX_MANIFEST_BYTES });
+  return { bytes, manifest: parseManifest(parseManifestBytes(bytes, file), file) };
 }
 
 /**

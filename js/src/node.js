@@ -1,16 +1,16 @@
 // The Node entry: bundles read from a directory, checked with node:crypto, run by onnxruntime-node.
 
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import * as ort from 'onnxruntime-node';
 
 import { Translator as CoreTranslator } from './core.js';
 import { startOnnxruntime } from './onnxruntime-node-start.js';
+import { readRegularFile } from './regular-file.js';
 import { BundleError } from './errors.js';
-import { MANIFEST, MAX_MANIFEST_BYTES, checkArtifactBytes, checkFileName, parseManifest, parseManifestBytes, sizeMismatch } from './manifest.js';
+import { MANIFEST, MAX_MANIFEST_BYTES, checkArtifactBytes, checkFileName, parseManifest, parseManifestBytes } from './manifest.js';
 
 export * from './core.js';
 export { FetchSource } from './fetch-source.js';
@@ -53,48 +53,6 @@ export class DirectorySource {
     const data = await readRegularFile(file, null, { size: artifact.size });
     checkArtifactBytes(artifact, data, createHash('sha256').update(data).digest('hex'), file);
     return data;
-  }
-}
-
-const symlinked = (file) => new BundleError(`${file} is a symbolic link, not a regular file: a bundle's files must be its own`);
-const notRegular = (file) => new BundleError(`bundle file missing or not a regular file: ${file}`);
-
-/**
- * The bytes of `file`, a regular file (not a link), of exactly `size` bytes or at most `limit`:
- * compared on its size on disk before anything is read, then read through the one open handle (as the
- * Python runtime reads it, runtime/bundle.py _read_regular).
- */
-async function readRegularFile(file, info, { size, limit }) {
-  info ??= await lstat(file).catch(() => null);
-  if (info?.isSymbolicLink()) throw symlinked(file);
-  if (!info?.isFile()) throw notRegular(file);
-  // O_NOFOLLOW: a link put in its place since lstat is refused; O_NONBLOCK: a FIFO cannot hang the open.
-  const flags = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
-  let handle;
-  try {
-    handle = await open(file, flags);
-  } catch (err) {
-    throw err?.code === 'ELOOP' ? symlinked(file) : notRegular(file);
-  }
-  try {
-    const opened = await handle.stat();
-    if (!opened.isFile()) throw notRegular(file);
-    if (limit !== undefined && opened.size > limit) throw new BundleError(`${file} is larger than ${limit} bytes: refusing to read it`);
-    if (size !== undefined && opened.size !== size) throw sizeMismatch(file, opened.size, size);
-    const want = size ?? opened.size;
-    const buffer = new Uint8Array(want + 1); // one more byte: a file that grew since is seen
-    let filled = 0;
-    while (filled < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    if (filled !== want) { // it changed while being read
-      throw size !== undefined ? sizeMismatch(file, filled, size) : new BundleError(`${file} changed while it was read`);
-    }
-    return buffer.subarray(0, filled);
-  } finally {
-    await handle.close();
   }
 }
 

@@ -252,7 +252,7 @@ describe('demo server', { timeout: TIMEOUT_MS }, () => {
       assert.ok(!got.body.toString().includes(SECRET));
     }
     assert.equal(log.mock.callCount(), 2);
-    assert.match(log.mock.calls[0].arguments[0], /^serve\.mjs: \/bundle\/manifest\.json: .*manifest\.json is not valid UTF-8 JSON$/);
+    assert.match(log.mock.calls[0].arguments[0], /^serve\.mjs: \/bundle\/manifest\.json: .*manifest\.json is not valid JSON/);
   });
 
   test('listening on every interface, it answers any Host', async (t) => {
@@ -292,7 +292,7 @@ describe('demo server', { timeout: TIMEOUT_MS }, () => {
       [[], /--bundle DIR is required/],
       [['--bundle', path.join(root, 'nowhere')], /not a directory/],
       [['--bundle', notBundle, '--port', '0'], /not a bundle/],
-      [['--bundle', badManifest, '--port', '0'], /manifest\.json is not valid UTF-8 JSON/],
+      [['--bundle', badManifest, '--port', '0'], /manifest\.json is not valid JSON/],
       [['--bundle', bundle, '--port', '-1'], /--port/],
       [['--bundle', bundle, '--port=-1'], /--port must be a number from 0 to 65535, got "-1"/],
       [['--bundle', bundle, '--port', 'http'], /--port must be a number/],
