@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { serve } from '../demo/serve.mjs';
+import { toyManifestFields } from './toy-manifest.mjs';
 
 const PACKAGE_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const SERVE = path.join(PACKAGE_DIR, 'demo', 'serve.mjs');
@@ -36,20 +37,7 @@ function writeBundle(dir, files) {
     size: bytes.byteLength,
   }));
   for (const [file, bytes] of Object.entries(files)) writeFileSync(path.join(dir, file), bytes);
-  const manifest = {
-    format: 's2s-edge-bundle',
-    format_version: 1,
-    source_vocab: ' abc',
-    target_vocab: '\t\n abc',
-    start_token: '\t',
-    end_token: '\n',
-    pad_token: ' ',
-    padding: 'right',
-    max_source_length: 5,
-    max_target_length: 7,
-    latent_dim: 4,
-    artifacts,
-  };
+  const manifest = { ...toyManifestFields(), artifacts };
   writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 1));
   return manifest;
 }

@@ -19,6 +19,7 @@ import {
   prepareSource,
 } from '../src/core.js';
 import { decodingMode } from '../src/core.js';
+import { toyManifestFields } from './toy-manifest.mjs';
 
 const vocab = Vocabulary.fromString(' .abcé😀');
 
@@ -65,17 +66,7 @@ describe('input policy', () => {
 
 function manifestJson(overrides = {}) {
   return {
-    format: 's2s-edge-bundle',
-    format_version: 1,
-    source_vocab: ' abc',
-    target_vocab: '\t\n abc',
-    start_token: '\t',
-    end_token: '\n',
-    pad_token: ' ',
-    padding: 'right',
-    max_source_length: 5,
-    max_target_length: 7,
-    latent_dim: 4,
+    ...toyManifestFields(),
     io: {
       encoder: { inputs: ['source_ids'], outputs: ['state_h', 'state_c'] },
       decoder_step: { inputs: ['token_ids', 'state_h', 'state_c'], outputs: ['logits', 'next_state_h', 'next_state_c'] },
