@@ -2,26 +2,29 @@
 
 A bundle may hold several backends and precisions of the same model. Writing new artifacts keeps
 the existing ones of other (backend, precision) pairs when they come from the same Keras model
-(same model_id); a bundle of another model is replaced whole.
+(same model_id), with their golden translations; a bundle of another model is replaced whole.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from runtime.bundle import (
     FAMILIES,
     MANIFEST,
     Artifact,
+    GoldenFile,
     Manifest,
     read_manifest,
     sha256_bytes,
     sha256_file,
 )
 from runtime.errors import BundleError
+from runtime.golden import GOLDEN_FILE, Golden, GoldenArtifact, read_golden
 from trainer.data import LANGUAGES
 from trainer.fileio import atomic_write_bytes, replace_dir, replaceable, staging_dir
 from trainer.spec import Seq2SeqSpec
@@ -33,19 +36,22 @@ def write_bundle(
     model_id: str,
     files: dict[tuple[str, str, str], tuple[str, bytes]],
     producer: dict[str, str],
-    validate: Callable[[Path], dict] | None = None,
+    validate: Callable[[Path], tuple[dict, Sequence[GoldenArtifact]]] | None = None,
     batch_dependent: set[str] = frozenset(),
 ) -> Manifest:
     """Write `files` ((backend, precision, role) -> (file name, bytes)) into the bundle at `out`.
 
     `validate(staged_dir)` runs on the complete staged bundle before it becomes visible; it returns
-    a report stored in the manifest, or raises to abandon the export (the old bundle stays).
+    a report stored in the manifest and the new artifacts' golden translations, or raises to abandon
+    the export (the old bundle stays). The golden file holds those and the kept artifacts' (format
+    version 4); without any, the bundle has none.
     Precisions in `batch_dependent` are marked so that the runtime decodes them row by row.
     """
     out = Path(out)
     if not replaceable(out, MANIFEST):
         raise BundleError(f"--out {out} exists and is not a bundle: refusing to replace it")
     keep = _reusable_artifacts(out, model_id, {(b, p) for b, p, _ in files})
+    kept_golden = _previous_golden(out, model_id, {(a.backend, a.precision) for a in keep})
     staged = staging_dir(out)
     try:
         artifacts: list[Artifact] = []
@@ -79,10 +85,18 @@ def write_bundle(
         # What the runtimes will read, checked as they check it (lengths within the format's cap, ...).
         Manifest.from_json(manifest.to_json(), where=f"the manifest for {out}")
         write_manifest(staged / MANIFEST, manifest)
+        golden: list[GoldenArtifact] = list(kept_golden)
         if validate is not None:
-            report = validate(staged)
+            report, recorded = validate(staged)
             manifest.validation.update(report)
-            write_manifest(staged / MANIFEST, manifest)
+            golden += recorded
+        if golden:
+            data = Golden(tuple(golden)).to_bytes()
+            atomic_write_bytes(staged / GOLDEN_FILE, data)
+            manifest = dataclasses.replace(manifest, golden=GoldenFile(GOLDEN_FILE, sha256_bytes(data), len(data)))
+            Manifest.from_json(manifest.to_json(), where=f"the manifest for {out}")
+            read_golden(staged, manifest)  # as the runtimes read it
+        write_manifest(staged / MANIFEST, manifest)
         replace_dir(staged, out)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
@@ -112,6 +126,17 @@ def _reusable_artifacts(out: Path, model_id: str, replacing: set[tuple[str, str]
         if path.is_file() and not path.is_symlink() and sha256_file(path) == art.sha256:
             keep.append(art)
     return keep
+
+
+def _previous_golden(out: Path, model_id: str, kept: set[tuple[str, str]]) -> list[GoldenArtifact]:
+    """The golden translations of the kept artifacts, from the bundle being extended (none when it has
+    none, or when they do not read back)."""
+    try:
+        manifest = read_manifest(out)
+        golden = read_golden(out, manifest) if manifest.model_id == model_id else None
+    except BundleError:
+        return []
+    return [a for a in golden.artifacts if (a.backend, a.precision) in kept] if golden else []
 
 
 def _previous_validation(out: Path, model_id: str) -> dict:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from runtime.cli import ArgumentParser, add_verbose, positive_int
+from runtime.cli import ArgumentParser, add_verbose, non_negative_int, positive_int
+from runtime.golden import DEFAULT_GOLDEN
 
 from .source import UsageError
 from .validate import CHRF_P, MAX_CONFIDENT_DEPARTURES, NEAR_TIE
@@ -28,6 +29,10 @@ def export_parser(prog: str, description: str, quantize: dict[str, str],
                         f"quantized precision is refused when more than {100 * MAX_CONFIDENT_DEPARTURES:g}%% "
                         f"of the decodes depart where Keras was confident (top-2 margin >= {NEAR_TIE:g} nats) "
                         f"or its chrF is lower than Keras's with p < {CHRF_P:g} (docs/export.md)")
+    p.add_argument("--golden", type=non_negative_int, default=DEFAULT_GOLDEN, metavar="N",
+                   help="record N held-out sentences (at most --num-decodes) with each artifact's decodes in the "
+                        "bundle's golden.json, which every runtime can check with --self-check; 0 records none and "
+                        "keeps the bundle readable by runtimes older than format version 4 (default: %(default)s)")
     add_verbose(p)
     return p
 

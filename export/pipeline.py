@@ -14,6 +14,7 @@ from typing import Sequence
 
 from runtime.bundle import MANIFEST
 from runtime.errors import BundleError
+from runtime.golden import DEFAULT_GOLDEN
 from trainer.fileio import replaceable
 from trainer.model import TrainedRun, open_run
 from trainer.reference import step_translator
@@ -41,10 +42,13 @@ def export_bundle(
     min_agreement: dict[str, float] | None = None,
     batch_dependent: set[str] = frozenset(),
     other_kernels: dict[str, Sequence[str]] | None = None,
+    golden: int = DEFAULT_GOLDEN,
     log=print,
 ):
     """Convert `run` to `backend` in each precision, validate and write the bundle at `out`.
     `other_kernels` names, by precision, the backend's other kernel sets whose decodes are checked too.
+    `golden` held-out sentences (at most `num_decodes`; 0: none) go into the bundle's golden
+    translations with each artifact's decodes of them (docs/bundle.md#golden-translations).
 
     Returns (Manifest, [ParityReport]). Raises ParityError, leaving `out` as it was, when an artifact
     fails its precision's gate (`export.validate.judge`; `min_agreement`, by precision, judges it by
@@ -54,6 +58,8 @@ def export_bundle(
         raise BundleError(f"--out {out} exists and is not a bundle: refusing to replace it")
     if num_decodes < 1:
         raise UsageError(f"num_decodes must be at least 1, got {num_decodes}")
+    if golden < 0:
+        raise UsageError(f"golden must be 0 (none) or more sentences, got {golden}")
     trained: TrainedRun = open_run(run)
     source = run_source(trained.path, trained.spec)
     files = {}
@@ -73,7 +79,8 @@ def export_bundle(
         reference = step_translator(trained.model, trained.spec)
         baseline = Baseline(trained.model, reference, trained.spec, read_heldout(trained.path), num_decodes)
         for precision in precisions:
-            reports.append(baseline.compare(staged, backend, precision, (other_kernels or {}).get(precision, ())))
+            reports.append(baseline.compare(staged, backend, precision, (other_kernels or {}).get(precision, ()),
+                                            golden=golden))
         log(format_table(reports, keras_chrf=baseline.chrf, min_agreement=min_agreement))
         for r in reports:
             if r.greedy_size is not None:
@@ -82,7 +89,11 @@ def export_bundle(
                     f"{same}/{r.decodes_compared} decodes identical to stepping")
         for report in reports:
             require_parity(report, (min_agreement or {}).get(report.precision))
-        return {r.name: r.to_json() for r in reports}
+        recorded = [r.golden for r in reports if r.golden is not None]
+        if recorded:
+            log(f"golden translations: {len(recorded[0].sources)} sentences with each artifact's decodes "
+                f"({', '.join(f'{r.name} on ' + ' and '.join(d.kernels for d in r.golden.decodes) for r in reports if r.golden)})")
+        return {r.name: r.to_json() for r in reports}, recorded
 
     manifest = write_bundle(
         out, trained.spec, trained.model_id, files, producer=producer, validate=validate,

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from runtime.golden import DEFAULT_GOLDEN
 from runtime.cli import run_main
 
 from .cli import export_parser, parse_min_agreement, precisions_of
@@ -28,6 +29,7 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     num_decodes: int = 500,
     min_agreement: dict[str, float] | None = None,
+    golden: int = DEFAULT_GOLDEN,
     greedy_loop: bool = True,
     log=print,
 ):
@@ -38,7 +40,7 @@ def export_onnx(
     precisions = precisions_of(quantize, PRECISIONS)
     return export_bundle(
         run, out, "onnx", precisions, make_converter(opset, greedy_loop), "onnx", producer_versions(opset),
-        num_decodes=num_decodes, min_agreement=min_agreement, batch_dependent=BATCH_DEPENDENT, log=log,
+        num_decodes=num_decodes, min_agreement=min_agreement, golden=golden, batch_dependent=BATCH_DEPENDENT, log=log,
     )
 
 
@@ -60,7 +62,7 @@ def build_parser():
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     export_onnx(args.run, args.out, quantize=args.quantize, opset=args.opset,
-                num_decodes=args.num_decodes, min_agreement=parse_min_agreement(args.min_agreement),
+                num_decodes=args.num_decodes, min_agreement=parse_min_agreement(args.min_agreement), golden=args.golden,
                 greedy_loop=args.greedy_loop)
     return 0
 

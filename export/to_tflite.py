@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from runtime.golden import DEFAULT_GOLDEN
 from runtime.cli import positive_int, run_main
 
 from .cli import export_parser, parse_min_agreement, precisions_of
@@ -26,6 +27,7 @@ def export_tflite(
     quantize: Sequence[str] = ("none",),
     num_decodes: int = 500,
     min_agreement: dict[str, float] | None = None,
+    golden: int = DEFAULT_GOLDEN,
     calibration_pairs: int = CALIBRATION_PAIRS,
     fixed_batch: int | None = None,
     integer_io: bool = False,
@@ -42,7 +44,7 @@ def export_tflite(
                          "to --quantize, or leave out --integer-io")
     return export_bundle(
         run, out, "tflite", precisions, make_converter(calibration_pairs, fixed_batch, integer_io),
-        "tflite", producer_versions(), num_decodes=num_decodes, min_agreement=min_agreement,
+        "tflite", producer_versions(), num_decodes=num_decodes, min_agreement=min_agreement, golden=golden,
         # int8 rounds differently on LiteRT's two kernel sets: full-integer files must pass on both.
         other_kernels={precision: ("builtin",) for precision in INTEGER_IO}, log=log,
     )
@@ -71,7 +73,7 @@ def build_parser():
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     export_tflite(args.run, args.out, quantize=args.quantize, num_decodes=args.num_decodes,
-                  min_agreement=parse_min_agreement(args.min_agreement),
+                  min_agreement=parse_min_agreement(args.min_agreement), golden=args.golden,
                   calibration_pairs=args.calibration_pairs, fixed_batch=args.fixed_batch,
                   integer_io=args.integer_io)
     return 0

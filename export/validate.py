@@ -34,6 +34,7 @@ import numpy as np
 
 from runtime.decoding import softmax
 from runtime.errors import S2SError
+from runtime.golden import GoldenArtifact, GoldenDecodes, engine, machine
 from runtime.vocab import START
 from runtime.translator import GREEDY_LOOP_MAX_BATCH, Translator
 from trainer.metrics import chrf, group_references, paired_test
@@ -108,6 +109,8 @@ class ParityReport:
     p_chrf: float | None = None
     # The other kernel sets' decodes in full (chrF, p, departures), by set, as for the default set.
     other_kernel_decodes: dict[str, "KernelDecodes"] = field(default_factory=dict)
+    # The golden translations of this artifact (the bundle's golden.json), when asked for.
+    golden: GoldenArtifact | None = None
 
     @property
     def name(self) -> str:
@@ -275,18 +278,31 @@ class Baseline:
         self.expected = reference.translate(self.sources)
         self.chrf = chrf(self.expected, self.references)
 
-    def compare(self, bundle: Path, backend: str, precision: str, other_kernels: Sequence[str] = ()) -> ParityReport:
+    def compare(self, bundle: Path, backend: str, precision: str, other_kernels: Sequence[str] = (),
+                golden: int = 0) -> ParityReport:
         """`backend`/`precision` of the staged bundle against Keras; its greedy decodes also on each of
-        `other_kernels` (`runtime.backends.load_backend`'s kernel sets)."""
+        `other_kernels` (`runtime.backends.load_backend`'s kernel sets). With `golden` N, the report
+        also holds the golden translations of the first N sentences: the artifact's decodes of them on
+        each kernel set, made as a runtime's `self_check` makes them (one `translate` call)."""
         translator = Translator(bundle, backend=backend, precision=precision, greedy_loop=False)
         arts = translator.manifest.select(backend, precision)
         encoded, probs = teacher_forced_probs(translator.model, self.encoder_ids, self.decoder_ids)
         got = translator.translate(self.sources)
         default = self.judge_decodes(got)
         decodes_by_kernels = {}
+        translators = {"default": translator}
         for kernels in other_kernels:
-            other = Translator(bundle, backend=backend, precision=precision, greedy_loop=False, kernels=kernels)
+            other = translators[kernels] = Translator(bundle, backend=backend, precision=precision,
+                                                      greedy_loop=False, kernels=kernels)
             decodes_by_kernels[kernels] = self.judge_decodes(other.translate(self.sources))
+        golden_artifact = None
+        if golden > 0:
+            sources = self.sources[:golden]
+            name, version = engine(backend)
+            golden_artifact = GoldenArtifact(
+                backend, precision, tuple(sources), tuple(self.expected[: len(sources)]),
+                tuple(GoldenDecodes(kernels, name, version, tuple(t.translate(list(sources))), machine())
+                      for kernels, t in translators.items()))
         differences = []
         if "greedy" in arts:
             # The graph runs batches of up to GREEDY_LOOP_MAX_BATCH rows: check it at both ends.
@@ -318,6 +334,7 @@ class Baseline:
             keras_chrf=self.chrf,
             p_chrf=default.p_chrf,
             other_kernel_decodes=decodes_by_kernels,
+            golden=golden_artifact,
         )
 
     def judge_decodes(self, got: Sequence[str]) -> KernelDecodes:

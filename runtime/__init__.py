@@ -7,6 +7,7 @@
     t.hypotheses(["Go."], beam_size=4, num_hypotheses=2)  # -> [[Hypothesis(text, score, finished), ...]]
     t.translate("Go.", top_k=5, temperature=0.8, seed=1)  # sampling
     for char in t.translate_stream("Go."): ...           # characters as they are decoded
+    t.self_check()                # the bundle's golden translations, decoded here and compared
 
 This package never imports TensorFlow, the trainer or the exporter.
 """
@@ -20,6 +21,7 @@ from .errors import (
     S2SError,
     UnknownCharacterError,
 )
+from .golden import NoGoldenError, SelfCheck
 from .translator import Hypothesis, Translator
 from .vocab import END, PAD, PADDINGS, START, Vocabulary
 
@@ -34,10 +36,12 @@ __all__ = [
     "Hypothesis",
     "InputTooLongError",
     "Manifest",
+    "NoGoldenError",
     "PAD",
     "PADDINGS",
     "READ_VERSIONS",
     "S2SError",
+    "SelfCheck",
     "START",
     "Translator",
     "UnknownCharacterError",

@@ -9,6 +9,8 @@ A bundle is a directory holding `manifest.json` beside the model files it names:
     decoder_step.onnx     token_ids [batch] int32, state, context -> logits [batch, vocab], next state
     greedy.onnx           (optional) source ids -> output_ids [batch, steps] int32: the whole greedy
                           decode in one graph (the encoder, then the step in a Loop, argmax)
+    golden.json           (optional, format 4) held-out sentences with each artifact's decodes at
+                          export, which a runtime can check on the device (`runtime.golden`)
 
 A model family (`FAMILIES`) names what the decoder carries from step to step:
 - "seed" (keras.io lstm_seq2seq): state `state_h`, `state_c` [batch, latent]; no context;
@@ -45,11 +47,11 @@ from .errors import BundleError
 from .vocab import END, PAD, START, Vocabulary
 
 FORMAT = "s2s-edge-bundle"
-# Version 2 adds zero padding ("pad_token": null); version 3 the model family ("family"). A bundle
-# is written in the lowest version that holds it: a space-padded seed bundle is still version 1,
-# which every runtime reads.
-FORMAT_VERSION = 3
-READ_VERSIONS = (1, 2, 3)
+# Version 2 adds zero padding ("pad_token": null); version 3 the model family ("family"); version 4
+# golden translations ("golden"). A bundle is written in the lowest version that holds it: a
+# space-padded seed bundle without golden translations is still version 1, which every runtime reads.
+FORMAT_VERSION = 4
+READ_VERSIONS = (1, 2, 3, 4)
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -67,6 +69,8 @@ MAX_VOCAB_SIZE: int = SCHEMA["$defs"]["vocab_size"]["maximum"]
 MAX_ARTIFACT_BYTES: int = SCHEMA["$defs"]["artifact"]["properties"]["size"]["maximum"]
 # Brackets nested deeper than this are refused before the JSON is parsed (no parser recursion).
 MAX_NESTING: int = SCHEMA["$defs"]["max_nesting"]["const"]
+# The largest golden file (docs/bundle.md#golden-translations).
+MAX_GOLDEN_BYTES: int = SCHEMA["$defs"]["golden"]["properties"]["size"]["maximum"]
 
 # Graph I/O names (the contract every backend implements).
 SOURCE_IDS = "source_ids"
@@ -137,6 +141,18 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class GoldenFile:
+    """The manifest's `golden` entry: the golden translations' file, checked as a model file is."""
+
+    file: str
+    sha256: str
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class Manifest:
     source_vocab: Vocabulary
     target_vocab: Vocabulary
@@ -154,6 +170,7 @@ class Manifest:
     # the export (optional: older bundles lack them); each must equal its vocabulary's length.
     source_vocab_size: int | None = None
     target_vocab_size: int | None = None
+    golden: GoldenFile | None = None  # golden translations (format version 4)
 
     @property
     def padding(self) -> str:
@@ -162,6 +179,8 @@ class Manifest:
     @property
     def format_version(self) -> int:
         """The lowest format version that holds this bundle."""
+        if self.golden is not None:
+            return 4
         if self.family != SEED:
             return 3
         return 1 if self.padding == "space" else 2
@@ -188,6 +207,7 @@ class Manifest:
             "io": {role: {"inputs": list(inputs), "outputs": list(outputs)}
                    for role, (inputs, outputs) in self.family.io.items()},
             "artifacts": [a.to_json() for a in self.artifacts],
+            **({"golden": self.golden.to_json()} if self.golden is not None else {}),
             "producer": self.producer or {},
             "validation": self.validation or {},
         }
@@ -233,6 +253,7 @@ class Manifest:
         if not isinstance(data.get("artifacts"), list):
             raise BundleError(f"{malformed} artifacts must be a list")
         artifacts = tuple(_artifact(a, where) for a in data["artifacts"])
+        golden = _golden_file(data, version, artifacts, where) if "golden" in data else None
         try:
             source_vocab = Vocabulary(tuple(data["source_vocab"]), padding)
             target_vocab = Vocabulary(tuple(data["target_vocab"]), padding)
@@ -264,7 +285,15 @@ class Manifest:
             family=family,
             source_vocab_size=sizes["source_vocab_size"],
             target_vocab_size=sizes["target_vocab_size"],
+            golden=golden,
         )
+
+    def complete_models(self) -> list[tuple[str, str]]:
+        """The (backend, precision) pairs with both an encoder and a decoder step, in manifest order."""
+        roles: dict[tuple[str, str], set[str]] = {}
+        for a in self.artifacts:
+            roles.setdefault((a.backend, a.precision), set()).add(a.role)
+        return [pair for pair, have in roles.items() if set(ROLES) <= have]
 
     def select(self, backend: str, precision: str) -> dict[str, Artifact]:
         """The artifacts of one backend and precision by role: encoder and decoder_step, and the
@@ -345,7 +374,7 @@ def _family(data: dict, version: int, where: str) -> Family:
         return SEED
     name = data.get("family")
     if not isinstance(name, str):
-        raise BundleError(f"{where} is malformed: format_version 3 needs a family name, got {_show(name)}")
+        raise BundleError(f"{where} is malformed: format_version {version} needs a family name, got {_show(name)}")
     if name not in FAMILIES:
         raise BundleError(f"{where} holds a model of family {_show(name)}; this runtime knows "
                           f"{', '.join(FAMILIES)}: upgrade s2s-edge")
@@ -408,6 +437,23 @@ def _show(value: Any, width: int = 60) -> str:
 
 
 ARTIFACT_FIELDS = ("backend", "precision", "role", "file", "sha256", "size", "batch_invariant")
+GOLDEN_FIELDS = ("file", "sha256", "size")
+
+
+def _golden_file(data: dict, version: int, artifacts: tuple[Artifact, ...], where: str) -> GoldenFile:
+    malformed = f"{where} is malformed:"
+    value = data["golden"]
+    if version < 4:
+        raise BundleError(f"{malformed} golden needs format_version 4, got {version}")
+    if not isinstance(value, dict) or sorted(value) != sorted(GOLDEN_FIELDS):
+        raise BundleError(f"{malformed} golden must be an object with file, sha256 and size, got {_show(value)}")
+    _check_file_name(value["file"], where)
+    if not isinstance(value["sha256"], str):
+        raise BundleError(f"{malformed} golden sha256 must be a string, got {_show(value['sha256'])}")
+    size = _bounded(value, "size", 0, MAX_GOLDEN_BYTES, f"{malformed} golden")
+    if value["file"] == MANIFEST or value["file"] in {a.file for a in artifacts}:
+        raise BundleError(f"{malformed} golden names {_show(value['file'])}, which is the manifest or a model file")
+    return GoldenFile(value["file"], value["sha256"], size)
 
 
 def _artifact(a: Any, where: str) -> Artifact:
@@ -480,17 +526,18 @@ def read_manifest(bundle: str | os.PathLike[str]) -> Manifest:
     return manifest
 
 
-def parse_manifest_bytes(raw: bytes, where: str) -> Any:
-    """The JSON value of a manifest's bytes, as both runtimes read it: UTF-8 (no byte-order mark),
-    brackets nested at most MAX_NESTING deep, plain JSON (no NaN or Infinity). Errors never quote the
-    bytes: a file that is not a manifest must not leak into messages."""
+def parse_manifest_bytes(raw: bytes, where: str, what: str = "a manifest") -> Any:
+    """The JSON value of a manifest's bytes (or of another JSON file of the bundle, `what`), as both
+    runtimes read it: UTF-8 (no byte-order mark), brackets nested at most MAX_NESTING deep, plain JSON
+    (no NaN or Infinity). Errors never quote the bytes: a file that is not a manifest must not leak
+    into messages."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BundleError(f"{where} is not valid UTF-8") from None
     depth = json_nesting(text)
     if depth > MAX_NESTING:
-        raise BundleError(f"{where} is nested deeper than {MAX_NESTING} levels ({depth}): not a manifest")
+        raise BundleError(f"{where} is nested deeper than {MAX_NESTING} levels ({depth}): not {what}")
 
     def refuse_constant(name: str) -> Any:
         raise json.JSONDecodeError(f"{name} is not JSON", text, 0)
@@ -520,7 +567,7 @@ def json_nesting(text: str) -> int:
 def _check_listing(root: Path, manifest: Manifest) -> None:
     # A bundle holds exactly what its manifest names: anything else is a sign of tampering or of
     # two bundles mixed together, and is refused before any model is loaded.
-    expected = {MANIFEST} | {a.file for a in manifest.artifacts}
+    expected = {MANIFEST} | {a.file for a in manifest.artifacts} | ({manifest.golden.file} if manifest.golden else set())
     extra = sorted(p.name for p in root.iterdir() if p.name not in expected)
     if extra:
         shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")

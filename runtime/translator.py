@@ -14,6 +14,7 @@ from .backends import load_backend
 from .bundle import check_graph, read_artifact, read_manifest
 from .decoding import Decoded, StepModel, beam_decode, cut_at_end, greedy_decode, sampling_chooser, stream_decode
 from .errors import BundleError, DecodingOptionError
+from .golden import SelfCheck, compare, engine, golden_entry, read_golden
 from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, Vocabulary, prepare_source
 
 
@@ -79,6 +80,9 @@ class Translator:
 
     `kernels` (backend "tflite" only): LiteRT's kernel set, "default" (its XNNPACK delegate where it
     applies) or "builtin" (its built-in kernels only; `runtime.backends.tflite.KERNELS`).
+
+    `self_check()` decodes the bundle's golden translations (format version 4) and compares them with
+    the decodes recorded at export for this backend, precision and kernel set.
     """
 
     def __init__(
@@ -103,6 +107,8 @@ class Translator:
         self.bundle = os.fspath(bundle)
         self.manifest = read_manifest(bundle)
         artifacts = self.manifest.select(backend, precision)
+        # Checked as the bundle loads, as its model files are: a bad golden file refuses the bundle.
+        self.golden = read_golden(bundle, self.manifest)
         # Hashes are checked on the bytes that are then loaded: nothing is read twice.
         encoder = read_artifact(bundle, artifacts["encoder"])
         decoder = read_artifact(bundle, artifacts["decoder_step"])
@@ -120,7 +126,7 @@ class Translator:
         self.model = load_backend(backend, encoder, decoder, device=device, threads=threads,
                                   io_binding=io_binding, greedy=greedy, family=self.manifest.family,
                                   kernels=kernels, check=check)
-        self.backend, self.precision = backend, precision
+        self.backend, self.precision, self.kernels = backend, precision, kernels
         self.max_batch_size = max_batch_size
         # A batch-dependent model would make a sentence's translation depend on its batch-mates.
         self.batch_invariant = all(a.batch_invariant for a in artifacts.values())
@@ -142,8 +148,8 @@ class Translator:
         _check_choice("on_unknown", on_unknown, ON_UNKNOWN)
         _check_choice("on_overflow", on_overflow, ON_OVERFLOW)
         self = cls.__new__(cls)
-        self.bundle, self.manifest, self.model = None, spec, model
-        self.backend, self.precision = type(model).__name__, "float32"
+        self.bundle, self.manifest, self.model, self.golden = None, spec, model, None
+        self.backend, self.precision, self.kernels = type(model).__name__, "float32", "default"
         self.max_batch_size = max_batch_size
         self.batch_invariant = True
         self.on_unknown, self.on_overflow = on_unknown, on_overflow
@@ -152,6 +158,15 @@ class Translator:
     @property
     def max_input_length(self) -> int:
         return self.manifest.max_source_length
+
+    def self_check(self) -> SelfCheck:
+        """Decode the bundle's golden sources (plain greedy `translate`, as the export recorded them) and
+        compare with the decodes recorded for this backend, precision and kernel set. Raises
+        `runtime.golden.NoGoldenError` (a BundleError) when the bundle has none for them."""
+        entry, recorded = golden_entry(self.golden, self.backend, self.precision, self.kernels)
+        got = self.translate(list(entry.sources), on_unknown="error", on_overflow="error")
+        name, version = engine(self.backend)
+        return compare(entry, recorded, got, kernels=self.kernels, engine_here=f"{name} {version}")
 
     @overload
     def translate(self, texts: str, **options) -> str: ...

@@ -153,6 +153,23 @@ def copy_bundle(tiny_bundle, tmp_path):
     return make
 
 
+def strip_golden(bundle: Path) -> int:
+    """Turn a bundle into what an export without golden translations writes (`--golden 0`, or an
+    s2s-edge before format version 4): no golden file, the lowest format version that holds the rest.
+    Returns that version."""
+    import json
+
+    from runtime.bundle import MANIFEST, Manifest
+
+    data = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+    (bundle / data.pop("golden")["file"]).unlink()
+    version = data["format_version"] = Manifest.from_json(data).format_version
+    if version < 3:
+        data.pop("family", None)
+    (bundle / MANIFEST).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return version
+
+
 _BLOCK_TENSORFLOW = """
 import sys
 class Block:
