@@ -101,7 +101,7 @@ def test_a_description_must_mask_its_own_padding():
 
 def test_the_bundle_declares_the_family_and_its_io(attention_bundle, tmp_path):
     data = json.loads((attention_bundle / MANIFEST).read_text(encoding="utf-8"))
-    assert data["format_version"] == 3 and data["family"] == "attention"
+    assert data["format_version"] == 4 and data["family"] == "attention"  # 4: golden translations
     assert data["io"]["encoder"]["outputs"] == [STATE_H, STATE_C, MEMORY_KEYS, MEMORY_VALUES, MEMORY_MASK]
     assert data["io"]["decoder_step"]["inputs"][3:] == [MEMORY_KEYS, MEMORY_VALUES, MEMORY_MASK]
     assert {(a["backend"], a["precision"]) for a in data["artifacts"]} == {

@@ -10,6 +10,7 @@ import pytest
 
 from runtime import Translator
 from runtime.bundle import MANIFEST, read_manifest, sha256_file
+from runtime.golden import read_golden
 from trainer.run import read_heldout
 
 QUIET = dict(log=lambda *a, **k: None)
@@ -48,7 +49,7 @@ def test_one_bundle_lists_every_artifact_with_its_hash(full_bundle):
     for art in manifest.artifacts:
         assert sha256_file(bundle / art.file) == art.sha256
     assert set(manifest.validation) == {f"{b}/{p}" for b, p in have}
-    assert sorted(p.name for p in bundle.iterdir()) == sorted([MANIFEST] + [a.file for a in manifest.artifacts])
+    assert sorted(p.name for p in bundle.iterdir()) == sorted([MANIFEST, manifest.golden.file] + [a.file for a in manifest.artifacts])
 
 
 def test_float32_tflite_matches_keras(full_bundle):
@@ -233,7 +234,9 @@ def test_export_of_another_model_replaces_the_bundle(tiny_run, full_bundle, tmp_
     assert {(a.backend, a.precision) for a in manifest.artifacts} == {("onnx", "float32")}
     assert manifest.latent_dim == 16
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
-        [MANIFEST, "encoder.float32.onnx", "decoder_step.float32.onnx", "greedy.float32.onnx"])
+        [MANIFEST, "encoder.float32.onnx", "decoder_step.float32.onnx", "greedy.float32.onnx", "golden.json"])
+    # Another model's bundle is replaced whole: none of the old model's golden translations stay.
+    assert [a.name for a in read_golden(bundle, manifest).artifacts] == ["onnx/float32"]
 
 
 def test_both_backends_run_without_tensorflow(full_bundle, sentences, run_without_tensorflow):
