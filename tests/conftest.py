@@ -153,6 +153,25 @@ def copy_bundle(tiny_bundle, tmp_path):
     return make
 
 
+def edit_golden(bundle: Path, edit) -> dict:
+    """Change the bundle's golden file (`edit` changes its parsed JSON in place, or returns a new one)
+    and list it with its new sha256 and size, as an exporter would. Returns the JSON written."""
+    import hashlib
+    import json
+
+    from runtime.bundle import MANIFEST
+
+    manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+    file = bundle / manifest["golden"]["file"]
+    golden = json.loads(file.read_text(encoding="utf-8"))
+    golden = edit(golden) or golden
+    data = json.dumps(golden, ensure_ascii=False).encode("utf-8")
+    file.write_bytes(data)
+    manifest["golden"].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    (bundle / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return golden
+
+
 def strip_golden(bundle: Path) -> int:
     """Turn a bundle into what an export without golden translations writes (`--golden 0`, or an
     s2s-edge before format version 4): no golden file, the lowest format version that holds the rest.

@@ -90,15 +90,20 @@ def _apply_manifest_op(op: dict, manifest: dict, bundle: Path, bundles, raws: di
                 a["role"] = op["map"][a["role"]]
     elif kind == "golden":  # the golden file rewritten; with "rehash", listed with its new hash
         source = bundles(op["from"]) if "from" in op else bundle
-        name = json.loads((source / MANIFEST).read_text(encoding="utf-8"))["golden"]["file"]
+        theirs = json.loads((source / MANIFEST).read_text(encoding="utf-8"))["golden"]["file"]
         if "text" in op:
             data = op["text"].encode("utf-8")
         else:
-            golden = json.loads((source / name).read_text(encoding="utf-8"))
+            golden, golden_raws = json.loads((source / theirs).read_text(encoding="utf-8")), {}
             for edit in op.get("edit", []):
-                _apply_manifest_op(edit, golden, bundle, bundles, {})
-            data = json.dumps(golden, ensure_ascii=False).encode("utf-8")
-        (bundle / manifest["golden"]["file"]).write_bytes(data)
+                _apply_manifest_op(edit, golden, bundle, bundles, golden_raws)
+            text = json.dumps(golden, ensure_ascii=False)
+            for marker, raw in golden_raws.items():
+                text = text.replace(marker, raw)
+            data = text.encode("utf-8")
+        # The file the bundle was exported with (the case's manifest may name another by now).
+        mine = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))["golden"]["file"]
+        (bundle / mine).write_bytes(data)
         if op.get("rehash"):
             manifest["golden"].update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     elif kind == "graft":  # another bundle's files in this bundle's places, listed with their hashes

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import quiet
+from tests.conftest import edit_golden, quiet, strip_golden
 
 JS = Path(__file__).resolve().parents[1] / "js"
 MIN_SENTENCES = 200
@@ -127,11 +129,12 @@ def test_node_library_and_cli(node_ready, js_bundle, js_reference):
     assert "fail 0" in report and "skipped 0" in report
 
 
-def test_hostile_bundles_in_node(node_ready, js_bundle, js_reference, attention_bundle):
+def test_hostile_bundles_in_node(node_ready, tiny_bundle, js_reference, attention_bundle):
     """tests/hostile/cases.json, the hostile bundles that tests/test_hostile_bundles.py gives the Python
-    runtime, given to the JavaScript runtime (from a directory and over HTTP): the same refusals, with
-    the same messages; and the manifest schema's sweep."""
-    report = _node_test(["test/hostile.test.mjs"], js_bundle, js_reference,
+    runtime, given to the JavaScript runtime (from a directory and over HTTP), made from the same two
+    bundles (tiny_bundle, ONNX float32 of the tiny run whose held-out sentences js_reference holds, and
+    attention_bundle): the same refusals, with the same messages; and the manifest schema's sweep."""
+    report = _node_test(["test/hostile.test.mjs"], tiny_bundle, js_reference,
                         S2S_TEST_ATTENTION_BUNDLE=str(attention_bundle))
     assert "fail 0" in report and "skipped 0" in report
 
@@ -149,14 +152,16 @@ def test_demo_page_in_chromium(node_ready, js_bundle, js_reference, tmp_path):
 
 
 def test_node_reads_a_zero_padded_bundle_as_python_does(node_ready, keras2_h5_run, keras2_h5_bundle):
-    """A bundle of format version 2 (zero padding, from the 2017 Keras example's model, with Keras 2's
-    hard_sigmoid inside its graphs): `node js/bin/translate.mjs` answers as the Python runtime, and as
-    the example did, for ONNX float32 and int8, stepped and with the one-graph greedy decoder."""
+    """A zero-padded bundle (pad_token null, which came with format version 2; version 4 with its golden
+    translations), from the 2017 Keras example's model, with Keras 2's hard_sigmoid inside its graphs:
+    `node js/bin/translate.mjs` answers as the Python runtime, and as the example did, for ONNX float32
+    and int8, stepped and with the one-graph greedy decoder."""
     from runtime import Translator
 
     _, expected = keras2_h5_run
     sources = [s for s, _ in expected["decodes"]]
-    assert json.loads((keras2_h5_bundle / "manifest.json").read_text())["format_version"] == 2
+    manifest = json.loads((keras2_h5_bundle / "manifest.json").read_text())
+    assert manifest["pad_token"] is None and manifest["format_version"] == 4 and "golden" in manifest
     for precision in ("float32", "int8"):
         python = Translator(keras2_h5_bundle, precision=precision).translate(sources)
         # Batches of 64 step the decoder; of 8, the greedy graph runs them (GREEDY_LOOP_MAX_BATCH is 16).
@@ -229,3 +234,57 @@ def test_the_two_command_lines_answer_alike(node_ready, js_bundle, tiny_run):
             assert [line.count("\t") for line in node[1].splitlines()] == [1] * len(good)
             continue
         assert python == node, (argv, python, node)
+
+
+# The first line of --self-check, with the engine that ran here cut out ("onnx/int8, default kernels, ENGINE: ...").
+_ENGINE = re.compile(r"^([^,\n]+, \S+ kernels, )(.+?)(: \d+/\d+ identical to the golden decodes)", re.M)
+
+
+def _self_check(command: list[str], bundle: Path, *argv: str) -> tuple[int, str, str, str]:
+    """(exit status, stdout without the engine, the engine, the error after "error: ")."""
+    done = subprocess.run([*command, "--bundle", str(bundle), "--self-check", *argv], capture_output=True, text=True,
+                          encoding="utf-8", timeout=300, cwd=JS.parent)
+    found = _ENGINE.search(done.stdout)
+    out = _ENGINE.sub(r"\1ENGINE\3", done.stdout)
+    return done.returncode, out, found.group(2) if found else "", done.stderr.partition(" error: ")[2]
+
+
+def test_the_two_self_checks_agree(node_ready, js_bundle, attention_bundle, tmp_path):
+    """`python -m runtime --self-check` and `node js/bin/translate.mjs --self-check` (issue 28): on the
+    exported bundles' ONNX models both exit 0 and print the same line but for the engine that ran; on
+    a copy whose recorded decode was changed (one sentence: quotes, backslash, non-ASCII) both exit 1
+    with the same four lines; on a copy without golden translations, and with TEXT, both exit 2 with
+    the same one-line error."""
+    python = [sys.executable, "-m", "runtime"]
+    node = ["node", "js/bin/translate.mjs"]
+    for bundle, precision in ((js_bundle, "float32"), (js_bundle, "int8"), (attention_bundle, "float32"),
+                              (attention_bundle, "int8")):
+        py = _self_check(python, bundle, "--precision", precision)
+        js = _self_check(node, bundle, "--precision", precision)
+        assert py[0] == js[0] == 0, (bundle, precision, py, js)
+        assert py[1] == js[1] and py[1].count("\n") == 1, (bundle, precision, py, js)
+        assert py[2].startswith("onnxruntime ") and js[2].startswith("onnxruntime-node "), (py[2], js[2])
+
+    edited = tmp_path / "edited"
+    shutil.copytree(js_bundle, edited)
+
+    def change_one(golden):
+        entry = next(a for a in golden["artifacts"] if (a["backend"], a["precision"]) == ("onnx", "float32"))
+        decodes = next(d for d in entry["decodes"] if d["kernels"] == "default")
+        decodes["outputs"][1] += ' «é» "\\'
+
+    edit_golden(edited, change_one)
+    py, js = _self_check(python, edited), _self_check(node, edited)
+    assert py[0] == js[0] == 1, (py, js)
+    assert py[1] == js[1], (py, js)
+    lines = py[1].splitlines()
+    assert len(lines) == 4 and lines[1].startswith("first difference, sentence 2 of "), py[1]
+    assert lines[2].endswith(' «é» \\"\\\\"') and lines[3].startswith("  here:     "), lines
+
+    bare = tmp_path / "bare"
+    shutil.copytree(js_bundle, bare)
+    strip_golden(bare)
+    for argv_bundle, argv in ((bare, ()), (js_bundle, ("Go.",))):
+        py, js = _self_check(python, argv_bundle, *argv), _self_check(node, argv_bundle, *argv)
+        assert py[0] == js[0] == 2, (argv, py, js)
+        assert py[1] == js[1] == "" and py[3] == js[3] != "", (argv, py, js)

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// node js/bin/translate.mjs --bundle DIR [TEXT ...]: translate arguments, or stdin line by line.
+// node js/bin/translate.mjs --bundle DIR [TEXT ...]: translate arguments, or stdin line by line;
+// --self-check: decode the bundle's golden translations and compare them with the export's.
 // The Python CLI's contract (`python -m runtime`): the same flags where they apply, one input line to
 // one output line (N with --num-hypotheses N), batches written as soon as they are done, user errors as
 // one line on stderr and exit status 2.
@@ -15,6 +16,7 @@ import { InputDecodingError, InputPolicyError, InputTooLongError } from '../src/
 const PROG = 'translate.mjs';
 
 const HELP = `usage: node js/bin/translate.mjs --bundle DIR [options] [TEXT ...]
+       node js/bin/translate.mjs --bundle DIR [--precision NAME] --self-check
 
 Translate English to French with an exported s2s-edge bundle (onnxruntime-node, CPU).
 Without TEXT, reads stdin: one input line, one output line (N lines with --num-hypotheses N).
@@ -28,6 +30,8 @@ options:
   --on-unknown MODE       characters outside the vocabulary: error (default) or skip
   --on-overflow MODE      inputs longer than the model's maximum: error (default) or truncate
   --echo                  print SOURCE<TAB>TRANSLATION per line
+  --self-check            decode the bundle's golden translations here and compare them with the
+                          decodes the export recorded (exit 0: all identical, 1: a difference)
   --verbose               show stack traces of errors
   -h, --help              show this help
 
@@ -63,6 +67,7 @@ const OPTIONS = {
   seed: { type: 'string' },
   scores: { type: 'boolean', default: false },
   stream: { type: 'boolean', default: false },
+  'self-check': { type: 'boolean', default: false },
 };
 
 // `bigint`: past 2**53 the value is a BigInt (a seed), not an error.
@@ -128,6 +133,8 @@ export function parse(argv) {
   const v = parsed.values;
   if (v.help) return { help: true };
   if (v.bundle === undefined) throw new UsageError('the following arguments are required: --bundle');
+  // As the Python CLI words it (an S2SError there too, not a usage error).
+  if (v['self-check'] && parsed.positionals.length) throw new S2SError("--self-check translates the bundle's golden sentences: give no TEXT");
   const lengthPenalty = number('length-penalty', v['length-penalty']);
   if (lengthPenalty < 0) throw new UsageError(`argument --length-penalty: must be 0 or a positive number, got ${lengthPenalty}`);
   return {
@@ -143,6 +150,7 @@ export function parse(argv) {
     verbose: v.verbose,
     scores: v.scores,
     stream: v.stream,
+    selfCheck: v['self-check'],
     decoding: {
       beamSize: wholeNumber('beam-size', v['beam-size'], 1),
       numHypotheses: wholeNumber('num-hypotheses', v['num-hypotheses'], 1),
@@ -291,7 +299,7 @@ export async function main(argv, { stdin = process.stdin, stdout = process.stdou
     return 0;
   }
   const translator = await Translator.load(args.bundle, {
-    greedyLoop: greedyGraphPays(args),
+    greedyLoop: args.selfCheck || greedyGraphPays(args),
     backend: args.backend,
     precision: args.precision,
     threads: args.threads,
@@ -300,6 +308,12 @@ export async function main(argv, { stdin = process.stdin, stdout = process.stdou
     onOverflow: args.onOverflow,
   });
   try {
+    if (args.selfCheck) {
+      // The golden sentences, decoded here and compared with the export's decodes: 0 when all are identical.
+      const check = await translator.selfCheck();
+      await write(stdout, `${check.summary()}\n`);
+      return check.passed ? 0 : 1;
+    }
     const output = new Output(translator, stdout, args);
     await output.check();
     if (args.texts.length) {

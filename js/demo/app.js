@@ -1,7 +1,9 @@
 // The s2s-edge browser demo: loads the bundle served at /bundle/ with onnxruntime-web (WASM) and
 // translates as you type, streaming the output one character at a time.
+// After loading, it decodes the bundle's golden translations and shows the self-check under the model's facts.
 // State for tests and styling: document.body.dataset.state is loading | ready | translating | done | error;
-// #output's data-source is the input its finished translation belongs to.
+// #output's data-source is the input its finished translation belongs to; #self-check's data-state is
+// waiting | running | passed | failed | none | error.
 
 import { Translator, ort } from 's2s-edge';
 
@@ -21,6 +23,7 @@ const els = {
   time: $('time'),
   model: $('model'),
   vocab: $('vocab'),
+  selfCheck: $('self-check'),
 };
 
 function setState(state, status) {
@@ -206,6 +209,36 @@ async function run(job, text) {
   setState('done', 'Translated.');
 }
 
+function showSelfCheck(state, text) {
+  els.selfCheck.dataset.state = state;
+  els.selfCheck.textContent = text;
+}
+
+/**
+ * Decode the bundle's golden translations here and compare them with the export's decodes: the line
+ * under the model's facts. Runs in the translation queue (one onnxruntime call at a time).
+ */
+async function selfCheck() {
+  showSelfCheck('running', 'self-check: decoding the golden translations…');
+  try {
+    const check = await translator.selfCheck();
+    let text = `self-check: ${check.k}/${check.N} identical`;
+    const d = check.firstDifference;
+    if (d) text += ` — first difference: ${JSON.stringify(d.source)}: recorded ${JSON.stringify(d.recorded)}, here ${JSON.stringify(d.got)}`;
+    els.selfCheck.title = `${check.engine} here; recorded with ${check.recorded.engine} ${check.recorded.engineVersion}` +
+      `${check.recorded.machine ? ` on ${check.recorded.machine}` : ''}, ${check.kernels} kernels`;
+    showSelfCheck(check.passed ? 'passed' : 'failed', text);
+  } catch (err) {
+    if (err?.name !== 'NoGoldenError') {
+      showSelfCheck('error', `self-check: failed: ${err.name ?? 'Error'}: ${err.message}`);
+    } else if (!translator.golden) {
+      showSelfCheck('none', 'self-check: no golden translations in this bundle');
+    } else {
+      showSelfCheck('none', `self-check: no golden translations for ${translator.backend}/${translator.precision} in this bundle`);
+    }
+  }
+}
+
 function onInput() {
   const text = els.source.value;
   updateCount(text);
@@ -226,6 +259,7 @@ async function main() {
     return;
   }
   describeModel(translator);
+  queue = queue.then(selfCheck);
   els.source.disabled = false;
   els.source.placeholder = 'Type a sentence…';
   els.source.addEventListener('input', onInput);

@@ -4,7 +4,7 @@
 //   /demo/*    -> demo/
 //   /src/*     -> src/ (the package's source, loaded as ES modules)
 //   /ort/*     -> onnxruntime-web's dist/ (its .mjs and .wasm files)
-//   /bundle/*  -> the bundle's manifest.json and the files it lists, nothing else
+//   /bundle/*  -> the bundle's manifest.json and the files it lists (models, golden translations), nothing else
 // It answers only requests whose Host header names this machine (a defence against DNS rebinding),
 // unless --host makes it listen on every interface.
 // Usage: node demo/serve.mjs --bundle DIR [--port 8000] [--host 127.0.0.1]
@@ -110,8 +110,9 @@ async function readManifest(bundleDir) {
 async function bundleContent(bundleDir, name) {
   const { bytes, manifest } = await readManifest(bundleDir);
   if (name === MANIFEST) return { type: mimeType(MANIFEST), body: bytes };
-  // parseManifest has checked that each listed name is a plain file name inside the bundle.
-  if (!manifest.artifacts.some((a) => a.file === name)) return null;
+  // parseManifest has checked that each listed name (model files, the golden file) is a plain file
+  // name inside the bundle.
+  if (!manifest.artifacts.some((a) => a.file === name) && manifest.golden?.file !== name) return null;
   const file = path.join(bundleDir, name);
   const info = await lstat(file).catch(() => null);
   if (!info?.isFile()) return null;

@@ -5,12 +5,16 @@
 import { OnnxStepModel } from './backends/onnx.js';
 import { beamDecode, cutAtEnd, greedyDecode, samplingChooser, streamDecode } from './decoding.js';
 import { BackendUnavailableError, BundleError, DecodingOptionError, S2SError } from './errors.js';
+import { KERNELS, SelfCheck, engineName, goldenEntry, readGolden } from './golden.js';
 import { checkGraph, completeModels, selectArtifacts } from './manifest.js';
 import { sentenceRandom } from './random.js';
 import { END, ON_OVERFLOW, ON_UNKNOWN, START, checkChoice, prepareSource } from './vocab.js';
 
 export * from './errors.js';
-export { FAMILIES, FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, READ_VERSIONS, completeModels, parseManifest, selectArtifacts } from './manifest.js';
+export {
+  FAMILIES, FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, MAX_GOLDEN_BYTES, READ_VERSIONS, completeModels, parseManifest, selectArtifacts,
+} from './manifest.js';
+export { GOLDEN_FORMAT, GOLDEN_VERSION, KERNELS, SelfCheck, parseGolden } from './golden.js';
 export { END, PAD, PADDINGS, START, Vocabulary, prepareSource } from './vocab.js';
 export { argmaxChooser, beamDecode, cutAtEnd, greedyDecode, logSoftmaxRow, samplingChooser, streamDecode } from './decoding.js';
 export { OnnxStepModel } from './backends/onnx.js';
@@ -107,6 +111,9 @@ export function decodingMode(options) {
  * this backend and precision, greedy `translate` runs it on batches of up to GREEDY_LOOP_MAX_BATCH
  * sentences (one onnxruntime call per batch instead of one per character; the same outputs). Scores,
  * beam search, sampling, streaming and larger batches step the decoder.
+ *
+ * `selfCheck()` decodes the bundle's golden translations (format version 4), read and checked at load
+ * (`translator.golden`), and compares them with the decodes the export recorded.
  */
 export class Translator {
   /**
@@ -138,6 +145,8 @@ export class Translator {
       );
     }
     const artifacts = selectArtifacts(manifest, backend, precision);
+    // Checked as the bundle loads, as its model files are: a bad golden file refuses the bundle.
+    const golden = await readGolden(source, manifest);
     // Hashes are checked on the bytes that are then loaded: nothing is read twice.
     const useLoop = Boolean(greedyLoop && artifacts.greedy);
     const [encoder, decoder, greedy] = await Promise.all([
@@ -153,6 +162,8 @@ export class Translator {
     self.precision = precision;
     self.bundle = source.describe();
     self.artifacts = artifacts;
+    self.golden = golden;
+    self.engine = engineName(ort);
     // A batch-dependent model would make a sentence's translation depend on its batch-mates.
     self.batchInvariant = Object.values(artifacts).every((a) => a.batchInvariant);
     return self;
@@ -168,6 +179,10 @@ export class Translator {
     this.batchInvariant = true;
     this.backend = 'custom';
     this.precision = 'float32';
+    /** The bundle's golden translations (a Golden of golden.js), or null. */
+    this.golden = null;
+    /** What runs the graphs here, e.g. "onnxruntime-node 1.30.0". */
+    this.engine = 'custom';
   }
 
   get maxInputLength() {
@@ -261,6 +276,20 @@ export class Translator {
         yield targetText(m, [id]);
       }
     })();
+  }
+
+  /**
+   * Decode the bundle's golden translations of this backend and precision here, with this engine, and
+   * compare them with the decodes the export recorded on the same kernel set ("default": onnxruntime
+   * has one); a NoGoldenError when the bundle has none for them.
+   * @returns {Promise<SelfCheck>}
+   */
+  async selfCheck() {
+    this.#checkLoaded();
+    const { entry, recorded } = goldenEntry(this.golden, this.backend, this.precision, KERNELS);
+    // As the export decoded them: the default greedy translation of the whole list, in one call.
+    const got = await this.translate([...entry.sources], { onUnknown: 'error', onOverflow: 'error' });
+    return new SelfCheck({ backend: this.backend, precision: this.precision, kernels: KERNELS, engine: this.engine, sources: entry.sources, recorded, got });
   }
 
   /** Apply the input policy to each text (throws as `translate` would); returns what the encoder reads. */

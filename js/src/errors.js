@@ -12,6 +12,12 @@ export class S2SError extends Error {
 export class BundleError extends S2SError {}
 
 /**
+ * A self-check asked of a bundle without golden translations: none at all (format versions 1 to 3,
+ * or exported with --golden 0), or none for this artifact or kernel set.
+ */
+export class NoGoldenError extends BundleError {}
+
+/**
  * An input that the input policy refuses. When a setting lets it through, the error names it
  * (`option`, `value`) in the caller's terms: `onUnknown: 'skip'` from JavaScript, `--on-unknown skip`
  * on a command line (`commandLineMessage()`). `at('stdin line 3')` is the error, located.

@@ -88,11 +88,17 @@ export class FetchSource {
     return parseManifest(parseManifestBytes(bytes, where), where);
   }
 
+  /** Where bundle file `name` is, as errors name it: its URL. */
+  where(name) {
+    return new URL(encodeURIComponent(name), this.base).href;
+  }
+
+  /** The bytes of a model file (or of the golden file: any {file, sha256, size}), after checking its size and sha256. */
   async artifact(artifact) {
     checkFileName(artifact.file);
     const bytes = await this.#get(artifact.file, 'model file', { size: artifact.size });
     const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
-    checkArtifactBytes(artifact, bytes, hex(digest), new URL(encodeURIComponent(artifact.file), this.base).href);
+    checkArtifactBytes(artifact, bytes, hex(digest), this.where(artifact.file));
     return bytes;
   }
 }

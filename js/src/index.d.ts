@@ -4,6 +4,8 @@
 export class S2SError extends Error {}
 /** A bundle is missing, of an unknown format, or does not match its manifest. */
 export class BundleError extends S2SError {}
+/** A self-check of a bundle without golden translations (or without them for this artifact or kernel set). */
+export class NoGoldenError extends BundleError {}
 /**
  * An input the input policy refuses; `option` and `value` name the setting that lets it through
  * (`onUnknown: 'skip'`), `commandLineMessage()` says it as a flag (`--on-unknown skip`).
@@ -37,9 +39,14 @@ export const PAD: ' ';
 export const PADDINGS: readonly ['space', 'zero'];
 export const FORMAT: 's2s-edge-bundle';
 /** The newest manifest version this runtime knows; it reads every one of READ_VERSIONS. */
-export const FORMAT_VERSION: 3;
+export const FORMAT_VERSION: 4;
 export const READ_VERSIONS: readonly number[];
 export const MANIFEST: 'manifest.json';
+/** The golden translations' file: its format name and largest size (16 MiB). */
+export const GOLDEN_FORMAT: 's2s-edge-golden';
+export const MAX_GOLDEN_BYTES: number;
+/** The kernel set onnxruntime runs (it has one): the self-check compares the decodes recorded on it. */
+export const KERNELS: 'default';
 export const BACKENDS: readonly string[];
 /** Greedy translate() uses the one-graph greedy decoder for batches up to this many sentences. */
 export const GREEDY_LOOP_MAX_BATCH: number;
@@ -99,9 +106,67 @@ export interface Manifest {
   sourceVocabSize: number | null;
   /** The width of the decoder's logits, when the export recorded it; equals targetVocab.size. */
   targetVocabSize: number | null;
+  /** The golden translations' file (format version 4), checked as a model file is; null when the bundle has none. */
+  golden: GoldenRef | null;
+}
+
+/** Where the golden translations are: a file of the bundle, with its sha256 and size. */
+export interface GoldenRef {
+  file: string;
+  sha256: string;
+  size: number;
+}
+
+/** A bundle's golden translations (docs/bundle.md#golden-translations), checked against its manifest. */
+export interface Golden {
+  readonly artifacts: readonly GoldenEntry[];
+}
+
+export interface GoldenEntry {
+  readonly backend: string;
+  readonly precision: string;
+  /** Held-out source sentences. */
+  readonly sources: readonly string[];
+  /** The Keras model's greedy decode of each. */
+  readonly keras: readonly string[];
+  /** The artifact's greedy decodes at export, one per kernel set. */
+  readonly decodes: readonly GoldenDecode[];
+}
+
+export interface GoldenDecode {
+  readonly kernels: string;
+  readonly engine: string;
+  readonly engineVersion: string;
+  readonly machine: string | null;
+  readonly outputs: readonly string[];
+}
+
+/** A self-check's result: the golden sentences decoded here, compared with the export's decodes. */
+export class SelfCheck {
+  readonly backend: string;
+  readonly precision: string;
+  /** The kernel set compared ('default'). */
+  readonly kernels: string;
+  /** What ran here, e.g. "onnxruntime-node 1.30.0" or "onnxruntime-web 1.30.0". */
+  readonly engine: string;
+  readonly identical: number;
+  readonly total: number;
+  /** identical, total */
+  readonly k: number;
+  readonly N: number;
+  /** identical === total */
+  readonly passed: boolean;
+  readonly firstDifference: null | { readonly index: number; readonly source: string; readonly recorded: string; readonly got: string };
+  /** The indexes (in the golden sources, from 0) of every differing sentence. */
+  readonly differences: readonly number[];
+  readonly recorded: { readonly engine: string; readonly engineVersion: string; readonly machine: string | null; readonly kernels: string };
+  /** One line, then on a difference three more (the first differing sentence; strings as JSON): what --self-check prints. */
+  summary(): string;
 }
 
 export function parseManifest(data: unknown, where?: string): Manifest;
+/** Check a golden file's parsed JSON against its format and the manifest; `where` names it in errors. */
+export function parseGolden(data: unknown, manifest: Manifest, where: string): Golden;
 export function selectArtifacts(manifest: Manifest, backend: string, precision: string): { encoder: Artifact; decoder_step: Artifact; greedy?: Artifact };
 export function completeModels(manifest: Manifest): string[];
 export function prepareSource(text: string, vocab: Vocabulary, maxLength: number, onUnknown?: OnUnknown, onOverflow?: OnOverflow): string;
@@ -110,15 +175,18 @@ export function prepareSource(text: string, vocab: Vocabulary, maxLength: number
 export interface BundleSource {
   describe(): string;
   manifest(): Promise<Manifest>;
-  /** The artifact's bytes, after checking its size and sha256. */
-  artifact(artifact: Artifact): Promise<Uint8Array>;
+  /** A file's bytes (a model file, or the golden file), after checking its size and sha256. */
+  artifact(artifact: Pick<Artifact, 'file' | 'sha256' | 'size'>): Promise<Uint8Array>;
+  /** Where file `name` is (a path, a URL), as errors name it; the name alone when absent. */
+  where?(name: string): string;
 }
 
 export class FetchSource implements BundleSource {
   constructor(url: string | URL, options?: { fetch?: typeof fetch; init?: RequestInit });
   describe(): string;
   manifest(): Promise<Manifest>;
-  artifact(artifact: Artifact): Promise<Uint8Array>;
+  artifact(artifact: Pick<Artifact, 'file' | 'sha256' | 'size'>): Promise<Uint8Array>;
+  where(name: string): string;
 }
 
 /** Node only. */
@@ -126,7 +194,8 @@ export class DirectorySource implements BundleSource {
   constructor(dir: string);
   describe(): string;
   manifest(): Promise<Manifest>;
-  artifact(artifact: Artifact): Promise<Uint8Array>;
+  artifact(artifact: Pick<Artifact, 'file' | 'sha256' | 'size'>): Promise<Uint8Array>;
+  where(name: string): string;
 }
 
 export interface DecodingOptions {
@@ -194,6 +263,10 @@ export class Translator {
   readonly batchInvariant: boolean;
   readonly maxInputLength: number;
   readonly artifacts?: { encoder: Artifact; decoder_step: Artifact; greedy?: Artifact };
+  /** The bundle's golden translations, read and checked at load; null when it has none. */
+  readonly golden: Golden | null;
+  /** What runs the graphs here, e.g. "onnxruntime-node 1.30.0". */
+  readonly engine: string;
   translate(text: string, options?: DecodingOptions): Promise<string>;
   translate(texts: string[], options?: DecodingOptions): Promise<string[]>;
   translateBatch(texts: string[], options?: DecodingOptions): Promise<string[]>;
@@ -202,5 +275,10 @@ export class Translator {
   translateStream(text: string, options?: DecodingOptions): AsyncGenerator<string>;
   /** The texts the encoder reads after the input policy (throws as translate would). */
   prepare(texts: string[], options?: Pick<DecodingOptions, 'onUnknown' | 'onOverflow'>): string[];
+  /**
+   * Decode the golden sentences of this backend and precision here (greedy translate, one call) and
+   * compare with the decodes recorded on the 'default' kernels; a NoGoldenError when the bundle has none.
+   */
+  selfCheck(): Promise<SelfCheck>;
   release(): Promise<void>;
 }

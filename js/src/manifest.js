@@ -5,12 +5,15 @@ import { BundleError } from './errors.js';
 import { END, PAD, START, Vocabulary } from './vocab.js';
 
 export const FORMAT = 's2s-edge-bundle';
-// Version 2 adds zero padding ("pad_token": null), version 3 the model family ("family"); a bundle is
-// written in the lowest version that holds it (a space-padded seed bundle is still version 1).
-export const FORMAT_VERSION = 3;
-export const READ_VERSIONS = Object.freeze([1, 2, 3]);
+// Version 2 adds zero padding ("pad_token": null), version 3 the model family ("family"), version 4
+// the golden translations ("golden"); a bundle is written in the lowest version that holds it (a
+// space-padded seed bundle without golden translations is still version 1).
+export const FORMAT_VERSION = 4;
+export const READ_VERSIONS = Object.freeze([1, 2, 3, 4]);
 export const MANIFEST = 'manifest.json';
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** The largest golden translations' file (docs/bundle.md#golden-translations; read by golden.js). */
+export const MAX_GOLDEN_BYTES = 16 * 1024 * 1024;
 
 // The manifest's JSON Schema is manifest.schema.json beside this module (a byte-identical copy of the
 // Python runtime's, runtime/manifest.schema.json): the one statement of what a manifest may hold.
@@ -74,6 +77,7 @@ export const ROLES = Object.freeze(['encoder', 'decoder_step']);
 export const OPTIONAL_ROLES = Object.freeze(['greedy']);
 
 const ARTIFACT_FIELDS = ['backend', 'precision', 'role', 'file', 'sha256', 'size', 'batch_invariant'];
+const GOLDEN_FIELDS = ['file', 'sha256', 'size'];
 const REQUIRED_ARTIFACT_FIELDS = ARTIFACT_FIELDS.slice(0, 6);
 
 /** `value` as JSON, cut to `width` characters (as the Python runtime shows it): errors stay one short line. */
@@ -178,6 +182,14 @@ export function jsonNesting(text) {
  * not a manifest must not leak into messages.
  */
 export function parseManifestBytes(bytes, where) {
+  return parseJsonBytes(bytes, where, 'a manifest');
+}
+
+/**
+ * The JSON value of a bundle file's bytes, read as the manifest is (`parseManifestBytes`); `what` names
+ * what the file should be in the nesting error ("a golden file").
+ */
+export function parseJsonBytes(bytes, where, what) {
   let text;
   try {
     // ignoreBOM keeps a byte-order mark, which JSON (and Python's reader) refuses.
@@ -186,7 +198,7 @@ export function parseManifestBytes(bytes, where) {
     throw new BundleError(`${where} is not valid UTF-8`);
   }
   const depth = jsonNesting(text);
-  if (depth > MAX_NESTING) throw new BundleError(`${where} is nested deeper than ${MAX_NESTING} levels (${depth}): not a manifest`);
+  if (depth > MAX_NESTING) throw new BundleError(`${where} is nested deeper than ${MAX_NESTING} levels (${depth}): not ${what}`);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -210,6 +222,7 @@ export function parseManifestBytes(bytes, where) {
  * @property {object} producer
  * @property {object} validation the export's parity report
  * @property {object} family the model family (FAMILIES): its name, state, context and graph I/O
+ * @property {{file: string, sha256: string, size: number} | null} golden the golden translations' file (version 4), or null
  */
 
 /**
@@ -236,7 +249,7 @@ export function parseManifest(data, where = MANIFEST) {
   let modelFamily = FAMILIES.seed;
   if (data.format_version >= 3) {
     if (typeof data.family !== 'string') {
-      throw new BundleError(`${where} is malformed: format_version 3 needs a family name, got ${show(data.family)}`);
+      throw new BundleError(`${where} is malformed: format_version ${data.format_version} needs a family name, got ${show(data.family ?? null)}`);
     }
     if (!Object.hasOwn(FAMILIES, data.family)) {
       throw new BundleError(
@@ -274,6 +287,7 @@ export function parseManifest(data, where = MANIFEST) {
   }
   if (!Array.isArray(data.artifacts)) throw new BundleError(`${malformed} artifacts must be a list`);
   const artifacts = Object.freeze(data.artifacts.map((a) => parseArtifact(a, where)));
+  const golden = parseGoldenRef(data, artifacts, where);
   let sourceVocab, targetVocab;
   try {
     sourceVocab = Vocabulary.fromString(data.source_vocab, padding);
@@ -308,7 +322,29 @@ export function parseManifest(data, where = MANIFEST) {
     family: modelFamily,
     sourceVocabSize: sizes.source_vocab_size,
     targetVocabSize: sizes.target_vocab_size,
+    golden,
   });
+}
+
+/**
+ * The manifest's `golden` field (version 4): the golden translations' file, {file, sha256, size}, read
+ * and checked as a model file is; null when the bundle has none.
+ */
+function parseGoldenRef(data, artifacts, where) {
+  if (!Object.hasOwn(data, 'golden')) return null;
+  const malformed = `${where} is malformed:`;
+  const value = data.golden;
+  if (data.format_version < 4) throw new BundleError(`${malformed} golden needs format_version 4, got ${data.format_version}`);
+  if (!isObject(value) || Object.keys(value).sort().join() !== [...GOLDEN_FIELDS].sort().join()) {
+    throw new BundleError(`${malformed} golden must be an object with file, sha256 and size, got ${show(value)}`);
+  }
+  checkFileName(value.file, where);
+  if (typeof value.sha256 !== 'string') throw new BundleError(`${malformed} golden sha256 must be a string, got ${show(value.sha256)}`);
+  bounded(value, 'size', 0, MAX_GOLDEN_BYTES, `${malformed} golden`);
+  if (value.file === MANIFEST || artifacts.some((a) => a.file === value.file)) {
+    throw new BundleError(`${malformed} golden names ${show(value.file)}, which is the manifest or a model file`);
+  }
+  return Object.freeze({ file: value.file, sha256: value.sha256, size: value.size });
 }
 
 // Each graph tensor's kind ("ids": int32; "float": float32) and axes; `checkGraph` sizes the axes from

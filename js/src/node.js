@@ -37,7 +37,7 @@ export class DirectorySource {
     const manifest = parseManifest(parseManifestBytes(bytes, file), file);
     // A bundle holds exactly what its manifest names: anything else is a sign of tampering or of two
     // bundles mixed together, and is refused before any model is loaded.
-    const expected = new Set([MANIFEST, ...manifest.artifacts.map((a) => a.file)]);
+    const expected = new Set([MANIFEST, ...manifest.artifacts.map((a) => a.file), ...(manifest.golden ? [manifest.golden.file] : [])]);
     const extra = (await readdir(this.dir)).filter((name) => !expected.has(name)).sort();
     if (extra.length) {
       const shown = extra.slice(0, 5).join(', ') + (extra.length > 5 ? ` and ${extra.length - 5} more` : '');
@@ -46,6 +46,12 @@ export class DirectorySource {
     return manifest;
   }
 
+  /** Where bundle file `name` is, as errors name it. */
+  where(name) {
+    return path.join(this.dir, name);
+  }
+
+  /** The bytes of a model file (or of the golden file: any {file, sha256, size}), after checking its size and sha256. */
   async artifact(artifact) {
     checkFileName(artifact.file);
     const file = path.join(this.dir, artifact.file);

@@ -1,6 +1,7 @@
 // The browser demo end to end: demo/serve.mjs serves a bundle, headless Chromium (puppeteer-core)
-// loads the page, real key events type reference sentences, and the streamed outputs must equal the
-// Python runtime's greedy outputs on the same bundle.
+// loads the page, which self-checks the bundle's golden translations (all identical), real key events
+// type reference sentences, and the streamed outputs must equal the Python runtime's greedy outputs on
+// the same bundle.
 //
 // Needs: S2S_TEST_BUNDLE (a bundle directory) and S2S_TEST_REFERENCE (JSON:
 // {"sentences": [...], "greedy": {"float32": [...], "int8": [...]}}). Without them the test is
@@ -115,6 +116,15 @@ test('browser demo streams the Python runtime\'s greedy translations (float32)',
     const model = await page.$eval('#model', (e) => e.textContent);
     assert.match(model, /float32/);
     assert.match(model, /onnxruntime-web \d+\.\d+/);
+
+    // The bundle's golden translations, decoded by onnxruntime-web in the page: all identical to the export's.
+    await page.waitForFunction(() => !['waiting', 'running'].includes(document.getElementById('self-check').dataset.state), { timeout: 60_000 });
+    const selfCheck = await page.$eval('#self-check', (e) => ({ state: e.dataset.state, text: e.textContent }));
+    t.diagnostic(selfCheck.text);
+    const golden = JSON.parse(readFileSync(path.join(BUNDLE, manifest.golden.file), 'utf8'))
+      .artifacts.find((a) => a.backend === 'onnx' && a.precision === 'float32');
+    assert.equal(selfCheck.text, `self-check: ${golden.sources.length}/${golden.sources.length} identical`);
+    assert.equal(selfCheck.state, 'passed');
 
     /** Type `text` into the emptied input and wait for its finished, stable translation. */
     async function translate(text) {

@@ -3,7 +3,7 @@
 // browser's engine) on the same files, and the bundle checks (tampering, escaping names, extra files).
 
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,10 +16,16 @@ import {
   FetchSource,
   GREEDY_LOOP_MAX_BATCH,
   InputTooLongError,
+  NoGoldenError,
   Translator,
   UnknownCharacterError,
 } from '../src/node.js';
-import { BUNDLE, agreement, copyBundle, needsBundle, reference } from './fixture.mjs';
+import { BUNDLE, agreement, copyBundle, dropGolden, editGolden, goldenEntry, goldenOf, needsBundle, reference } from './fixture.mjs';
+
+// The engines' versions as their packages give them (what the self-check names as the engine).
+const packageVersion = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
+const ORT_NODE_VERSION = packageVersion('onnxruntime-node');
+const ORT_WEB_VERSION = packageVersion('onnxruntime-web');
 
 const TOLERANCE = 1e-4;
 
@@ -189,6 +195,119 @@ describe('bundle checks', needsBundle, () => {
   });
 });
 
+describe('golden translations and the self-check', needsBundle, () => {
+  test('the exported bundle is version 4 with golden translations of each ONNX model', () => {
+    const { manifest, golden } = goldenOf(BUNDLE);
+    assert.equal(manifest.format_version, 4);
+    assert.deepEqual(Object.keys(manifest.golden).sort(), ['file', 'sha256', 'size']);
+    for (const precision of ['float32', 'int8']) {
+      const entry = golden.artifacts.find((a) => a.backend === 'onnx' && a.precision === precision);
+      assert.ok(entry?.sources.length > 0, `no golden translations of onnx/${precision}`);
+    }
+  });
+
+  for (const precision of ['float32', 'int8']) {
+    test(`${precision}: every golden sentence decodes as the export recorded (onnxruntime-node)`, async () => {
+      const entry = goldenEntry(BUNDLE, precision);
+      const t = await Translator.load(BUNDLE, { precision });
+      try {
+        const check = await t.selfCheck();
+        const n = entry.sources.length;
+        assert.equal(check.firstDifference, null, check.summary());
+        assert.deepEqual([check.identical, check.total, check.k, check.N, check.passed], [n, n, n, n, true]);
+        assert.deepEqual([check.backend, check.precision, check.kernels], ['onnx', precision, 'default']);
+        assert.equal(check.engine, `onnxruntime-node ${ORT_NODE_VERSION}`);
+        const d = entry.decode;
+        assert.deepEqual({ ...check.recorded }, { engine: d.engine, engineVersion: d.engine_version, machine: d.machine ?? null, kernels: 'default' });
+        assert.equal(check.summary(), `onnx/${precision}, default kernels, onnxruntime-node ${ORT_NODE_VERSION}: ${n}/${n} identical to the golden decodes ` +
+          `(recorded with ${d.engine} ${d.engine_version}${d.machine ? ` on ${d.machine}` : ''})`);
+      } finally {
+        await t.release();
+      }
+    });
+  }
+
+  test('a recorded decode edited (and rehashed) is reported as the first difference', async () => {
+    const { dir, cleanup } = copyBundle();
+    try {
+      const original = goldenEntry(dir, 'float32');
+      editGolden(dir, (golden) => {
+        const d = golden.artifacts.find((a) => a.backend === 'onnx' && a.precision === 'float32').decodes.find((x) => x.kernels === 'default');
+        d.outputs[2] = `${d.outputs[2]}!`;
+      });
+      const t = await Translator.load(dir);
+      try {
+        const check = await t.selfCheck();
+        const n = original.sources.length;
+        assert.deepEqual([check.identical, check.total, check.passed], [n - 1, n, false]);
+        assert.deepEqual({ ...check.firstDifference }, {
+          index: 2, source: original.sources[2], recorded: `${original.decode.outputs[2]}!`, got: original.decode.outputs[2],
+        });
+        const lines = check.summary().split('\n');
+        assert.equal(lines.length, 4);
+        assert.match(lines[0], new RegExp(`: ${n - 1}/${n} identical to the golden decodes`));
+        assert.equal(lines[1], `first difference, sentence 3 of ${n}: ${JSON.stringify(original.sources[2])}`);
+      } finally {
+        await t.release();
+      }
+      // int8's golden translations are untouched.
+      const int8 = await Translator.load(dir, { precision: 'int8' });
+      assert.equal((await int8.selfCheck()).passed, true);
+      await int8.release();
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('a bundle without golden translations loads, and its self-check says there are none', async () => {
+    const { dir, cleanup } = copyBundle();
+    try {
+      dropGolden(dir);
+      const t = await Translator.load(dir);
+      try {
+        assert.equal(t.golden, null);
+        await assert.rejects(t.selfCheck(), (err) => err instanceof NoGoldenError && err instanceof BundleError &&
+          err.message === 'this bundle has no golden translations (it was exported before format version 4, or with --golden 0): export it again to record them');
+      } finally {
+        await t.release();
+      }
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('the golden file is checked as a model file is, whatever is asked next: missing, a link, tampered, malformed', async () => {
+    const { dir, cleanup } = copyBundle();
+    try {
+      const { manifest } = goldenOf(dir);
+      const file = path.join(dir, manifest.golden.file);
+      const bytes = readFileSync(file);
+      // Listed: the directory holds no file its manifest does not list.
+      await (await Translator.load(dir)).release();
+      rmSync(file);
+      await assert.rejects(Translator.load(dir), { name: 'BundleError', message: `bundle file missing or not a regular file: ${file}` });
+      writeFileSync(path.join(dir, 'elsewhere.json'), bytes);
+      symlinkSync('elsewhere.json', file);
+      rmSync(path.join(dir, 'elsewhere.json'));
+      await assert.rejects(Translator.load(dir), /is a symbolic link, not a regular file/);
+      rmSync(file);
+      const tampered = Buffer.from(bytes);
+      tampered[tampered.length >> 1] ^= 0x01;
+      writeFileSync(file, tampered);
+      await assert.rejects(Translator.load(dir, { precision: 'int8' }), { message: `bundle file ${file} does not match its sha256 in manifest.json: the bundle is corrupt or was modified; export it again` });
+      writeFileSync(file, Buffer.concat([bytes, Buffer.from(' ')]));
+      await assert.rejects(Translator.load(dir), new RegExp(`it is ${bytes.length + 1} bytes, not the ${bytes.length} listed there`));
+      writeFileSync(file, bytes);
+      editGolden(dir, (golden) => {
+        golden.artifacts[0].precision = 'int4';
+      });
+      await assert.rejects(Translator.load(dir), { message: `${file} holds golden translations for onnx/int4, which the bundle does not hold` });
+    } finally {
+      cleanup();
+    }
+  });
+});
+
 /** A static server for a bundle directory, as a page's own server would serve it. */
 async function serveDir(root) {
   const server = http.createServer((req, res) => {
@@ -220,6 +339,17 @@ describe('onnxruntime-web (WASM) over fetch and WebCrypto, the browser path', ne
     await t.release();
   });
 
+  test('the self-check of float32 passes in WASM: the golden decodes, recorded on x86', async () => {
+    const t = await load(server.url, 'float32');
+    try {
+      const check = await t.selfCheck();
+      assert.equal(check.engine, `onnxruntime-web ${ORT_WEB_VERSION}`);
+      assert.ok(check.passed && check.total > 0, check.summary());
+    } finally {
+      await t.release();
+    }
+  });
+
   test('int8 agrees with Keras about as the export measured it', async (t) => {
     const web = await load(server.url, 'int8');
     const out = await web.translate(reference.sentences);
@@ -244,6 +374,21 @@ describe('onnxruntime-web (WASM) over fetch and WebCrypto, the browser path', ne
       writeFileSync(file, bytes);
       await assert.rejects(load(tampered.url, 'float32'), (err) => err instanceof BundleError && /sha256/.test(err.message));
       await assert.rejects(load(`${tampered.url}missing/`, 'float32'), /HTTP 404/);
+      writeFileSync(file, readFileSync(path.join(BUNDLE, path.basename(file))));
+      // The golden file, named by its URL.
+      const golden = path.join(dir, goldenOf(dir).manifest.golden.file);
+      const goldenBytes = readFileSync(golden);
+      goldenBytes[goldenBytes.length >> 1] ^= 0x01;
+      writeFileSync(golden, goldenBytes);
+      await assert.rejects(load(tampered.url, 'float32'), {
+        message: `bundle file ${tampered.url}${path.basename(golden)} does not match its sha256 in manifest.json: the bundle is corrupt or was modified; export it again`,
+      });
+      editGolden(dir, (data) => {
+        data.format_version = 2;
+      });
+      await assert.rejects(load(tampered.url, 'float32'), {
+        message: `${tampered.url}${path.basename(golden)} has format_version 2; this runtime reads version 1: upgrade s2s-edge`,
+      });
     } finally {
       await tampered.close();
       cleanup();

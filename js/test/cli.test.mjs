@@ -6,7 +6,9 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 
-import { BUNDLE, needsBundle, reference } from './fixture.mjs';
+import { readFileSync } from 'node:fs';
+
+import { BUNDLE, copyBundle, dropGolden, editGolden, goldenEntry, needsBundle, reference } from './fixture.mjs';
 
 const CLI = fileURLToPath(new URL('../bin/translate.mjs', import.meta.url));
 
@@ -29,6 +31,7 @@ test('--help', () => {
   assert.equal(r.code, 0);
   assert.match(r.out, /--bundle DIR/);
   assert.match(r.out, /--on-unknown/);
+  assert.match(r.out, /--self-check/);
 });
 
 test('usage errors are one line and exit 2', () => {
@@ -40,6 +43,64 @@ test('usage errors are one line and exit 2', () => {
   // A negative number is an option's value, as in argparse: the error is the value's.
   userError(cli(['--bundle', 'x', '--seed', '-1', 'hi']), /argument --seed: must be at least 0, got -1/);
   userError(cli(['--bundle', 'x', '--seed=-1', 'hi']), /argument --seed: must be at least 0, got -1/);
+  userError(cli(['--bundle', 'x', '--self-check', 'hi']), /^translate\.mjs: error: --self-check translates the bundle's golden sentences: give no TEXT$/);
+});
+
+describe('--self-check', needsBundle, () => {
+  const ortVersion = JSON.parse(readFileSync(new URL('../node_modules/onnxruntime-node/package.json', import.meta.url), 'utf8')).version;
+  const firstLine = (precision, identical, entry) => {
+    const d = entry.decode;
+    return `onnx/${precision}, default kernels, onnxruntime-node ${ortVersion}: ${identical}/${entry.sources.length} identical to the golden decodes ` +
+      `(recorded with ${d.engine} ${d.engine_version}${d.machine ? ` on ${d.machine}` : ''})`;
+  };
+
+  for (const precision of ['float32', 'int8']) {
+    test(`${precision}: one line, exit 0`, () => {
+      const entry = goldenEntry(BUNDLE, precision);
+      const r = cli(['--bundle', BUNDLE, '--precision', precision, '--self-check']);
+      assert.equal(r.err, '');
+      assert.equal(r.code, 0);
+      assert.equal(r.out, `${firstLine(precision, entry.sources.length, entry)}\n`);
+    });
+  }
+
+  test('a difference: the first one, both outputs as JSON, exit 1', () => {
+    const { dir, cleanup } = copyBundle();
+    try {
+      const entry = goldenEntry(dir, 'float32');
+      const last = entry.sources.length - 1;
+      const edited = `${entry.decode.outputs[last]} "é"`;
+      editGolden(dir, (golden) => {
+        golden.artifacts.find((a) => a.backend === 'onnx' && a.precision === 'float32').decodes.find((d) => d.kernels === 'default').outputs[last] = edited;
+      });
+      const r = cli(['--bundle', dir, '--self-check']);
+      assert.equal(r.err, '');
+      assert.equal(r.code, 1);
+      assert.equal(r.out, [
+        firstLine('float32', last, entry),
+        `first difference, sentence ${last + 1} of ${entry.sources.length}: ${JSON.stringify(entry.sources[last])}`,
+        `  recorded: ${JSON.stringify(edited)}`,
+        `  here:     ${JSON.stringify(entry.decode.outputs[last])}`,
+      ].map((line) => `${line}\n`).join(''));
+    } finally {
+      cleanup();
+    }
+  });
+
+  test('a bundle without golden translations: one line on stderr, exit 2', () => {
+    const { dir, cleanup } = copyBundle();
+    try {
+      dropGolden(dir);
+      userError(cli(['--bundle', dir, '--self-check']),
+        /^translate\.mjs: error: this bundle has no golden translations \(it was exported before format version 4, or with --golden 0\): export it again to record them$/);
+      // It translates as before.
+      const r = cli(['--bundle', dir, reference.sentences[0]]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out, `${reference.greedy.float32[0]}\n`);
+    } finally {
+      cleanup();
+    }
+  });
 });
 
 describe('on the exported bundle', needsBundle, () => {

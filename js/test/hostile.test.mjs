@@ -5,6 +5,7 @@
 // manifest's schema needs no bundle.
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { copyFileSync, cpSync, createReadStream, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -45,20 +46,66 @@ function bundleOf(name) {
   return BUNDLES[name];
 }
 
-function applyManifestOp(op, manifest, bundle, raws) {
-  if (['set', 'delete', 'add', 'cut', 'append', 'split', 'raw', 'nest'].includes(op.op)) {
-    const [node, key] = resolve(manifest, op.path);
-    if (op.op === 'set') node[key] = structuredClone(op.value);
-    else if (op.op === 'delete') delete node[key];
-    else if (op.op === 'add') node[key] += op.by;
-    else if (op.op === 'cut') node[key] = Array.from(node[key]).slice(0, -op.chars).join('');
-    else if (op.op === 'append') node[key] += op.text;
-    else if (op.op === 'split') node[key] = Array.from(node[key]);
-    else {
-      const marker = `@@raw${raws.size}@@`;
-      raws.set(JSON.stringify(marker), op.op === 'raw' ? op.json : '['.repeat(op.depth) + ']'.repeat(op.depth));
-      node[key] = marker;
+const PATH_OPS = ['set', 'delete', 'add', 'cut', 'append', 'split', 'raw', 'nest'];
+
+/** A path operation on parsed JSON (the manifest, or a golden file); raw JSON goes in at `serialize`. */
+function applyPathOp(op, data, raws) {
+  const [node, key] = resolve(data, op.path);
+  if (op.op === 'set') node[key] = structuredClone(op.value);
+  else if (op.op === 'delete') delete node[key];
+  else if (op.op === 'add') node[key] += op.by;
+  else if (op.op === 'cut') node[key] = Array.isArray(node[key]) ? node[key].slice(0, -op.chars) : Array.from(node[key]).slice(0, -op.chars).join('');
+  else if (op.op === 'append') node[key] += op.text;
+  else if (op.op === 'split') node[key] = Array.from(node[key]);
+  else {
+    const marker = `@@raw${raws.size}@@`;
+    raws.set(JSON.stringify(marker), op.op === 'raw' ? op.json : '['.repeat(op.depth) + ']'.repeat(op.depth));
+    node[key] = marker;
+  }
+}
+
+function serialize(data, raws) {
+  let text = JSON.stringify(data);
+  for (const [marker, raw] of raws) text = text.replace(marker, raw);
+  return text;
+}
+
+const isObject = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isPlainName = (name) => typeof name === 'string' && /^[^/\\:\0]+$/.test(name) && name !== '.' && name !== '..';
+
+/**
+ * The "golden" operation: the golden file of the case's bundle (or, with "from", of that other bundle),
+ * edited with path operations ("edit") or replaced by "text", written where the manifest's golden names
+ * it; "rehash" records its new sha256 and size in the manifest.
+ */
+function applyGoldenOp(op, manifest, bundle) {
+  const fromDir = op.from ? bundleOf(op.from) : bundle;
+  // The manifest on disk: the one the bundle was copied with (this case's is written after its operations).
+  const source = JSON.parse(readFileSync(path.join(fromDir, 'manifest.json'), 'utf8')).golden.file;
+  const target = isPlainName(manifest.golden?.file) ? manifest.golden.file : source;
+  let bytes;
+  if (op.text !== undefined) {
+    bytes = Buffer.from(op.text, op.encoding === 'latin-1' ? 'latin1' : 'utf8');
+  } else {
+    const golden = JSON.parse(readFileSync(path.join(fromDir, source), 'utf8'));
+    const raws = new Map();
+    for (const edit of op.edit ?? []) {
+      if (!PATH_OPS.includes(edit.op)) throw new Error(`unknown golden edit ${edit.op}`);
+      applyPathOp(edit, golden, raws);
     }
+    bytes = Buffer.from(serialize(golden, raws), 'utf8');
+  }
+  writeFileSync(path.join(bundle, target), bytes);
+  if (op.rehash) {
+    manifest.golden = { ...(isObject(manifest.golden) ? manifest.golden : { file: target }), sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+  }
+}
+
+function applyManifestOp(op, manifest, bundle, raws) {
+  if (PATH_OPS.includes(op.op)) {
+    applyPathOp(op, manifest, raws);
+  } else if (op.op === 'golden') {
+    applyGoldenOp(op, manifest, bundle);
   } else if (op.op === 'roles') {
     for (const a of manifest.artifacts) if (matches(a, op.select) && Object.hasOwn(op.map, a.role)) a.role = op.map[a.role];
   } else if (op.op === 'graft') {
@@ -99,9 +146,7 @@ function buildCase(testCase) {
   const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
   const raws = new Map();
   for (const op of testCase.manifest ?? []) applyManifestOp(op, manifest, bundle, raws);
-  let text = JSON.stringify(manifest);
-  for (const [marker, raw] of raws) text = text.replace(marker, raw);
-  writeFileSync(path.join(bundle, 'manifest.json'), text);
+  writeFileSync(path.join(bundle, 'manifest.json'), serialize(manifest, raws));
   for (const op of testCase.files ?? []) applyFileOp(op, manifest, bundle);
   return { dir: bundle, cleanup: () => rmSync(tmp, { recursive: true, force: true }) };
 }

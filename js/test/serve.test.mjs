@@ -222,6 +222,29 @@ describe('demo server', { timeout: TIMEOUT_MS }, () => {
     assert.ok([400, 421].includes((await request(port, '/', { host: null })).status));
   });
 
+  test('serves the golden translations\' file that a version 4 manifest names, and no other', async (t) => {
+    const dir = path.join(root, 'golden');
+    writeBundle(dir, { 'encoder.onnx': Buffer.from('e'), 'decoder_step.onnx': Buffer.from('d') });
+    const golden = Buffer.from('{"format": "s2s-edge-golden"}');
+    writeFileSync(path.join(dir, 'golden.json'), golden);
+    writeFileSync(path.join(dir, 'other.json'), SECRET);
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    const v4 = { ...manifest, format_version: 4, family: 'seed', golden: { file: 'golden.json', sha256: sha256(golden), size: golden.byteLength } };
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(v4));
+    const server = await serve({ bundle: dir, port: 0 });
+    t.after(() => server.close());
+    const serverPort = Number(new URL(server.url).port);
+    const got = await request(serverPort, '/bundle/golden.json');
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, golden);
+    assert.match(got.headers['content-type'], /^application\/json/);
+    assert.equal(got.headers['content-length'], String(golden.byteLength));
+    assert.equal((await request(serverPort, '/bundle/other.json')).status, 404);
+    // Without the golden field, the file is one the manifest does not list.
+    writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    assert.equal((await request(serverPort, '/bundle/golden.json')).status, 404);
+  });
+
   test('reads the manifest again for each request', async (t) => {
     const log = t.mock.method(console, 'error', () => {});
     const dir = path.join(root, 'reexported');

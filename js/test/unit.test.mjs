@@ -8,16 +8,23 @@ import {
   BundleError,
   DecodingOptionError,
   FAMILIES,
+  FORMAT_VERSION,
   InputTooLongError,
+  MAX_GOLDEN_BYTES,
+  NoGoldenError,
+  READ_VERSIONS,
+  SelfCheck,
   Translator,
   UnknownCharacterError,
   Vocabulary,
   beamDecode,
   greedyDecode,
   logSoftmaxRow,
+  parseGolden,
   parseManifest,
   prepareSource,
 } from '../src/core.js';
+import { parseGoldenBytes } from '../src/golden.js';
 import { decodingMode } from '../src/core.js';
 import { toyManifestFields } from './toy-manifest.mjs';
 
@@ -113,7 +120,7 @@ describe('manifest', () => {
     'not a manifest': [{ format: 'other' }, /not an s2s-edge bundle manifest/],
     'version 3 without a family': [manifestJson({ format_version: 3 }), /malformed: format_version 3 needs a family name/],
     'a family that is not a string': [manifestJson({ format_version: 3, family: ['attention'] }), /needs a family name/],
-    'unknown version': [manifestJson({ format_version: 4 }), /format_version 4; this runtime reads versions 1, 2, 3/],
+    'unknown version': [manifestJson({ format_version: 5 }), /format_version 5; this runtime reads versions 1, 2, 3, 4:/],
     'unknown family': [manifestJson({ format_version: 3, family: 'transformer' }), /family "transformer"; this runtime knows seed, attention/],
     'zero padding in version 1': [manifestJson({ pad_token: null }), /special tokens/],
     'a space-padded source without the space': [manifestJson({ source_vocab: 'abc' }), /source vocabulary lacks the padding/],
@@ -353,4 +360,267 @@ test('FetchSource asks for plain names inside the bundle URL, encoded', async ()
   assert.deepEqual(asked, ['http://example.test/models/b/a%23b%3Fc%25d%20e']);
   await assert.rejects(source.artifact({ ...artifact, sha256: artifact.sha256.toUpperCase() }), /does not match its sha256/);
   await assert.rejects(source.artifact({ ...artifact, file: '../x' }), /outside the bundle/);
+});
+
+// --- golden translations (docs/bundle.md#golden-translations) ---------------------------------------
+
+const GOLDEN_REF = { file: 'golden.json', sha256: 'ef', size: 10 };
+
+/** A version 4 manifest with golden translations; onnx/float32 and onnx/int8 complete, tflite/int8 not. */
+function goldenManifestJson(golden = GOLDEN_REF, overrides = {}) {
+  const base = manifestJson();
+  return {
+    ...base,
+    format_version: 4,
+    family: 'seed',
+    artifacts: [
+      ...base.artifacts,
+      { backend: 'onnx', precision: 'int8', role: 'encoder', file: 'e8.onnx', sha256: 'ab', size: 1 },
+      { backend: 'onnx', precision: 'int8', role: 'decoder_step', file: 'd8.onnx', sha256: 'cd', size: 1 },
+      { backend: 'tflite', precision: 'int8', role: 'encoder', file: 'e8.tflite', sha256: 'ab', size: 1 },
+    ],
+    golden,
+    ...overrides,
+  };
+}
+
+function goldenEntry(backend = 'onnx', precision = 'float32', overrides = {}) {
+  return {
+    backend,
+    precision,
+    sources: ['ab', 'cab'],
+    keras: ['ba', 'bac'],
+    decodes: [{ kernels: 'default', engine: 'onnxruntime', engine_version: '1.31.1', machine: 'x86_64', outputs: ['ba', 'bac'] }],
+    ...overrides,
+  };
+}
+
+function goldenJson(artifacts = [goldenEntry(), goldenEntry('onnx', 'int8')], overrides = {}) {
+  return { format: 's2s-edge-golden', format_version: 1, artifacts, ...overrides };
+}
+
+describe('golden translations: the manifest\'s golden field', () => {
+  test('version 4 is read and written; golden is null without the field', () => {
+    assert.equal(FORMAT_VERSION, 4);
+    assert.deepEqual([...READ_VERSIONS], [1, 2, 3, 4]);
+    assert.equal(MAX_GOLDEN_BYTES, 16777216);
+    assert.deepEqual({ ...parseManifest(goldenManifestJson()).golden }, GOLDEN_REF);
+    assert.equal(parseManifest(manifestJson()).golden, null);
+    const without = goldenManifestJson();
+    delete without.golden;
+    assert.equal(parseManifest(without).golden, null);
+    assert.equal(parseManifest(goldenManifestJson({ ...GOLDEN_REF, size: MAX_GOLDEN_BYTES })).golden.size, MAX_GOLDEN_BYTES);
+    assert.equal(parseManifest(goldenManifestJson({ ...GOLDEN_REF, size: 0 })).golden.size, 0);
+  });
+
+  const m = 'manifest.json is malformed:';
+  const bad = {
+    'golden in version 3': [goldenManifestJson(GOLDEN_REF, { format_version: 3 }), `${m} golden needs format_version 4, got 3`],
+    'golden in version 1': [goldenManifestJson(GOLDEN_REF, { format_version: 1 }), `${m} golden needs format_version 4, got 1`],
+    'golden null in version 1': [{ ...manifestJson(), golden: null }, `${m} golden needs format_version 4, got 1`],
+    'version 4 without a family': [goldenManifestJson(GOLDEN_REF, { family: undefined }), `${m} format_version 4 needs a family name, got null`],
+    'golden null': [goldenManifestJson(null), `${m} golden must be an object with file, sha256 and size, got null`],
+    'golden a list': [goldenManifestJson([]), `${m} golden must be an object with file, sha256 and size, got []`],
+    'golden without a size': [goldenManifestJson({ file: 'g', sha256: 'ab' }), `${m} golden must be an object with file, sha256 and size, got {"file":"g","sha256":"ab"}`],
+    'golden with another key': [goldenManifestJson({ ...GOLDEN_REF, role: 'x' }), `${m} golden must be an object with file, sha256 and size, got {`],
+    'golden outside the bundle': [goldenManifestJson({ ...GOLDEN_REF, file: '../g.json' }), 'manifest.json names a file outside the bundle: "../g.json"'],
+    'golden named ""': [goldenManifestJson({ ...GOLDEN_REF, file: '' }), 'manifest.json names a file outside the bundle: ""'],
+    'golden file not a string': [goldenManifestJson({ ...GOLDEN_REF, file: 5 }), 'manifest.json names a file outside the bundle: 5'],
+    'golden sha256 not a string': [goldenManifestJson({ ...GOLDEN_REF, sha256: null }), `${m} golden sha256 must be a string, got null`],
+    'golden size too large': [goldenManifestJson({ ...GOLDEN_REF, size: MAX_GOLDEN_BYTES + 1 }), `${m} golden size must be an integer from 0 to 16777216, got 16777217`],
+    'golden size negative': [goldenManifestJson({ ...GOLDEN_REF, size: -1 }), `${m} golden size must be an integer from 0 to 16777216, got -1`],
+    'golden size a string': [goldenManifestJson({ ...GOLDEN_REF, size: '10' }), `${m} golden size must be an integer from 0 to 16777216, got "10"`],
+    'golden size 1.5': [goldenManifestJson({ ...GOLDEN_REF, size: 1.5 }), `${m} golden size must be an integer from 0 to 16777216, got 1.5`],
+    'golden named manifest.json': [goldenManifestJson({ ...GOLDEN_REF, file: 'manifest.json' }), `${m} golden names "manifest.json", which is the manifest or a model file`],
+    'golden named as a model file': [goldenManifestJson({ ...GOLDEN_REF, file: 'd8.onnx' }), `${m} golden names "d8.onnx", which is the manifest or a model file`],
+  };
+  for (const [name, [data, message]] of Object.entries(bad)) {
+    test(`refuses ${name}`, () => assert.throws(() => parseManifest(data), (err) => {
+      assert.ok(err instanceof BundleError, String(err));
+      assert.ok(err.message.startsWith(message), err.message);
+      return true;
+    }));
+  }
+});
+
+describe('golden translations: the golden file', () => {
+  const manifest = parseManifest(goldenManifestJson());
+  const g = '/b/golden.json';
+  const parse = (data) => parseGolden(data, manifest, g);
+
+  test('a good golden file parses; unknown keys are ignored at every level; machine is optional', () => {
+    const data = goldenJson([
+      goldenEntry('onnx', 'float32', { note: 1 }),
+      goldenEntry('onnx', 'int8', {
+        decodes: [
+          { kernels: 'default', engine: 'onnxruntime', engine_version: '1.31.1', outputs: ['x', 'y'], extra: [1] },
+          { kernels: 'builtin', engine: 'e', engine_version: '', machine: '', outputs: ['x', 'z'] },
+        ],
+      }),
+    ], { later: { a: 1 } });
+    const golden = parse(data);
+    assert.deepEqual(golden.artifacts.map((e) => `${e.backend}/${e.precision}`), ['onnx/float32', 'onnx/int8']);
+    assert.deepEqual([...golden.artifacts[0].sources], ['ab', 'cab']);
+    assert.deepEqual([...golden.artifacts[0].keras], ['ba', 'bac']);
+    assert.deepEqual({ ...golden.artifacts[0].decodes[0], outputs: [...golden.artifacts[0].decodes[0].outputs] },
+      { kernels: 'default', engine: 'onnxruntime', engineVersion: '1.31.1', machine: 'x86_64', outputs: ['ba', 'bac'] });
+    assert.equal(golden.artifacts[1].decodes[0].machine, null);
+    assert.equal(golden.artifacts[1].decodes[1].kernels, 'builtin');
+    assert.ok(Object.isFrozen(golden.artifacts[0].sources));
+  });
+
+  const entry = (overrides) => goldenJson([goldenEntry('onnx', 'float32', overrides)]);
+  const decode = (overrides) => entry({ decodes: [{ kernels: 'default', engine: 'onnxruntime', engine_version: '1', outputs: ['ba', 'bac'], ...overrides }] });
+  const malformed = `${g} is malformed:`;
+  const decodeMessage = `${malformed} onnx/float32's decodes[0] must be an object with kernels, engine, engine_version and outputs`;
+  const bad = {
+    'not an object': [[goldenJson()], `${g} is not an s2s-edge golden file`],
+    'another format': [goldenJson(undefined, { format: 's2s-edge-bundle' }), `${g} is not an s2s-edge golden file`],
+    'no format': [goldenJson(undefined, { format: undefined }), `${g} is not an s2s-edge golden file`],
+    'version 2': [goldenJson(undefined, { format_version: 2 }), `${g} has format_version 2; this runtime reads version 1: upgrade s2s-edge`],
+    'version "1"': [goldenJson(undefined, { format_version: '1' }), `${g} has format_version "1"; this runtime reads version 1: upgrade s2s-edge`],
+    'version true': [goldenJson(undefined, { format_version: true }), `${g} has format_version true; this runtime reads version 1: upgrade s2s-edge`],
+    'no version': [goldenJson(undefined, { format_version: undefined }), `${g} has format_version undefined; this runtime reads version 1: upgrade s2s-edge`],
+    'no artifacts': [goldenJson([]), `${malformed} artifacts must be a non-empty list`],
+    'artifacts an object': [goldenJson({ a: 1 }), `${malformed} artifacts must be a non-empty list`],
+    'an entry that is not an object': [goldenJson([goldenEntry(), 'onnx/int8']), `${malformed} an entry of artifacts is not an object`],
+    'an empty backend': [goldenJson([goldenEntry('')]), `${malformed} an entry's backend and precision must be non-empty strings`],
+    'a precision that is not a string': [goldenJson([goldenEntry('onnx', 8)]), `${malformed} an entry's backend and precision must be non-empty strings`],
+    'an artifact the bundle lacks': [goldenJson([goldenEntry('onnx', 'int4')]), `${g} holds golden translations for onnx/int4, which the bundle does not hold`],
+    'an artifact the bundle holds in part': [goldenJson([goldenEntry('tflite', 'int8')]), `${g} holds golden translations for tflite/int8, which the bundle does not hold`],
+    'an artifact twice': [goldenJson([goldenEntry(), goldenEntry('onnx', 'int8'), goldenEntry()]), `${malformed} onnx/float32 appears twice`],
+    'no sources': [entry({ sources: [] }), `${malformed} onnx/float32's sources must be a non-empty list of strings`],
+    'sources not strings': [entry({ sources: ['ab', 1] }), `${malformed} onnx/float32's sources must be a non-empty list of strings`],
+    'sources a string': [entry({ sources: 'ab' }), `${malformed} onnx/float32's sources must be a non-empty list of strings`],
+    'keras missing': [entry({ keras: undefined }), `${malformed} onnx/float32's keras must be a list of strings, one per source`],
+    'keras one short': [entry({ keras: ['ba'] }), `${malformed} onnx/float32's keras must be a list of strings, one per source`],
+    'keras not strings': [entry({ keras: ['ba', null] }), `${malformed} onnx/float32's keras must be a list of strings, one per source`],
+    'no decodes': [entry({ decodes: [] }), `${malformed} onnx/float32's decodes must be a non-empty list`],
+    'decodes an object': [entry({ decodes: {} }), `${malformed} onnx/float32's decodes must be a non-empty list`],
+    'a decode that is not an object': [entry({ decodes: ['default'] }), decodeMessage],
+    'empty kernels': [decode({ kernels: '' }), decodeMessage],
+    'no engine': [decode({ engine: undefined }), decodeMessage],
+    'engine_version a number': [decode({ engine_version: 1.31 }), decodeMessage],
+    'machine null': [decode({ machine: null }), decodeMessage],
+    'outputs missing': [decode({ outputs: undefined }), `${malformed} onnx/float32's decodes[0] outputs must be a list of strings, one per source`],
+    'outputs one long': [decode({ outputs: ['ba', 'bac', 'x'] }), `${malformed} onnx/float32's decodes[0] outputs must be a list of strings, one per source`],
+    'a kernel set twice': [
+      entry({ decodes: [1, 2].map(() => ({ kernels: 'default', engine: 'e', engine_version: '1', outputs: ['a', 'b'] })) }),
+      `${malformed} onnx/float32 has two decodes on the default kernels`,
+    ],
+  };
+  for (const [name, [data, message]] of Object.entries(bad)) {
+    test(`refuses ${name}`, () => assert.throws(() => parse(data), (err) => {
+      assert.ok(err instanceof BundleError, String(err));
+      assert.equal(err.message, message);
+      return true;
+    }));
+  }
+
+  test('the bytes are read as a manifest\'s are, the nesting message naming a golden file', () => {
+    const bytes = (text) => new TextEncoder().encode(text);
+    assert.deepEqual(parseGoldenBytes(bytes('{"a": [1]}'), g), { a: [1] });
+    assert.throws(() => parseGoldenBytes(bytes(`${'['.repeat(33)}${']'.repeat(33)}`), g), { message: `${g} is nested deeper than 32 levels (33): not a golden file` });
+    assert.throws(() => parseGoldenBytes(Uint8Array.of(0x7b, 0xff, 0x7d), g), { message: `${g} is not valid UTF-8` });
+    assert.throws(() => parseGoldenBytes(bytes('\ufeff{}'), g), (err) => err instanceof BundleError && err.message.startsWith(`${g} is not valid JSON`));
+    assert.throws(() => parseGoldenBytes(bytes('{"a": NaN}'), g), (err) => err instanceof BundleError && err.message.startsWith(`${g} is not valid JSON`));
+  });
+});
+
+describe('golden translations: selfCheck', () => {
+  /** A toy Translator of `precision` whose golden translations record what it decodes (`edit` changes them first). */
+  async function checked(precision = 'float32', edit = (data) => data) {
+    const manifest = parseManifest(goldenManifestJson());
+    const t = new Translator(manifest, new ToyModel());
+    t.backend = 'onnx';
+    t.precision = precision;
+    t.engine = 'onnxruntime-test 0.0.1';
+    const sources = ['ab', 'cab', 'b', 'abca', 'c'];
+    const outputs = await t.translate(sources);
+    const entry = (p) => goldenEntry('onnx', p, {
+      sources, keras: outputs, decodes: [{ kernels: 'default', engine: 'onnxruntime', engine_version: '1.31.1', machine: 'x86_64', outputs }],
+    });
+    t.golden = parseGolden(edit(goldenJson([entry('float32'), entry('int8')])), manifest, 'golden.json');
+    return { t, sources, outputs };
+  }
+
+  test('all identical: k/N, passed, no first difference, one line', async () => {
+    const { t, sources } = await checked();
+    const check = await t.selfCheck();
+    assert.ok(check instanceof SelfCheck);
+    assert.deepEqual(
+      { backend: check.backend, precision: check.precision, kernels: check.kernels, engine: check.engine, identical: check.identical, total: check.total, k: check.k, N: check.N, passed: check.passed },
+      { backend: 'onnx', precision: 'float32', kernels: 'default', engine: 'onnxruntime-test 0.0.1', identical: sources.length, total: sources.length, k: sources.length, N: sources.length, passed: true },
+    );
+    assert.equal(check.firstDifference, null);
+    assert.deepEqual([...check.differences], []);
+    assert.deepEqual({ ...check.recorded }, { engine: 'onnxruntime', engineVersion: '1.31.1', machine: 'x86_64', kernels: 'default' });
+    assert.equal(check.summary(), `onnx/float32, default kernels, onnxruntime-test 0.0.1: 5/5 identical to the golden decodes (recorded with onnxruntime 1.31.1 on x86_64)`);
+  });
+
+  test('a difference: counted, the first one named, four lines with JSON strings; no machine, no "on"', async () => {
+    const { t, outputs } = await checked('int8', (data) => {
+      const d = data.artifacts[1].decodes[0];
+      d.outputs = [...d.outputs];
+      d.outputs[1] = 'l\u00e9 "x"';
+      d.outputs[3] = 'y';
+      delete d.machine;
+      return data;
+    });
+    const check = await t.selfCheck();
+    assert.equal(check.identical, 3);
+    assert.equal(check.total, 5);
+    assert.equal(check.passed, false);
+    assert.deepEqual({ ...check.firstDifference }, { index: 1, source: 'cab', recorded: 'l\u00e9 "x"', got: outputs[1] });
+    assert.deepEqual([...check.differences], [1, 3]);
+    assert.equal(check.recorded.machine, null);
+    assert.deepEqual(check.summary().split('\n'), [
+      'onnx/int8, default kernels, onnxruntime-test 0.0.1: 3/5 identical to the golden decodes (recorded with onnxruntime 1.31.1)',
+      'first difference, sentence 2 of 5: "cab"',
+      '  recorded: "l\u00e9 \\"x\\""',
+      `  here:     ${JSON.stringify(outputs[1])}`,
+    ]);
+  });
+
+  test('the sources are translated in one call of the default greedy translate, refusing what the input policy may let through', async () => {
+    const { t } = await checked('float32', (data) => {
+      data.artifacts[0].sources = ['ab', 'a#b', 'c', 'cab', 'b'];
+      return data;
+    });
+    t.onUnknown = 'skip';
+    t.onOverflow = 'truncate';
+    const calls = [];
+    const translate = t.translate.bind(t);
+    t.translate = (texts, options) => {
+      calls.push([texts, options]);
+      return translate(texts, options);
+    };
+    await assert.rejects(t.selfCheck(), UnknownCharacterError);
+    assert.deepEqual(calls, [[['ab', 'a#b', 'c', 'cab', 'b'], { onUnknown: 'error', onOverflow: 'error' }]]);
+  });
+
+  test('no golden translations, none for this artifact, none for this kernel set: NoGoldenError, a BundleError', async () => {
+    const none = new Translator(parseManifest(manifestJson()), new ToyModel());
+    await assert.rejects(none.selfCheck(), (err) => {
+      assert.ok(err instanceof NoGoldenError && err instanceof BundleError);
+      assert.equal(err.name, 'NoGoldenError');
+      assert.equal(err.message, 'this bundle has no golden translations (it was exported before format version 4, or with --golden 0): export it again to record them');
+      return true;
+    });
+    const { t: onlyInt8 } = await checked('float32', (data) => ({ ...data, artifacts: data.artifacts.slice(1) }));
+    await assert.rejects(onlyInt8.selfCheck(), {
+      name: 'NoGoldenError',
+      message: 'this bundle\'s golden translations are for onnx/int8; not for onnx/float32: export it again to record them',
+    });
+    const { t: builtin } = await checked('int8', (data) => {
+      data.artifacts[1].decodes = [{ ...data.artifacts[1].decodes[0], kernels: 'builtin' }, { ...data.artifacts[1].decodes[0], kernels: 'xnnpack' }];
+      return data;
+    });
+    await assert.rejects(builtin.selfCheck(), {
+      name: 'NoGoldenError',
+      message: 'the golden translations of onnx/int8 were recorded on the builtin and xnnpack kernels, not on the default kernels',
+    });
+    await builtin.release();
+    await assert.rejects(builtin.selfCheck(), /released/);
+  });
 });
