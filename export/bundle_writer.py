@@ -38,20 +38,21 @@ def write_bundle(
     producer: dict[str, str],
     validate: Callable[[Path], tuple[dict, Sequence[GoldenArtifact]]] | None = None,
     batch_dependent: set[str] = frozenset(),
+    keep_golden: bool = True,
 ) -> Manifest:
     """Write `files` ((backend, precision, role) -> (file name, bytes)) into the bundle at `out`.
 
     `validate(staged_dir)` runs on the complete staged bundle before it becomes visible; it returns
     a report stored in the manifest and the new artifacts' golden translations, or raises to abandon
-    the export (the old bundle stays). The golden file holds those and the kept artifacts' (format
-    version 4); without any, the bundle has none.
+    the export (the old bundle stays). The golden file holds those and, with `keep_golden`, the kept
+    artifacts' (format version 4); without any, the bundle has none.
     Precisions in `batch_dependent` are marked so that the runtime decodes them row by row.
     """
     out = Path(out)
     if not replaceable(out, MANIFEST):
         raise BundleError(f"--out {out} exists and is not a bundle: refusing to replace it")
     keep = _reusable_artifacts(out, model_id, {(b, p) for b, p, _ in files})
-    kept_golden = _previous_golden(out, model_id, {(a.backend, a.precision) for a in keep})
+    kept_golden = _previous_golden(out, model_id, {(a.backend, a.precision) for a in keep}) if keep_golden else []
     staged = staging_dir(out)
     try:
         artifacts: list[Artifact] = []

@@ -6,7 +6,7 @@ import argparse
 from typing import Sequence
 
 from runtime.cli import ArgumentParser, add_verbose, non_negative_int, positive_int
-from runtime.golden import DEFAULT_GOLDEN
+from runtime.golden import DEFAULT_GOLDEN, MAX_GOLDEN_SENTENCES
 
 from .source import UsageError
 from .validate import CHRF_P, MAX_CONFIDENT_DEPARTURES, NEAR_TIE
@@ -30,9 +30,10 @@ def export_parser(prog: str, description: str, quantize: dict[str, str],
                         f"of the decodes depart where Keras was confident (top-2 margin >= {NEAR_TIE:g} nats) "
                         f"or its chrF is lower than Keras's with p < {CHRF_P:g} (docs/export.md)")
     p.add_argument("--golden", type=non_negative_int, default=DEFAULT_GOLDEN, metavar="N",
-                   help="record N held-out sentences (at most --num-decodes) with each artifact's decodes in the "
-                        "bundle's golden.json, which every runtime can check with --self-check; 0 records none and "
-                        "keeps the bundle readable by runtimes older than format version 4 (default: %(default)s)")
+                   help=f"record N held-out sentences (at most --num-decodes, and {MAX_GOLDEN_SENTENCES}) with each "
+                        "artifact's decodes in the bundle's golden.json, which every runtime can check with "
+                        "--self-check; 0 records none (and drops those of the artifacts the bundle keeps), so that "
+                        "runtimes older than format version 4 read the bundle (default: %(default)s)")
     add_verbose(p)
     return p
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from runtime.bundle import MANIFEST
 from runtime.errors import BundleError
-from runtime.golden import DEFAULT_GOLDEN
+from runtime.golden import DEFAULT_GOLDEN, MAX_GOLDEN_SENTENCES
 from trainer.fileio import replaceable
 from trainer.model import TrainedRun, open_run
 from trainer.reference import step_translator
@@ -48,7 +48,8 @@ def export_bundle(
     """Convert `run` to `backend` in each precision, validate and write the bundle at `out`.
     `other_kernels` names, by precision, the backend's other kernel sets whose decodes are checked too.
     `golden` held-out sentences (at most `num_decodes`; 0: none) go into the bundle's golden
-    translations with each artifact's decodes of them (docs/bundle.md#golden-translations).
+    translations with each artifact's decodes of them (docs/bundle.md#golden-translations); with 0,
+    the bundle keeps none, not even the kept artifacts'.
 
     Returns (Manifest, [ParityReport]). Raises ParityError, leaving `out` as it was, when an artifact
     fails its precision's gate (`export.validate.judge`; `min_agreement`, by precision, judges it by
@@ -58,8 +59,8 @@ def export_bundle(
         raise BundleError(f"--out {out} exists and is not a bundle: refusing to replace it")
     if num_decodes < 1:
         raise UsageError(f"num_decodes must be at least 1, got {num_decodes}")
-    if golden < 0:
-        raise UsageError(f"golden must be 0 (none) or more sentences, got {golden}")
+    if not 0 <= golden <= MAX_GOLDEN_SENTENCES:
+        raise UsageError(f"golden must be 0 (none) to {MAX_GOLDEN_SENTENCES} sentences, got {golden}")
     trained: TrainedRun = open_run(run)
     source = run_source(trained.path, trained.spec)
     files = {}
@@ -97,7 +98,7 @@ def export_bundle(
 
     manifest = write_bundle(
         out, trained.spec, trained.model_id, files, producer=producer, validate=validate,
-        batch_dependent=set(batch_dependent),
+        batch_dependent=set(batch_dependent), keep_golden=golden > 0,
     )
     log(f"bundle written to {out}")
     return manifest, reports

@@ -34,7 +34,7 @@ import numpy as np
 
 from runtime.decoding import softmax
 from runtime.errors import S2SError
-from runtime.golden import GoldenArtifact, GoldenDecodes, engine, machine
+from runtime.golden import GOLDEN_BATCH, GoldenArtifact, GoldenDecodes, engine, machine
 from runtime.vocab import START
 from runtime.translator import GREEDY_LOOP_MAX_BATCH, Translator
 from trainer.metrics import chrf, group_references, paired_test
@@ -283,8 +283,9 @@ class Baseline:
         """`backend`/`precision` of the staged bundle against Keras; its greedy decodes also on each of
         `other_kernels` (`runtime.backends.load_backend`'s kernel sets). With `golden` N, the report
         also holds the golden translations of the first N sentences: the artifact's decodes of them on
-        each kernel set, made as a runtime's `self_check` makes them (one `translate` call)."""
-        translator = Translator(bundle, backend=backend, precision=precision, greedy_loop=False)
+        each kernel set, made as a runtime's `self_check` makes them."""
+        translator = Translator(bundle, backend=backend, precision=precision, greedy_loop=False,
+                                max_batch_size=GOLDEN_BATCH)
         arts = translator.manifest.select(backend, precision)
         encoded, probs = teacher_forced_probs(translator.model, self.encoder_ids, self.decoder_ids)
         got = translator.translate(self.sources)
@@ -293,10 +294,12 @@ class Baseline:
         translators = {"default": translator}
         for kernels in other_kernels:
             other = translators[kernels] = Translator(bundle, backend=backend, precision=precision,
-                                                      greedy_loop=False, kernels=kernels)
+                                                      greedy_loop=False, max_batch_size=GOLDEN_BATCH,
+                                                      kernels=kernels)
             decodes_by_kernels[kernels] = self.judge_decodes(other.translate(self.sources))
         golden_artifact = None
         if golden > 0:
+            # Decoded as a runtime's self-check decodes them: stepping, batches of up to GOLDEN_BATCH.
             sources = self.sources[:golden]
             name, version = engine(backend)
             golden_artifact = GoldenArtifact(

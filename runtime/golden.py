@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -23,6 +24,15 @@ GOLDEN_VERSION = 1
 GOLDEN_FILE = "golden.json"
 # How many held-out sentences an export records by default (`--golden N`).
 DEFAULT_GOLDEN = 32
+# At most this many sentences per artifact, and kernel sets per artifact: a self-check's time and a
+# load's memory stay bounded whatever the file holds (it is at most MAX_GOLDEN_BYTES, too).
+MAX_GOLDEN_SENTENCES = 1000
+MAX_GOLDEN_KERNEL_SETS = 8
+# The self-check decodes as the export recorded: stepping the decoder, in batches of up to this many
+# sentences of similar length (one at a time for a batch-dependent artifact).
+GOLDEN_BATCH = 64
+# kernels, engine, engine_version and machine are printed: short printable ASCII only.
+_LABEL = re.compile(r"[\x20-\x7e]{1,64}")
 
 
 class NoGoldenError(BundleError):
@@ -102,6 +112,7 @@ def parse_golden(data: Any, manifest: Manifest, where: str) -> Golden:
     if not isinstance(entries, list) or not entries:
         raise BundleError(f"{malformed} artifacts must be a non-empty list")
     models = set(manifest.complete_models())
+    source_chars = set(manifest.source_vocab.chars)
     seen: set[tuple[str, str]] = set()
     artifacts = []
     for entry in entries:
@@ -119,28 +130,41 @@ def parse_golden(data: Any, manifest: Manifest, where: str) -> Golden:
         sources = entry.get("sources")
         if not _strings(sources) or not sources:
             raise BundleError(f"{malformed} {name}'s sources must be a non-empty list of strings")
+        if len(sources) > MAX_GOLDEN_SENTENCES:
+            raise BundleError(f"{malformed} {name} has {len(sources)} sources; at most {MAX_GOLDEN_SENTENCES}")
+        for i, source in enumerate(sources):
+            if len(source) > manifest.max_source_length or not set(source) <= source_chars:
+                raise BundleError(f"{malformed} {name}'s sources[{i}] is not a sentence this model reads (a character "
+                                  "outside source_vocab, or longer than max_source_length)")
         keras = entry.get("keras")
         if not _strings(keras, len(sources)):
             raise BundleError(f"{malformed} {name}'s keras must be a list of strings, one per source")
         decodes = entry.get("decodes")
         if not isinstance(decodes, list) or not decodes:
             raise BundleError(f"{malformed} {name}'s decodes must be a non-empty list")
+        if len(decodes) > MAX_GOLDEN_KERNEL_SETS:
+            raise BundleError(f"{malformed} {name} has {len(decodes)} decodes; at most {MAX_GOLDEN_KERNEL_SETS}")
         parsed: list[GoldenDecodes] = []
+        kernel_sets: set[str] = set()
         for i, d in enumerate(decodes):
-            if not (isinstance(d, dict) and isinstance(d.get("kernels"), str) and d["kernels"]
-                    and isinstance(d.get("engine"), str) and isinstance(d.get("engine_version"), str)
-                    and isinstance(d.get("machine", ""), str)):
+            if not (isinstance(d, dict) and all(_label(d.get(key)) for key in ("kernels", "engine", "engine_version"))
+                    and ("machine" not in d or _label(d["machine"]))):
                 raise BundleError(f"{malformed} {name}'s decodes[{i}] must be an object with kernels, engine, "
-                                  "engine_version and outputs")
+                                  "engine_version (and machine): 1 to 64 printable ASCII characters each; and outputs")
             if not _strings(d.get("outputs"), len(sources)):
                 raise BundleError(f"{malformed} {name}'s decodes[{i}] outputs must be a list of strings, "
                                   "one per source")
-            if any(p.kernels == d["kernels"] for p in parsed):
+            if d["kernels"] in kernel_sets:
                 raise BundleError(f"{malformed} {name} has two decodes on the {d['kernels']} kernels")
+            kernel_sets.add(d["kernels"])
             parsed.append(GoldenDecodes(d["kernels"], d["engine"], d["engine_version"], tuple(d["outputs"]),
                                         d.get("machine")))
         artifacts.append(GoldenArtifact(backend, precision, tuple(sources), tuple(keras), tuple(parsed)))
     return Golden(tuple(artifacts))
+
+
+def _label(value: Any) -> bool:
+    return isinstance(value, str) and _LABEL.fullmatch(value) is not None
 
 
 def _strings(value: Any, length: int | None = None) -> bool:
@@ -217,9 +241,13 @@ class SelfCheck:
         return "\n".join(lines)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _quote(text: str) -> str:
-    # As JavaScript's JSON.stringify writes it, so that both runtimes print the same line.
-    return json.dumps(text, ensure_ascii=False)
+    # As JavaScript's JSON.stringify writes it, so that both runtimes print the same line: a lone
+    # surrogate (JSON may hold one) as its escape, not as a character no encoding can write.
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
 
 
 def golden_entry(golden: Golden | None, backend: str, precision: str, kernels: str) -> tuple[GoldenArtifact, GoldenDecodes]:

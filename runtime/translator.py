@@ -14,7 +14,7 @@ from .backends import load_backend
 from .bundle import check_graph, read_artifact, read_manifest
 from .decoding import Decoded, StepModel, beam_decode, cut_at_end, greedy_decode, sampling_chooser, stream_decode
 from .errors import BundleError, DecodingOptionError
-from .golden import SelfCheck, compare, engine, golden_entry, read_golden
+from .golden import GOLDEN_BATCH, SelfCheck, compare, engine, golden_entry, read_golden
 from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, Vocabulary, prepare_source
 
 
@@ -107,8 +107,6 @@ class Translator:
         self.bundle = os.fspath(bundle)
         self.manifest = read_manifest(bundle)
         artifacts = self.manifest.select(backend, precision)
-        # Checked as the bundle loads, as its model files are: a bad golden file refuses the bundle.
-        self.golden = read_golden(bundle, self.manifest)
         # Hashes are checked on the bytes that are then loaded: nothing is read twice.
         encoder = read_artifact(bundle, artifacts["encoder"])
         decoder = read_artifact(bundle, artifacts["decoder_step"])
@@ -126,6 +124,9 @@ class Translator:
         self.model = load_backend(backend, encoder, decoder, device=device, threads=threads,
                                   io_binding=io_binding, greedy=greedy, family=self.manifest.family,
                                   kernels=kernels, check=check)
+        # Checked as the bundle loads, after its model files and their graphs: a bad golden file refuses
+        # the bundle.
+        self.golden = read_golden(bundle, self.manifest)
         self.backend, self.precision, self.kernels = backend, precision, kernels
         self.max_batch_size = max_batch_size
         # A batch-dependent model would make a sentence's translation depend on its batch-mates.
@@ -160,11 +161,13 @@ class Translator:
         return self.manifest.max_source_length
 
     def self_check(self) -> SelfCheck:
-        """Decode the bundle's golden sources (plain greedy `translate`, as the export recorded them) and
-        compare with the decodes recorded for this backend, precision and kernel set. Raises
+        """Decode the bundle's golden sources as the export recorded them (greedy, stepping the decoder,
+        batches of up to GOLDEN_BATCH sentences, whatever this Translator's own settings) and compare
+        with the decodes recorded for this backend, precision and kernel set. Raises
         `runtime.golden.NoGoldenError` (a BundleError) when the bundle has none for them."""
         entry, recorded = golden_entry(self.golden, self.backend, self.precision, self.kernels)
-        got = self.translate(list(entry.sources), on_unknown="error", on_overflow="error")
+        got = [h[0].text for h in self._decode(list(entry.sources), with_scores=False, batch_size=GOLDEN_BATCH,
+                                               greedy_graph=False, on_unknown="error", on_overflow="error")]
         name, version = engine(self.backend)
         return compare(entry, recorded, got, kernels=self.kernels, engine_here=f"{name} {version}")
 
@@ -206,7 +209,8 @@ class Translator:
 
     def _decode(self, texts, *, with_scores: bool = True, beam_size: int = 1, num_hypotheses: int = 1,
                 length_penalty: float = 1.0, top_k: int = 1, temperature: float = 1.0,
-                seed: int | None = None, on_unknown: str | None = None, on_overflow: str | None = None):
+                seed: int | None = None, on_unknown: str | None = None, on_overflow: str | None = None,
+                batch_size: int | None = None, greedy_graph: bool = True):
         if not isinstance(texts, (list, tuple)):
             raise TypeError(f"expected a list of str, got {type(texts).__name__}")
         mode = _check_decoding(beam_size, num_hypotheses, length_penalty, top_k, temperature, seed)
@@ -216,7 +220,7 @@ class Translator:
         # Longest first: batch-mates of similar length finish together, so fewer steps are wasted.
         todo = sorted((i for i, s in enumerate(sources) if s), key=lambda i: -len(sources[i]))
         start, end = m.target_vocab.id(START), m.target_vocab.id(END)
-        batch = self.max_batch_size if self.batch_invariant else 1
+        batch = (batch_size or self.max_batch_size) if self.batch_invariant else 1
         for lo in range(0, len(todo), batch):
             chunk = todo[lo : lo + batch]
             ids = m.source_vocab.encode([sources[i] for i in chunk], m.max_source_length)
@@ -224,7 +228,7 @@ class Translator:
                 decoded = beam_decode(self.model, ids, start, end, m.max_target_length,
                                       beam_size, num_hypotheses, length_penalty)
             elif (mode == "greedy" and not with_scores and len(chunk) <= GREEDY_LOOP_MAX_BATCH
-                  and getattr(self.model, "greedy", None) is not None):
+                  and greedy_graph and getattr(self.model, "greedy", None) is not None):
                 decoded = [[d] for d in cut_at_end(self.model.greedy_ids(ids), end, m.max_target_length)]
             else:
                 choose = (_sampler(temperature, top_k, seed, [sources[i] for i in chunk], start)

@@ -92,9 +92,31 @@ def test_golden_zero_writes_none_and_keeps_the_lowest_format_version(tiny_run, t
     export_onnx(tiny_run, few, num_decodes=6, golden=DEFAULT_GOLDEN, greedy_loop=False, log=quiet)
     (entry,) = _golden(few)["artifacts"]
     assert len(entry["sources"]) == 6 and Translator(few).self_check().total == 6
+    # Extending a bundle with --golden 0 drops the golden translations of the artifacts it keeps too.
+    extended = tmp_path / "extended"
+    shutil.copytree(few, extended)
+    export_onnx(tiny_run, extended, quantize=("int8",), num_decodes=6, golden=0, min_agreement={"int8": 0.0},
+                greedy_loop=False, log=quiet)
+    assert read_manifest(extended).golden is None and not (extended / GOLDEN_FILE).exists()
+    assert read_manifest(extended).format_version == 1
 
 
 # --- the self-check's verdicts -----------------------------------------------------------------------
+
+def test_the_self_check_decodes_as_the_export_recorded_whatever_the_translators_settings(tiny_bundle):
+    """Stepping the decoder in batches of up to 64, as the export recorded: not the one-graph greedy
+    decoder that this Translator's `translate` would run on batches of 1."""
+    translator = Translator(tiny_bundle, max_batch_size=1, on_unknown="skip", on_overflow="truncate")
+    assert translator.model.greedy is not None
+
+    def no_graph(*_args, **_kwargs):
+        raise AssertionError("the self-check ran the one-graph greedy decoder")
+
+    translator.model.greedy_ids = no_graph
+    with pytest.raises(AssertionError, match="one-graph"):
+        translator.translate(["a"])
+    assert translator.self_check().passed
+
 
 def test_decodes_that_differ_from_the_recorded_ones_are_reported(tiny_bundle, copy_of):
     bundle = copy_of(tiny_bundle)
@@ -145,6 +167,11 @@ def test_a_self_check_without_golden_translations_for_what_runs_says_so(tiny_bun
     (lambda g: g["artifacts"][0]["decodes"][0].update(machine=None), r"decodes\[0\] must be an object with kernels"),
     (lambda g: g["artifacts"][0]["decodes"][0].update(kernels=""), r"decodes\[0\] must be an object with kernels"),
     (lambda g: g.update(format_version=1.5), "has format_version 1.5; this runtime reads version 1"),
+    (lambda g: g["artifacts"][0]["decodes"][0].update(engine="x" * 65), r"decodes\[0\] must be an object with kernels"),
+    (lambda g: g["artifacts"][0].update(sources=["a"] * 1001, keras=[""] * 1001), "onnx/float32 has 1001 sources; at most 1000"),
+    (lambda g: g["artifacts"][0].update(decodes=[{**g["artifacts"][0]["decodes"][0], "kernels": f"k{i}"} for i in range(9)]),
+     "onnx/float32 has 9 decodes; at most 8"),
+    (lambda g: g["artifacts"][0]["sources"].__setitem__(0, "a" * 2000), r"sources\[0\] is not a sentence this model reads"),
     (lambda g: g["artifacts"].__setitem__(0, []), "an entry of artifacts is not an object"),
 ])
 def test_malformed_golden_files_refuse_the_bundle(tiny_bundle, copy_of, change, error):

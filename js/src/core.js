@@ -5,7 +5,7 @@
 import { OnnxStepModel } from './backends/onnx.js';
 import { beamDecode, cutAtEnd, greedyDecode, samplingChooser, streamDecode } from './decoding.js';
 import { BackendUnavailableError, BundleError, DecodingOptionError, S2SError } from './errors.js';
-import { KERNELS, SelfCheck, engineName, goldenEntry, readGolden } from './golden.js';
+import { GOLDEN_BATCH, KERNELS, SelfCheck, engineName, goldenEntry, readGolden } from './golden.js';
 import { checkGraph, completeModels, selectArtifacts } from './manifest.js';
 import { sentenceRandom } from './random.js';
 import { END, ON_OVERFLOW, ON_UNKNOWN, START, checkChoice, prepareSource } from './vocab.js';
@@ -145,8 +145,6 @@ export class Translator {
       );
     }
     const artifacts = selectArtifacts(manifest, backend, precision);
-    // Checked as the bundle loads, as its model files are: a bad golden file refuses the bundle.
-    const golden = await readGolden(source, manifest);
     // Hashes are checked on the bytes that are then loaded: nothing is read twice.
     const useLoop = Boolean(greedyLoop && artifacts.greedy);
     const [encoder, decoder, greedy] = await Promise.all([
@@ -157,6 +155,14 @@ export class Translator {
     // Each graph must fit its role, the family and the manifest's sizes (checked as it loads).
     const check = (role, inputs, outputs) => checkGraph(manifest, role, artifacts[role].file, inputs, outputs);
     const model = await OnnxStepModel.create(ort, encoder, decoder, sessionOptions, greedy, manifest.family, check);
+    // Checked as the bundle loads, after its model files and their graphs: a bad golden file refuses the bundle.
+    let golden;
+    try {
+      golden = await readGolden(source, manifest);
+    } catch (err) {
+      await model.release?.();
+      throw err;
+    }
     const self = new this(manifest, model, { maxBatchSize, onUnknown, onOverflow });
     self.backend = backend;
     self.precision = precision;
@@ -212,7 +218,7 @@ export class Translator {
     return this.#decode(texts, options, true);
   }
 
-  async #decode(texts, options, withScores) {
+  async #decode(texts, options, withScores, { batchSize = this.maxBatchSize, greedyGraph = true } = {}) {
     this.#checkLoaded();
     if (!Array.isArray(texts)) throw new TypeError(`expected an array of strings, got ${texts === null ? 'null' : typeof texts}`);
     const mode = decodingMode(options);
@@ -227,7 +233,7 @@ export class Translator {
     todo.sort((a, b) => lengths[b] - lengths[a] || a - b);
     const start = m.targetVocab.id(START);
     const end = m.targetVocab.id(END);
-    const size = this.batchInvariant ? this.maxBatchSize : 1;
+    const size = this.batchInvariant ? batchSize : 1;
     for (let lo = 0; lo < todo.length; lo += size) {
       const chunk = todo.slice(lo, lo + size);
       const chunkSources = chunk.map((i) => sources[i]);
@@ -236,7 +242,7 @@ export class Translator {
       if (mode === 'beam') {
         decoded = await beamDecode(this.model, ids, chunk.length, m.maxSourceLength, start, end, m.maxTargetLength,
           beamSize, numHypotheses, lengthPenalty);
-      } else if (mode === 'greedy' && !withScores && this.model.greedy && chunk.length <= GREEDY_LOOP_MAX_BATCH) {
+      } else if (mode === 'greedy' && !withScores && greedyGraph && this.model.greedy && chunk.length <= GREEDY_LOOP_MAX_BATCH) {
         // One call per batch instead of one per character; the same ids as stepping.
         decoded = cutAtEnd(await this.model.greedyIds(ids, chunk.length, m.maxSourceLength), chunk.length, end, m.maxTargetLength)
           .map((d) => [d]);
@@ -287,8 +293,10 @@ export class Translator {
   async selfCheck() {
     this.#checkLoaded();
     const { entry, recorded } = goldenEntry(this.golden, this.backend, this.precision, KERNELS);
-    // As the export decoded them: the default greedy translation of the whole list, in one call.
-    const got = await this.translate([...entry.sources], { onUnknown: 'error', onOverflow: 'error' });
+    // As the export decoded them: greedy, stepping the decoder, batches of up to GOLDEN_BATCH sentences.
+    const decoded = await this.#decode([...entry.sources], { onUnknown: 'error', onOverflow: 'error' }, false,
+      { batchSize: GOLDEN_BATCH, greedyGraph: false });
+    const got = decoded.map((hyps) => hyps[0].text);
     return new SelfCheck({ backend: this.backend, precision: this.precision, kernels: KERNELS, engine: this.engine, sources: entry.sources, recorded, got });
   }
 

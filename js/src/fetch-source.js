@@ -96,7 +96,7 @@ export class FetchSource {
   /** The bytes of a model file (or of the golden file: any {file, sha256, size}), after checking its size and sha256. */
   async artifact(artifact) {
     checkFileName(artifact.file);
-    const bytes = await this.#get(artifact.file, 'model file', { size: artifact.size });
+    const bytes = await this.#get(artifact.file, artifact.role ? 'model file' : 'bundle file', { size: artifact.size });
     const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes);
     checkArtifactBytes(artifact, bytes, hex(digest), this.where(artifact.file));
     return bytes;

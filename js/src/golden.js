@@ -6,12 +6,21 @@
 // against the manifest, in the Python runtime's order with its messages.
 
 import { BundleError, NoGoldenError } from './errors.js';
-import { completeModels, parseJsonBytes, show } from './manifest.js';
+import { parseJsonBytes, show } from './manifest.js';
 
 export const GOLDEN_FORMAT = 's2s-edge-golden';
 export const GOLDEN_VERSION = 1;
 /** The kernel set that onnxruntime runs (it has one); the golden file names the set each decode came from. */
 export const KERNELS = 'default';
+
+/** At most this many sentences per artifact, and kernel sets per artifact (runtime/golden.py's limits). */
+export const MAX_GOLDEN_SENTENCES = 1000;
+export const MAX_GOLDEN_KERNEL_SETS = 8;
+/** The self-check decodes as the export recorded: stepping the decoder, in batches of up to this many sentences. */
+export const GOLDEN_BATCH = 64;
+// kernels, engine, engine_version and machine are printed: short printable ASCII only.
+const LABEL = /^[\x20-\x7e]{1,64}$/;
+const isLabel = (value) => typeof value === 'string' && LABEL.test(value);
 
 const isObject = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isStringList = (value) => Array.isArray(value) && value.every((v) => typeof v === 'string');
@@ -44,12 +53,20 @@ export function parseGolden(data, manifest, where) {
   if (!isObject(data) || data.format !== GOLDEN_FORMAT) throw new BundleError(`${where} is not an s2s-edge golden file`);
   if (data.format_version !== GOLDEN_VERSION) {
     throw new BundleError(
-      `${where} has format_version ${show(data.format_version)}; this runtime reads version ${GOLDEN_VERSION}: upgrade s2s-edge`,
+      `${where} has format_version ${show(data.format_version ?? null)}; this runtime reads version ${GOLDEN_VERSION}: upgrade s2s-edge`,
     );
   }
   const malformed = `${where} is malformed:`;
   if (!Array.isArray(data.artifacts) || !data.artifacts.length) throw new BundleError(`${malformed} artifacts must be a non-empty list`);
-  const complete = completeModels(manifest);
+  // Pairs, not "backend/precision" strings: a name holding "/" must not stand for another pair.
+  const roles = new Map();
+  for (const a of manifest.artifacts) {
+    const key = JSON.stringify([a.backend, a.precision]);
+    if (!roles.has(key)) roles.set(key, new Set());
+    roles.get(key).add(a.role);
+  }
+  const complete = new Set([...roles].filter(([, have]) => have.has('encoder') && have.has('decoder_step')).map(([key]) => key));
+  const sourceChars = new Set(manifest.sourceVocab.chars);
   const seen = new Set();
   const entries = data.artifacts.map((entry) => {
     if (!isObject(entry)) throw new BundleError(`${malformed} an entry of artifacts is not an object`);
@@ -58,21 +75,34 @@ export function parseGolden(data, manifest, where) {
       throw new BundleError(`${malformed} an entry's backend and precision must be non-empty strings`);
     }
     const name = `${backend}/${precision}`;
-    if (!complete.includes(name)) throw new BundleError(`${where} holds golden translations for ${name}, which the bundle does not hold`);
-    if (seen.has(name)) throw new BundleError(`${malformed} ${name} appears twice`);
-    seen.add(name);
+    const pair = JSON.stringify([backend, precision]);
+    if (!complete.has(pair)) throw new BundleError(`${where} holds golden translations for ${name}, which the bundle does not hold`);
+    if (seen.has(pair)) throw new BundleError(`${malformed} ${name} appears twice`);
+    seen.add(pair);
     const { sources, keras, decodes } = entry;
     if (!isStringList(sources) || !sources.length) throw new BundleError(`${malformed} ${name}'s sources must be a non-empty list of strings`);
+    if (sources.length > MAX_GOLDEN_SENTENCES) throw new BundleError(`${malformed} ${name} has ${sources.length} sources; at most ${MAX_GOLDEN_SENTENCES}`);
+    sources.forEach((source, i) => {
+      const chars = Array.from(source);
+      if (chars.length > manifest.maxSourceLength || !chars.every((c) => sourceChars.has(c))) {
+        throw new BundleError(
+          `${malformed} ${name}'s sources[${i}] is not a sentence this model reads (a character outside source_vocab, or longer than max_source_length)`,
+        );
+      }
+    });
     if (!isStringList(keras) || keras.length !== sources.length) {
       throw new BundleError(`${malformed} ${name}'s keras must be a list of strings, one per source`);
     }
     if (!Array.isArray(decodes) || !decodes.length) throw new BundleError(`${malformed} ${name}'s decodes must be a non-empty list`);
+    if (decodes.length > MAX_GOLDEN_KERNEL_SETS) throw new BundleError(`${malformed} ${name} has ${decodes.length} decodes; at most ${MAX_GOLDEN_KERNEL_SETS}`);
     const kernelSets = new Set();
     const parsed = decodes.map((d, i) => {
-      const fields = isObject(d) && typeof d.kernels === 'string' && d.kernels && typeof d.engine === 'string' &&
-        typeof d.engine_version === 'string' && (!Object.hasOwn(d, 'machine') || typeof d.machine === 'string');
+      const fields = isObject(d) && isLabel(d.kernels) && isLabel(d.engine) && isLabel(d.engine_version) &&
+        (!Object.hasOwn(d, 'machine') || isLabel(d.machine));
       if (!fields) {
-        throw new BundleError(`${malformed} ${name}'s decodes[${i}] must be an object with kernels, engine, engine_version and outputs`);
+        throw new BundleError(
+          `${malformed} ${name}'s decodes[${i}] must be an object with kernels, engine, engine_version (and machine): 1 to 64 printable ASCII characters each; and outputs`,
+        );
       }
       if (!isStringList(d.outputs) || d.outputs.length !== sources.length) {
         throw new BundleError(`${malformed} ${name}'s decodes[${i}] outputs must be a list of strings, one per source`);

@@ -335,7 +335,7 @@ function parseGoldenRef(data, artifacts, where) {
   const malformed = `${where} is malformed:`;
   const value = data.golden;
   if (data.format_version < 4) throw new BundleError(`${malformed} golden needs format_version 4, got ${data.format_version}`);
-  if (!isObject(value) || Object.keys(value).sort().join() !== [...GOLDEN_FIELDS].sort().join()) {
+  if (!isObject(value) || Object.keys(value).length !== GOLDEN_FIELDS.length || !GOLDEN_FIELDS.every((k) => Object.hasOwn(value, k))) {
     throw new BundleError(`${malformed} golden must be an object with file, sha256 and size, got ${show(value)}`);
   }
   checkFileName(value.file, where);

@@ -454,7 +454,7 @@ describe('golden translations: the golden file', () => {
       goldenEntry('onnx', 'int8', {
         decodes: [
           { kernels: 'default', engine: 'onnxruntime', engine_version: '1.31.1', outputs: ['x', 'y'], extra: [1] },
-          { kernels: 'builtin', engine: 'e', engine_version: '', machine: '', outputs: ['x', 'z'] },
+          { kernels: 'builtin', engine: 'e', engine_version: '0', machine: 'arm64', outputs: ['x', 'z'] },
         ],
       }),
     ], { later: { a: 1 } });
@@ -472,7 +472,7 @@ describe('golden translations: the golden file', () => {
   const entry = (overrides) => goldenJson([goldenEntry('onnx', 'float32', overrides)]);
   const decode = (overrides) => entry({ decodes: [{ kernels: 'default', engine: 'onnxruntime', engine_version: '1', outputs: ['ba', 'bac'], ...overrides }] });
   const malformed = `${g} is malformed:`;
-  const decodeMessage = `${malformed} onnx/float32's decodes[0] must be an object with kernels, engine, engine_version and outputs`;
+  const decodeMessage = `${malformed} onnx/float32's decodes[0] must be an object with kernels, engine, engine_version (and machine): 1 to 64 printable ASCII characters each; and outputs`;
   const bad = {
     'not an object': [[goldenJson()], `${g} is not an s2s-edge golden file`],
     'another format': [goldenJson(undefined, { format: 's2s-edge-bundle' }), `${g} is not an s2s-edge golden file`],
@@ -480,8 +480,14 @@ describe('golden translations: the golden file', () => {
     'version 2': [goldenJson(undefined, { format_version: 2 }), `${g} has format_version 2; this runtime reads version 1: upgrade s2s-edge`],
     'version "1"': [goldenJson(undefined, { format_version: '1' }), `${g} has format_version "1"; this runtime reads version 1: upgrade s2s-edge`],
     'version true': [goldenJson(undefined, { format_version: true }), `${g} has format_version true; this runtime reads version 1: upgrade s2s-edge`],
-    'no version': [goldenJson(undefined, { format_version: undefined }), `${g} has format_version undefined; this runtime reads version 1: upgrade s2s-edge`],
+    'no version': [goldenJson(undefined, { format_version: undefined }), `${g} has format_version null; this runtime reads version 1: upgrade s2s-edge`],
     'no artifacts': [goldenJson([]), `${malformed} artifacts must be a non-empty list`],
+    'a source outside the vocabulary': [goldenJson([goldenEntry('onnx', 'float32', { sources: ['ab', 'a#b'] })]),
+      `${malformed} onnx/float32's sources[1] is not a sentence this model reads (a character outside source_vocab, or longer than max_source_length)`],
+    'too many sources': [goldenJson([goldenEntry('onnx', 'float32', { sources: Array(1001).fill('ab'), keras: Array(1001).fill('') })]),
+      `${malformed} onnx/float32 has 1001 sources; at most 1000`],
+    'a kernel name with a newline': [goldenJson([goldenEntry('onnx', 'float32', { decodes: [{ kernels: 'a\nb', engine: 'e', engine_version: '1', outputs: ['ba', 'bac'] }] })]),
+      `${malformed} onnx/float32's decodes[0] must be an object with kernels, engine, engine_version (and machine): 1 to 64 printable ASCII characters each; and outputs`],
     'artifacts an object': [goldenJson({ a: 1 }), `${malformed} artifacts must be a non-empty list`],
     'an entry that is not an object': [goldenJson([goldenEntry(), 'onnx/int8']), `${malformed} an entry of artifacts is not an object`],
     'an empty backend': [goldenJson([goldenEntry('')]), `${malformed} an entry's backend and precision must be non-empty strings`],
@@ -582,21 +588,21 @@ describe('golden translations: selfCheck', () => {
     ]);
   });
 
-  test('the sources are translated in one call of the default greedy translate, refusing what the input policy may let through', async () => {
-    const { t } = await checked('float32', (data) => {
-      data.artifacts[0].sources = ['ab', 'a#b', 'c', 'cab', 'b'];
-      return data;
-    });
+  test('the sources are decoded as the export recorded them (stepping, batches of up to 64), whatever the translator\'s own settings', async () => {
+    const { t, sources, outputs } = await checked('float32');
+    t.maxBatchSize = 1;
     t.onUnknown = 'skip';
     t.onOverflow = 'truncate';
     const calls = [];
-    const translate = t.translate.bind(t);
-    t.translate = (texts, options) => {
-      calls.push([texts, options]);
-      return translate(texts, options);
+    const step = t.model.step.bind(t.model);
+    t.model.step = (...args) => {
+      calls.push(args);
+      return step(...args);
     };
-    await assert.rejects(t.selfCheck(), UnknownCharacterError);
-    assert.deepEqual(calls, [[['ab', 'a#b', 'c', 'cab', 'b'], { onUnknown: 'error', onOverflow: 'error' }]]);
+    const check = await t.selfCheck();
+    assert.ok(check.passed && check.total === sources.length, check.summary());
+    assert.deepEqual(await t.translate(sources), outputs);
+    assert.ok(calls.length > 0);
   });
 
   test('no golden translations, none for this artifact, none for this kernel set: NoGoldenError, a BundleError', async () => {
