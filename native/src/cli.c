@@ -1,0 +1,357 @@
+/* s2s-translate: the command line of `python -m runtime` over the C library (runtime/__main__.py,
+   runtime/cli.py): TEXT arguments, or stdin line by line in batches; one-line `error:` on stderr
+   and exit status 2 for user errors; --self-check prints the golden comparison, exit 0 or 1. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "s2s_edge.h"
+
+#define PROG "s2s-translate"
+#define MAX_LINE_BYTES (1L << 20)
+
+static const char* USAGE =
+    "usage: " PROG " [-h] --bundle BUNDLE [--precision PRECISION] [--kernels {default,builtin}]\n"
+    "                     [--self-check] [--threads THREADS] [--batch-size BATCH_SIZE]\n"
+    "                     [--on-unknown {error,skip}] [--on-overflow {error,truncate}] [--echo]\n"
+    "                     [TEXT ...]\n"
+    "\n"
+    "Translate English to French with an exported s2s-edge bundle's TFLite files (LiteRT's C API).\n"
+    "Without TEXT, reads stdin: one input line, one output line.\n"
+    "\n"
+    "positional arguments:\n"
+    "  TEXT                  sentences to translate\n"
+    "\n"
+    "options:\n"
+    "  -h, --help            show this help message and exit\n"
+    "  --bundle BUNDLE       bundle directory (holds manifest.json)\n"
+    "  --precision PRECISION default: float32 (float16, dynamic, int8, int16x8)\n"
+    "  --kernels {default,builtin}\n"
+    "                        LiteRT's kernel set: default (with its XNNPACK delegate) or builtin\n"
+    "  --self-check          decode the bundle's golden translations and compare them with the decodes\n"
+    "                        recorded at export for this precision and kernel set: prints k/N identical;\n"
+    "                        exit 0 when all are, 1 otherwise\n"
+    "  --threads THREADS     LiteRT's CPU threads per model (default: 1)\n"
+    "  --batch-size BATCH_SIZE\n"
+    "                        sentences per batch (default: 64)\n"
+    "  --on-unknown {error,skip}\n"
+    "                        characters outside the vocabulary: fail, or drop them (default: error)\n"
+    "  --on-overflow {error,truncate}\n"
+    "                        inputs longer than the model's maximum: fail, or cut them (default: error)\n"
+    "  --echo                print SOURCE<TAB>TRANSLATION per line\n";
+
+static int usage_error(const char* fmt, const char* a, const char* b) {
+  fprintf(stderr, PROG ": error: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, " (see --help)\n");
+  return 2;
+}
+
+static int user_error(const char* message) {
+  /* one line, as run_main prints it (whitespace runs collapsed) */
+  fputs(PROG ": error: ", stderr);
+  int space = 0;
+  for (const char* p = message; *p; p++) {
+    if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') {
+      space = 1;
+      continue;
+    }
+    if (space) fputc(' ', stderr);
+    space = 0;
+    fputc(*p, stderr);
+  }
+  fputc('\n', stderr);
+  return 2;
+}
+
+static int fail(s2s_error* e, const char* where, long number) {
+  int rc;
+  if (e && where && e->index >= 0) {
+    char* m = s2s_printf("%s %ld: %s", where, number, e->cli_message);
+    rc = user_error(m ? m : e->cli_message);
+    free(m);
+  } else {
+    rc = user_error(e ? e->cli_message : "out of memory");
+  }
+  s2s_error_free(e);
+  return rc;
+}
+
+static int parse_positive(const char* flag, const char* text, int* out) {
+  char* end;
+  long v = strtol(text, &end, 10);
+  if (!*text || *end) {
+    fprintf(stderr, PROG ": error: argument %s: expected a whole number, got '%s' (see --help)\n", flag, text);
+    return 0;
+  }
+  if (v < 1 || v > 1000000000L) {
+    fprintf(stderr, PROG ": error: argument %s: must be at least 1, got %s (see --help)\n", flag, text);
+    return 0;
+  }
+  *out = (int)v;
+  return 1;
+}
+
+typedef struct batch {
+  char** lines;
+  size_t n, cap;
+} batch;
+
+static int write_outputs(s2s_translator* t, char** texts, size_t n, int echo, s2s_error** err) {
+  if (!n) return 0;
+  char** out = NULL;
+  if (s2s_translate(t, (const char* const*)texts, n, &out, err) != S2S_OK) return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (echo) {
+      fputs(texts[i], stdout);
+      fputc('\t', stdout);
+    }
+    fputs(out[i], stdout);
+    fputc('\n', stdout);
+  }
+  fflush(stdout);
+  s2s_strings_free(out, n);
+  return 0;
+}
+
+/* runtime/cli.py _flush: the input policy line by line first, so that an error names its line and
+   comes after the lines before it are written. */
+static int flush(s2s_translator* t, char** texts, size_t n, long first, const char* what, int echo) {
+  s2s_error* e = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (s2s_check_text(t, texts[i], &e) != S2S_OK) {
+      s2s_error* e2 = NULL;
+      if (i && write_outputs(t, texts, i, echo, &e2) != 0) {
+        s2s_error_free(e);
+        return fail(e2, NULL, 0);
+      }
+      if (e->index >= 0 || e->code == S2S_ERROR_INPUT) {
+        e->index = 0;
+        return fail(e, what, first + (long)i);
+      }
+      return fail(e, NULL, 0);
+    }
+  }
+  if (write_outputs(t, texts, n, echo, &e) != 0) return fail(e, NULL, 0);
+  return 0;
+}
+
+static void batch_clear(batch* b) {
+  for (size_t i = 0; i < b->n; i++) free(b->lines[i]);
+  b->n = 0;
+}
+
+/* The next stdin line without its line ending: 1 read, 0 end of input, -1 error (message in *err). */
+static int read_line(FILE* in, long number, int truncate, char** line, char** problem) {
+  strbuf sb;
+  sb_init(&sb);
+  int c = EOF, newline = 0;
+  while ((long)sb.len < MAX_LINE_BYTES + 1 && (c = getc(in)) != EOF) {
+    char ch = (char)c;
+    sb_putn(&sb, &ch, 1);
+    if (c == '\n') {
+      newline = 1;
+      break;
+    }
+  }
+  if (sb.len == 0) {
+    sb_free(&sb);
+    return 0;
+  }
+  int final = 1;
+  if ((long)sb.len > MAX_LINE_BYTES && !newline) {
+    if (!truncate) {
+      sb_free(&sb);
+      *problem = s2s_printf("stdin line %ld is longer than %ld bytes, far more than the model's maximum; shorten it or "
+                            "pass --on-overflow truncate",
+                            number, MAX_LINE_BYTES);
+      return -1;
+    }
+    while ((c = getc(in)) != EOF && c != '\n') {
+    }
+    sb.len = (size_t)MAX_LINE_BYTES;
+    sb.data[sb.len] = '\0';
+    final = 0;
+  }
+  if (!final) { /* a character cut at the end is dropped */
+    size_t end = sb.len, k = 0;
+    while (k < 3 && end > 0 && ((unsigned char)sb.data[end - 1] & 0xC0) == 0x80) {
+      end--;
+      k++;
+    }
+    if (end > 0 && ((unsigned char)sb.data[end - 1] & 0xC0) == 0xC0) {
+      unsigned char lead = (unsigned char)sb.data[end - 1];
+      size_t need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : 1;
+      if (k < need) sb.len = end - 1;
+    }
+    sb.data[sb.len] = '\0';
+  }
+  if (!utf8_valid(sb.data, sb.len) || memchr(sb.data, '\0', sb.len)) {
+    if (!utf8_valid(sb.data, sb.len)) {
+      sb_free(&sb);
+      *problem = s2s_printf("stdin line %ld is not valid UTF-8", number);
+      return -1;
+    }
+  }
+  while (sb.len && (sb.data[sb.len - 1] == '\n' || sb.data[sb.len - 1] == '\r')) sb.data[--sb.len] = '\0';
+  *line = sb_take(&sb);
+  return *line ? 1 : -1;
+}
+
+int main(int argc, char** argv) {
+  s2s_options o;
+  s2s_options_init(&o);
+  const char* bundle = NULL;
+  int echo = 0, self_check = 0, only_positional = 0;
+  char** texts = calloc((size_t)argc + 1, sizeof *texts);
+  size_t n_texts = 0;
+  if (!texts) return user_error("out of memory");
+  static const char* const value_flags[] = {"--bundle", "--precision", "--kernels", "--batch-size",
+                                            "--on-unknown", "--on-overflow", "--threads"};
+  int rc = 0;
+  for (int i = 1; i < argc; i++) {
+    char* arg = argv[i];
+    if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
+      texts[n_texts++] = arg;
+      continue;
+    }
+    if (strcmp(arg, "--") == 0) {
+      only_positional = 1;
+      continue;
+    }
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      fputs(USAGE, stdout);
+      free(texts);
+      return 0;
+    }
+    if (strcmp(arg, "--echo") == 0) {
+      echo = 1;
+      continue;
+    }
+    if (strcmp(arg, "--self-check") == 0) {
+      self_check = 1;
+      continue;
+    }
+    if (strcmp(arg, "--verbose") == 0) continue;
+    const char* flag = NULL;
+    const char* value = NULL;
+    char* eq = strchr(arg, '=');
+    size_t flag_len = eq ? (size_t)(eq - arg) : strlen(arg);
+    for (size_t k = 0; k < sizeof value_flags / sizeof *value_flags; k++)
+      if (strlen(value_flags[k]) == flag_len && strncmp(arg, value_flags[k], flag_len) == 0) flag = value_flags[k];
+    if (!flag) {
+      rc = usage_error("unrecognized arguments: %s%s", arg, "");
+      goto out;
+    }
+    if (eq) {
+      value = eq + 1;
+    } else if (i + 1 < argc && (argv[i + 1][0] != '-' || argv[i + 1][1] == '\0')) {
+      value = argv[++i];
+    } else {
+      rc = usage_error("argument %s: expected one argument%s", flag, "");
+      goto out;
+    }
+    if (strcmp(flag, "--bundle") == 0) {
+      bundle = value;
+    } else if (strcmp(flag, "--precision") == 0) {
+      o.precision = value;
+    } else if (strcmp(flag, "--kernels") == 0) {
+      if (strcmp(value, "default") && strcmp(value, "builtin")) {
+        rc = usage_error("argument --kernels: invalid choice: '%s' (choose from 'default', 'builtin')%s", value, "");
+        goto out;
+      }
+      o.kernels = value;
+    } else if (strcmp(flag, "--on-unknown") == 0) {
+      if (strcmp(value, "error") && strcmp(value, "skip")) {
+        rc = usage_error("argument --on-unknown: invalid choice: '%s' (choose from 'error', 'skip')%s", value, "");
+        goto out;
+      }
+      o.on_unknown = value;
+    } else if (strcmp(flag, "--on-overflow") == 0) {
+      if (strcmp(value, "error") && strcmp(value, "truncate")) {
+        rc = usage_error("argument --on-overflow: invalid choice: '%s' (choose from 'error', 'truncate')%s", value, "");
+        goto out;
+      }
+      o.on_overflow = value;
+    } else if (strcmp(flag, "--batch-size") == 0) {
+      if (!parse_positive(flag, value, &o.max_batch_size)) {
+        rc = 2;
+        goto out;
+      }
+    } else if (strcmp(flag, "--threads") == 0) {
+      if (!parse_positive(flag, value, &o.threads)) {
+        rc = 2;
+        goto out;
+      }
+    }
+  }
+  if (!bundle) {
+    rc = usage_error("the following arguments are required: --bundle%s%s", "", "");
+    goto out;
+  }
+  if (self_check && n_texts) {
+    rc = user_error("--self-check translates the bundle's golden sentences: give no TEXT");
+    goto out;
+  }
+  s2s_error* e = NULL;
+  s2s_translator* t = s2s_open(bundle, &o, &e);
+  if (!t) {
+    rc = fail(e, NULL, 0);
+    goto out;
+  }
+  if (self_check) {
+    char* summary = NULL;
+    int passed = 0;
+    if (s2s_self_check(t, &summary, &passed, &e) != S2S_OK) {
+      rc = fail(e, NULL, 0);
+    } else {
+      printf("%s\n", summary);
+      fflush(stdout);
+      rc = passed ? 0 : 1;
+    }
+    s2s_string_free(summary);
+  } else if (n_texts) {
+    for (size_t i = 0; i < n_texts; i++)
+      if (!utf8_valid(texts[i], strlen(texts[i]))) {
+        char* m = s2s_printf("argument %zu is not valid UTF-8", i + 1);
+        rc = user_error(m ? m : "invalid UTF-8");
+        free(m);
+        break;
+      }
+    if (!rc) rc = flush(t, texts, n_texts, 1, "argument", echo);
+  } else {
+    batch b = {NULL, 0, 0};
+    size_t size = (size_t)o.max_batch_size;
+    b.lines = calloc(size, sizeof *b.lines);
+    long number = 0, first = 1;
+    int truncate = strcmp(o.on_overflow, "truncate") == 0;
+    if (!b.lines) rc = user_error("out of memory");
+    while (!rc) {
+      char* line = NULL;
+      char* problem = NULL;
+      int r = read_line(stdin, number + 1, truncate, &line, &problem);
+      if (r == 0) break;
+      if (r < 0) {
+        rc = flush(t, b.lines, b.n, first, "stdin line", echo);
+        if (!rc) rc = user_error(problem ? problem : "out of memory");
+        free(problem);
+        break;
+      }
+      number++;
+      b.lines[b.n++] = line;
+      if (b.n == size) {
+        rc = flush(t, b.lines, b.n, first, "stdin line", echo);
+        first += (long)b.n;
+        batch_clear(&b);
+      }
+    }
+    if (!rc) rc = flush(t, b.lines, b.n, first, "stdin line", echo);
+    batch_clear(&b);
+    free(b.lines);
+  }
+  s2s_close(t);
+out:
+  free(texts);
+  return rc;
+}
