@@ -4,10 +4,18 @@ Built once per session through `bash scripts/build-native` when absent; skipped 
 when it cannot be built, unless S2S_REQUIRE_NATIVE=1 (then a failure). The bundles are the test
 session's: the attention family's (conftest `attention_bundle`) and a seed-family TFLite bundle of
 the tiny run exported here, shared by every test of this module.
+
+Every test runs on both builds that scripts/build-native makes: native/build, and native/build-asan
+(AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer; docs/native.md, "Sanitizers").
+S2S_NATIVE_CLI=PATH runs another build of the CLI (the library beside it) instead, never built here.
+A CLI linked with AddressSanitizer runs with ASAN_OPTIONS, UBSAN_OPTIONS and LSAN_OPTIONS set here
+(every report fatal, exit status 86, LiteRT's own leaks suppressed by native/sanitizers/lsan.supp),
+and every run asserts that no sanitizer reported anything.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -19,30 +27,62 @@ import pytest
 from tests.conftest import quiet
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "native" / "build"
-CLI = BUILD / "s2s-translate"
-LIBRARY = BUILD / "libs2s_edge.so"
 REQUIRE = os.environ.get("S2S_REQUIRE_NATIVE") == "1"
 PARITY = ("float32", "dynamic", "int16x8")
+OTHER_CLI = os.environ.get("S2S_NATIVE_CLI")
+# The builds every test runs on (scripts/build-native makes both): the plain one and the sanitizer one.
+BUILDS = {"plain": ROOT / "native" / "build" / "s2s-translate",
+          "sanitizers": ROOT / "native" / "build-asan" / "s2s-translate"}
+if OTHER_CLI:
+    BUILDS = {"other": Path(OTHER_CLI) if Path(OTHER_CLI).is_absolute() else ROOT / OTHER_CLI}
+
+# Sanitizer runs (a CLI linked with libasan): every report fatal, with an exit status of its own.
+SANITIZER_EXIT = 86
+LSAN_SUPPRESSIONS = ROOT / "native" / "sanitizers" / "lsan.supp"
+SANITIZER_REPORTS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:")
 
 
-@pytest.fixture(scope="session")
-def native_cli() -> Path:
-    if not (CLI.is_file() and LIBRARY.is_file()):
+@functools.lru_cache(maxsize=None)
+def sanitizer_env(cli: Path) -> dict[str, str]:
+    """The options a CLI linked with the ASan runtime runs under; {} for any other build."""
+    if b"libasan.so" not in cli.read_bytes():
+        return {}
+    common = f"halt_on_error=1:abort_on_error=0:exitcode={SANITIZER_EXIT}"
+    ours = {
+        "ASAN_OPTIONS": f"{common}:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:"
+                        "check_initialization_order=1:strict_init_order=1",
+        "UBSAN_OPTIONS": f"{common}:print_stacktrace=1",
+        "LSAN_OPTIONS": f"exitcode={SANITIZER_EXIT}:suppressions={LSAN_SUPPRESSIONS}:print_suppressions=0",
+    }
+    # the caller's own options come after ours, and win
+    return {k: v + (":" + os.environ[k] if os.environ.get(k) else "") for k, v in ours.items()}
+
+
+def _unavailable(reason: str):
+    if REQUIRE:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", params=list(BUILDS), ids=list(BUILDS))
+def native_cli(request) -> Path:
+    """Each build of the CLI in turn (the library beside it): every test runs on both."""
+    cli = BUILDS[request.param]
+    if OTHER_CLI:
+        if not (cli.is_file() and (cli.parent / "libs2s_edge.so").is_file()):
+            pytest.fail(f"S2S_NATIVE_CLI={OTHER_CLI}: no CLI and libs2s_edge.so there (build it first, docs/native.md)")
+        return cli
+    if not (cli.is_file() and (cli.parent / "libs2s_edge.so").is_file()):
         try:
             import ai_edge_litert  # noqa: F401
         except ImportError:
-            if REQUIRE:
-                pytest.fail("S2S_REQUIRE_NATIVE=1 but ai-edge-litert is not installed")
-            pytest.skip("the native build needs ai-edge-litert (pip install -e '.[tflite]')")
+            _unavailable("the native build needs ai-edge-litert (pip install -e '.[tflite]')")
         done = subprocess.run(["bash", str(ROOT / "scripts" / "build-native")], cwd=ROOT, capture_output=True,
                               text=True, timeout=900)
-        if done.returncode != 0 or not CLI.is_file():
-            reason = f"bash scripts/build-native failed: {(done.stderr or done.stdout).strip()[-500:]}"
-            if REQUIRE:
-                pytest.fail(reason)
-            pytest.skip(reason)
-    return CLI
+        if done.returncode != 0 or not cli.is_file():
+            _unavailable(f"bash scripts/build-native did not build {cli.relative_to(ROOT)}: "
+                         f"{(done.stderr or done.stdout).strip()[-500:]}")
+    return cli
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +100,17 @@ def bundles(seed_tflite_bundle, attention_bundle) -> dict[str, Path]:
     return {"seed": seed_tflite_bundle, "attention": attention_bundle}
 
 
-def run(cli: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(cli), *map(str, args)], input=stdin, capture_output=True, text=True,
-                          encoding="utf-8", timeout=300)
+def run(cli: Path, *args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess:
+    """The CLI's run (bytes in and out when stdin is bytes); under a sanitizer build, asserts that
+    no sanitizer reported anything."""
+    text = not isinstance(stdin, bytes)
+    sanitizers = sanitizer_env(cli)
+    done = subprocess.run([str(cli), *map(str, args)], input=stdin, capture_output=True, text=text,
+                          encoding="utf-8" if text else None, env={**os.environ, **sanitizers}, timeout=300)
+    if sanitizers:
+        stderr = done.stderr if text else done.stderr.decode("utf-8", "replace")
+        assert done.returncode != SANITIZER_EXIT and not any(r in stderr for r in SANITIZER_REPORTS), stderr
+    return done
 
 
 def error_line(done: subprocess.CompletedProcess) -> str:
@@ -204,8 +252,7 @@ def test_input_policy_skip_and_truncate_match_python(native_cli, attention_bundl
 
 def test_invalid_utf8_on_stdin_exits_2(native_cli, attention_bundle, sentences):
     stdin = sentences[0].encode() + b"\n\xff\n"
-    done = subprocess.run([str(native_cli), "--bundle", str(attention_bundle)], input=stdin,
-                          capture_output=True, timeout=300)
+    done = run(native_cli, "--bundle", attention_bundle, stdin=stdin)
     assert done.returncode == 2
     assert done.stderr.decode().strip().splitlines()[-1] == "s2s-translate: error: stdin line 2 is not valid UTF-8"
     assert done.stdout.decode().count("\n") == 1  # the line before it is translated first

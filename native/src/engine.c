@@ -339,12 +339,13 @@ static void quantize(const float* x, size_t n, const tensor_info* t, void* out) 
   }
 }
 
-/* TFLite's DEQUANTIZE: (q - zero point) * scale in float32 */
+/* TFLite's DEQUANTIZE: (q - zero point) * scale in float32; an int8 or int16 tensor without
+   quantization parameters as its integers (as numpy compares them) */
 static void dequantize(const void* q, size_t n, const tensor_info* t, float* out) {
-  float zp = (float)t->zero_point;
+  float zp = t->quantized ? (float)t->zero_point : 0.0f, scale = t->quantized ? t->scale : 1.0f;
   for (size_t i = 0; i < n; i++) {
     float v = t->type == kLiteRtElementTypeInt8 ? (float)((const int8_t*)q)[i] : (float)((const int16_t*)q)[i];
-    out[i] = (v - zp) * t->scale;
+    out[i] = (v - zp) * scale;
   }
 }
 
@@ -363,6 +364,7 @@ static s2s_status run_exact(graph* g, const host_tensor* inputs, size_t n_in, ho
   LiteRtTensorBuffer in_bufs[MAX_IO] = {0}, out_bufs[MAX_IO] = {0};
   void* temps[MAX_IO] = {0};
   void* raw_out[MAX_IO] = {0};
+  for (size_t k = 0; k < n_out; k++) outputs[k].data = NULL;
   if ((int)rows != g->resized_batch && !g->fixed_batch) {
     for (size_t i = 0; i < g->n_in; i++) {
       LiteRtRankedTensorType rt;
@@ -436,7 +438,10 @@ static s2s_status run_exact(graph* g, const host_tensor* inputs, size_t n_in, ho
     size_t per_row = row_elements(g, t->name);
     outputs[k].rows = rows;
     outputs[k].row_elems = per_row;
-    if (t->quantized && !outputs[k].keep_integer) {
+    /* a float tensor the file holds as integers is handed out as float32 (the caller reads floats),
+       unless asked for the file's integers */
+    int integer_float = !spec_of(t->name)->ids && (t->type == kLiteRtElementTypeInt8 || t->type == kLiteRtElementTypeInt16);
+    if (integer_float && !(t->quantized && outputs[k].keep_integer)) {
       float* f = aligned_zalloc(rows * per_row * sizeof(float));
       if (!f) {
         st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
@@ -452,6 +457,8 @@ static s2s_status run_exact(graph* g, const host_tensor* inputs, size_t n_in, ho
     }
   }
 done:
+  if (st) /* a failed run hands out nothing */
+    for (size_t k = 0; k < n_out; k++) host_tensor_free(&outputs[k]);
   for (size_t i = 0; i < MAX_IO; i++) {
     if (in_bufs[i]) LiteRtDestroyTensorBuffer(in_bufs[i]);
     if (out_bufs[i]) LiteRtDestroyTensorBuffer(out_bufs[i]);
@@ -501,9 +508,9 @@ s2s_status graph_run(graph* g, const host_tensor* inputs, size_t n_in, host_tens
     }
     if (st) break;
     size_t take = rows - start < fixed ? rows - start : fixed;
-    for (size_t k = 0; k < n_out && !st; k++) {
+    for (size_t k = 0; k < n_out; k++) { /* every piece freed, even after a failure */
       size_t row_bytes = piece_out[k].row_elems * element_size(piece_out[k].type);
-      if (!outputs[k].data) {
+      if (!st && !outputs[k].data) {
         outputs[k].type = piece_out[k].type;
         outputs[k].row_elems = piece_out[k].row_elems;
         outputs[k].rows = rows;
