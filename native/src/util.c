@@ -100,15 +100,21 @@ char* s2s_strdup(const char* s) {
   return out;
 }
 
-char* s2s_printf(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
+/* The text `fmt` formats with `ap`, in a buffer the caller frees; NULL when out of memory. */
+static char* vformat(const char* fmt, va_list ap) {
   va_list copy;
   va_copy(copy, ap);
   int n = vsnprintf(NULL, 0, fmt, copy);
   va_end(copy);
   char* out = n >= 0 ? malloc((size_t)n + 1) : NULL;
   if (out) vsnprintf(out, (size_t)n + 1, fmt, ap);
+  return out;
+}
+
+char* s2s_printf(const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char* out = vformat(fmt, ap);
   va_end(ap);
   return out;
 }
@@ -153,12 +159,7 @@ s2s_status set_error_text(s2s_error** err, s2s_status code, char* message) {
 s2s_status set_error(s2s_error** err, s2s_status code, const char* fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  va_list copy;
-  va_copy(copy, ap);
-  int n = vsnprintf(NULL, 0, fmt, copy);
-  va_end(copy);
-  char* message = n >= 0 ? malloc((size_t)n + 1) : NULL;
-  if (message) vsnprintf(message, (size_t)n + 1, fmt, ap);
+  char* message = vformat(fmt, ap);
   va_end(ap);
   return set_error_text(err, code, message);
 }
