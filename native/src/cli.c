@@ -1,6 +1,8 @@
 /* s2s-translate: the command line of `python -m runtime` over the C library (runtime/__main__.py,
    runtime/cli.py): TEXT arguments, or stdin line by line in batches; one-line `error:` on stderr
    and exit status 2 for user errors; --self-check prints the golden comparison, exit 0 or 1. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +17,13 @@ static const char* USAGE =
     "usage: " PROG " [-h] --bundle BUNDLE [--precision PRECISION] [--kernels {default,builtin}]\n"
     "                     [--self-check] [--threads THREADS] [--batch-size BATCH_SIZE]\n"
     "                     [--on-unknown {error,skip}] [--on-overflow {error,truncate}] [--echo]\n"
+    "                     [--beam-size BEAM_SIZE] [--num-hypotheses NUM_HYPOTHESES]\n"
+    "                     [--length-penalty LENGTH_PENALTY] [--top-k TOP_K]\n"
+    "                     [--temperature TEMPERATURE] [--seed SEED] [--scores] [--stream]\n"
     "                     [TEXT ...]\n"
     "\n"
     "Translate English to French with an exported s2s-edge bundle's TFLite files (LiteRT's C API).\n"
-    "Without TEXT, reads stdin: one input line, one output line.\n"
+    "Without TEXT, reads stdin: one input line, one output line (N lines with --num-hypotheses N).\n"
     "\n"
     "positional arguments:\n"
     "  TEXT                  sentences to translate\n"
@@ -39,7 +44,22 @@ static const char* USAGE =
     "                        characters outside the vocabulary: fail, or drop them (default: error)\n"
     "  --on-overflow {error,truncate}\n"
     "                        inputs longer than the model's maximum: fail, or cut them (default: error)\n"
-    "  --echo                print SOURCE<TAB>TRANSLATION per line\n";
+    "  --echo                print SOURCE<TAB>TRANSLATION per line\n"
+    "\n"
+    "decoding (default: greedy):\n"
+    "  --beam-size BEAM_SIZE\n"
+    "                        beam search width (1: greedy)\n"
+    "  --num-hypotheses NUM_HYPOTHESES\n"
+    "                        print the N best outputs of each input, one per line (needs --beam-size >= N)\n"
+    "  --length-penalty LENGTH_PENALTY\n"
+    "                        beam ranking: score / length ** this (0: plain log-probability; default 1)\n"
+    "  --top-k TOP_K         sample among the K most likely characters (0: all; 1: greedy, the default)\n"
+    "  --temperature TEMPERATURE\n"
+    "                        sampling temperature (with --top-k)\n"
+    "  --seed SEED           makes sampling reproducible (0 to 2**64 - 1; the C library's generator,\n"
+    "                        JavaScript's: samples differ from the Python runtime's)\n"
+    "  --scores              print SCORE<TAB>TEXT (log-probability)\n"
+    "  --stream              print characters as they are decoded (greedy or sampling; one input at a time)\n";
 
 static int usage_error(const char* fmt, const char* a, const char* b) {
   fprintf(stderr, PROG ": error: ");
@@ -78,51 +98,142 @@ static int fail(s2s_error* e, const char* where, long number) {
   return rc;
 }
 
-static int parse_positive(const char* flag, const char* text, int* out) {
+/* argparse takes an argument that looks like a negative number as a value (^-\d+$|^-\d*\.\d+$) */
+static int negative_number(const char* a) {
+  if (a[0] != '-') return 0;
+  const char* p = a + 1;
+  size_t digits = strspn(p, "0123456789");
+  if (digits && !p[digits]) return 1;
+  if (p[digits] != '.') return 0;
+  size_t frac = strspn(p + digits + 1, "0123456789");
+  return frac && !p[digits + 1 + frac];
+}
+
+/* argparse's types (runtime/cli.py): whole numbers of at least `minimum`, finite numbers. */
+static int parse_whole(const char* flag, const char* text, long minimum, long maximum, long* out) {
   char* end;
+  errno = 0;
   long v = strtol(text, &end, 10);
-  if (!*text || *end) {
+  if (!*text || *end || errno) {
     fprintf(stderr, PROG ": error: argument %s: expected a whole number, got '%s' (see --help)\n", flag, text);
     return 0;
   }
-  if (v < 1 || v > 1000000000L) {
-    fprintf(stderr, PROG ": error: argument %s: must be at least 1, got %s (see --help)\n", flag, text);
+  if (v < minimum || v > maximum) {
+    fprintf(stderr, PROG ": error: argument %s: must be at least %ld, got %s (see --help)\n", flag, minimum, text);
     return 0;
   }
+  *out = v;
+  return 1;
+}
+
+static int parse_int(const char* flag, const char* text, int minimum, int* out) {
+  long v;
+  if (!parse_whole(flag, text, minimum, 1000000000L, &v)) return 0;
   *out = (int)v;
   return 1;
 }
+
+static int parse_seed(const char* text, uint64_t* out) {
+  long ignored;
+  if (text[0] == '-' || !*text) return parse_whole("--seed", text, 0, 0, &ignored); /* its message */
+  char* end;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (*end) return parse_whole("--seed", text, 0, 0, &ignored);
+  if (errno) {
+    fprintf(stderr, PROG ": error: argument --seed: must be at most 18446744073709551615, got %s (see --help)\n", text);
+    return 0;
+  }
+  *out = (uint64_t)v;
+  return 1;
+}
+
+static int parse_number(const char* flag, const char* text, int non_negative, double* out) {
+  char* end;
+  double v = strtod(text, &end);
+  if (!*text || *end || !isfinite(v)) {
+    fprintf(stderr, PROG ": error: argument %s: expected a number, got '%s' (see --help)\n", flag, text);
+    return 0;
+  }
+  if (non_negative && !(v >= 0)) {
+    fprintf(stderr, PROG ": error: argument %s: must be 0 or a positive number, got %s (see --help)\n", flag, text);
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+/* How results are written (runtime/cli.py Output). */
+typedef struct output {
+  int echo, scores, stream;
+  s2s_decoding decoding;
+} output;
 
 typedef struct batch {
   char** lines;
   size_t n, cap;
 } batch;
 
-static int write_outputs(s2s_translator* t, char** texts, size_t n, int echo, s2s_error** err) {
+static int put_piece(const char* piece, size_t length, void* user) {
+  (void)user;
+  fwrite(piece, 1, length, stdout);
+  fflush(stdout);
+  return 0;
+}
+
+static int write_outputs(s2s_translator* t, char** texts, size_t n, const output* o, s2s_error** err) {
   if (!n) return 0;
-  char** out = NULL;
-  if (s2s_translate(t, (const char* const*)texts, n, &out, err) != S2S_OK) return -1;
-  for (size_t i = 0; i < n; i++) {
-    if (echo) {
-      fputs(texts[i], stdout);
-      fputc('\t', stdout);
+  if (o->stream) {
+    for (size_t i = 0; i < n; i++) {
+      if (o->echo) {
+        fputs(texts[i], stdout);
+        fputc('\t', stdout);
+      }
+      if (s2s_translate_stream(t, texts[i], &o->decoding, put_piece, NULL, err) != S2S_OK) return -1;
+      fputc('\n', stdout);
     }
-    fputs(out[i], stdout);
-    fputc('\n', stdout);
+    fflush(stdout);
+    return 0;
+  }
+  if (!o->scores && o->decoding.num_hypotheses == 1) {
+    char** out = NULL;
+    if (s2s_translate(t, (const char* const*)texts, n, &o->decoding, &out, err) != S2S_OK) return -1;
+    for (size_t i = 0; i < n; i++) {
+      if (o->echo) {
+        fputs(texts[i], stdout);
+        fputc('\t', stdout);
+      }
+      fputs(out[i], stdout);
+      fputc('\n', stdout);
+    }
+    s2s_strings_free(out, n);
+  } else {
+    s2s_result* results = NULL;
+    if (s2s_hypotheses(t, (const char* const*)texts, n, &o->decoding, &results, err) != S2S_OK) return -1;
+    for (size_t i = 0; i < n; i++)
+      for (size_t h = 0; h < results[i].count; h++) {
+        if (o->echo) {
+          fputs(texts[i], stdout);
+          fputc('\t', stdout);
+        }
+        if (o->scores) printf("%.4f\t", results[i].hypotheses[h].score);
+        fputs(results[i].hypotheses[h].text, stdout);
+        fputc('\n', stdout);
+      }
+    s2s_results_free(results, n);
   }
   fflush(stdout);
-  s2s_strings_free(out, n);
   return 0;
 }
 
 /* runtime/cli.py _flush: the input policy line by line first, so that an error names its line and
    comes after the lines before it are written. */
-static int flush(s2s_translator* t, char** texts, size_t n, long first, const char* what, int echo) {
+static int flush(s2s_translator* t, char** texts, size_t n, long first, const char* what, const output* o) {
   s2s_error* e = NULL;
   for (size_t i = 0; i < n; i++) {
     if (s2s_check_text(t, texts[i], &e) != S2S_OK) {
       s2s_error* e2 = NULL;
-      if (i && write_outputs(t, texts, i, echo, &e2) != 0) {
+      if (i && write_outputs(t, texts, i, o, &e2) != 0) {
         s2s_error_free(e);
         return fail(e2, NULL, 0);
       }
@@ -133,7 +244,7 @@ static int flush(s2s_translator* t, char** texts, size_t n, long first, const ch
       return fail(e, NULL, 0);
     }
   }
-  if (write_outputs(t, texts, n, echo, &e) != 0) return fail(e, NULL, 0);
+  if (write_outputs(t, texts, n, o, &e) != 0) return fail(e, NULL, 0);
   return 0;
 }
 
@@ -203,12 +314,16 @@ int main(int argc, char** argv) {
   s2s_options o;
   s2s_options_init(&o);
   const char* bundle = NULL;
-  int echo = 0, self_check = 0, only_positional = 0;
+  int self_check = 0, only_positional = 0;
+  output out = {0, 0, 0, {0}};
+  s2s_decoding_init(&out.decoding);
   char** texts = calloc((size_t)argc + 1, sizeof *texts);
   size_t n_texts = 0;
   if (!texts) return user_error("out of memory");
-  static const char* const value_flags[] = {"--bundle", "--precision", "--kernels", "--batch-size",
-                                            "--on-unknown", "--on-overflow", "--threads"};
+  static const char* const value_flags[] = {"--bundle",      "--precision",   "--kernels",        "--batch-size",
+                                            "--on-unknown",  "--on-overflow", "--threads",        "--beam-size",
+                                            "--num-hypotheses", "--length-penalty", "--top-k", "--temperature",
+                                            "--seed"};
   int rc = 0;
   for (int i = 1; i < argc; i++) {
     char* arg = argv[i];
@@ -225,8 +340,8 @@ int main(int argc, char** argv) {
       free(texts);
       return 0;
     }
-    if (strcmp(arg, "--echo") == 0) {
-      echo = 1;
+    if (strcmp(arg, "--echo") == 0 || strcmp(arg, "--scores") == 0 || strcmp(arg, "--stream") == 0) {
+      *(arg[2] == 'e' ? &out.echo : arg[3] == 'c' ? &out.scores : &out.stream) = 1;
       continue;
     }
     if (strcmp(arg, "--self-check") == 0) {
@@ -246,7 +361,7 @@ int main(int argc, char** argv) {
     }
     if (eq) {
       value = eq + 1;
-    } else if (i + 1 < argc && (argv[i + 1][0] != '-' || argv[i + 1][1] == '\0')) {
+    } else if (i + 1 < argc && (argv[i + 1][0] != '-' || argv[i + 1][1] == '\0' || negative_number(argv[i + 1]))) {
       value = argv[++i];
     } else {
       rc = usage_error("argument %s: expected one argument%s", flag, "");
@@ -274,13 +389,17 @@ int main(int argc, char** argv) {
         goto out;
       }
       o.on_overflow = value;
-    } else if (strcmp(flag, "--batch-size") == 0) {
-      if (!parse_positive(flag, value, &o.max_batch_size)) {
-        rc = 2;
-        goto out;
-      }
-    } else if (strcmp(flag, "--threads") == 0) {
-      if (!parse_positive(flag, value, &o.threads)) {
+    } else {
+      s2s_decoding* d = &out.decoding;
+      int ok = strcmp(flag, "--batch-size") == 0       ? parse_int(flag, value, 1, &o.max_batch_size)
+               : strcmp(flag, "--threads") == 0        ? parse_int(flag, value, 1, &o.threads)
+               : strcmp(flag, "--beam-size") == 0      ? parse_int(flag, value, 1, &d->beam_size)
+               : strcmp(flag, "--num-hypotheses") == 0 ? parse_int(flag, value, 1, &d->num_hypotheses)
+               : strcmp(flag, "--top-k") == 0          ? parse_int(flag, value, 0, &d->top_k)
+               : strcmp(flag, "--length-penalty") == 0 ? parse_number(flag, value, 1, &d->length_penalty)
+               : strcmp(flag, "--temperature") == 0    ? parse_number(flag, value, 0, &d->temperature)
+                                                       : (d->seeded = parse_seed(value, &d->seed));
+      if (!ok) {
         rc = 2;
         goto out;
       }
@@ -298,6 +417,18 @@ int main(int argc, char** argv) {
   s2s_translator* t = s2s_open(bundle, &o, &e);
   if (!t) {
     rc = fail(e, NULL, 0);
+    goto out;
+  }
+  /* runtime/cli.py Output: the options are checked before any input is read */
+  if (out.stream && !self_check) {
+    if (out.decoding.beam_size > 1 || out.decoding.num_hypotheses > 1)
+      rc = user_error("--stream works with greedy decoding and sampling, not with beam search");
+    else if (out.scores)
+      rc = user_error("--stream prints characters as they come: drop --scores");
+  }
+  if (!rc && !self_check && s2s_check_decoding(&out.decoding, &e) != S2S_OK) rc = fail(e, NULL, 0);
+  if (rc) {
+    s2s_close(t);
     goto out;
   }
   if (self_check) {
@@ -319,10 +450,10 @@ int main(int argc, char** argv) {
         free(m);
         break;
       }
-    if (!rc) rc = flush(t, texts, n_texts, 1, "argument", echo);
+    if (!rc) rc = flush(t, texts, n_texts, 1, "argument", &out);
   } else {
     batch b = {NULL, 0, 0};
-    size_t size = (size_t)o.max_batch_size;
+    size_t size = out.stream ? 1 : (size_t)o.max_batch_size; /* streaming: each line as it comes */
     b.lines = calloc(size, sizeof *b.lines);
     long number = 0, first = 1;
     int truncate = strcmp(o.on_overflow, "truncate") == 0;
@@ -333,7 +464,7 @@ int main(int argc, char** argv) {
       int r = read_line(stdin, number + 1, truncate, &line, &problem);
       if (r == 0) break;
       if (r < 0) {
-        rc = flush(t, b.lines, b.n, first, "stdin line", echo);
+        rc = flush(t, b.lines, b.n, first, "stdin line", &out);
         if (!rc) rc = user_error(problem ? problem : "out of memory");
         free(problem);
         break;
@@ -341,12 +472,12 @@ int main(int argc, char** argv) {
       number++;
       b.lines[b.n++] = line;
       if (b.n == size) {
-        rc = flush(t, b.lines, b.n, first, "stdin line", echo);
+        rc = flush(t, b.lines, b.n, first, "stdin line", &out);
         first += (long)b.n;
         batch_clear(&b);
       }
     }
-    if (!rc) rc = flush(t, b.lines, b.n, first, "stdin line", echo);
+    if (!rc) rc = flush(t, b.lines, b.n, first, "stdin line", &out);
     batch_clear(&b);
     free(b.lines);
   }

@@ -38,6 +38,7 @@ void sb_putn(strbuf* sb, const char* s, size_t n);
 void sb_puts(strbuf* sb, const char* s);
 void sb_printf(strbuf* sb, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_put_cp(strbuf* sb, uint32_t cp); /* one code point as UTF-8 */
+size_t utf8_put(uint32_t cp, char out[4]); /* its bytes, 1 to 4 */
 char* sb_take(strbuf* sb);               /* the string (caller frees); NULL if an allocation failed */
 
 char* s2s_strdup(const char* s);
@@ -46,6 +47,7 @@ char* s2s_printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- errors ---- */
 s2s_status set_error(s2s_error** err, s2s_status code, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 s2s_status set_error_text(s2s_error** err, s2s_status code, char* message); /* takes message */
+s2s_status set_option_error(s2s_error** err, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 s2s_status set_input_error(s2s_error** err, long index, const char* problem, const char* remedy,
                            const char* option, const char* value);
 
@@ -64,6 +66,7 @@ int json_text_decode(const char* s, size_t len, uint32_t** cps, size_t* n);
 int json_keep_specials(const unsigned char* raw, size_t len, unsigned char** out, size_t* out_len, size_t** cuts,
                        size_t* n_cuts);
 
+void py_float_repr(double v, char out[32]); /* Python's repr() of a float */
 /* Python's repr() of a str, as the Python runtime's messages show texts and characters. */
 void py_repr(strbuf* sb, const uint32_t* cps, size_t n);
 /* json.dumps(text, ensure_ascii=False), a lone surrogate as its escape (JavaScript's JSON.stringify) */
@@ -197,5 +200,63 @@ int graph_input_index(const graph* g, const char* name);
 int graph_output_index(const graph* g, const char* name);
 
 void* aligned_zalloc(size_t bytes);
+
+/* ---- decoding (decoding.c): runtime/decoding.py's loops over the two graphs ---- */
+
+/* The decoder's state, by name (runtime/bundle.py Family): state_h, state_c, and for the attention
+   family its context, memory_keys, memory_values, memory_mask (constant per sentence). */
+#define MAX_STATE 5
+typedef struct model_state {
+  host_tensor t[MAX_STATE];
+  size_t n;
+} model_state;
+
+typedef struct step_model {
+  graph* encoder;
+  graph* step;
+  int attention;
+  int integer_state[2]; /* next_state_h, next_state_c handed back to the step as the file's integers */
+  size_t time;          /* max_source_length */
+} step_model;
+
+/* One decoded output: ids without START and END, the sum of the chosen tokens' log-probabilities
+   (END included), and whether it ended (0: cut at the length limit). */
+typedef struct decoded {
+  int32_t* ids;
+  size_t n;
+  double score;
+  int finished;
+} decoded;
+
+void decoded_free(decoded* d);
+
+/* js/src/random.js: sfc32 seeded by a cyrb128-style hash of (seed, the text's UTF-8 bytes). */
+typedef struct sentence_random {
+  uint32_t a, b, c, d;
+} sentence_random;
+
+void sentence_random_init(sentence_random* r, int seeded, uint64_t seed, const char* text, size_t len);
+double sentence_random_next(sentence_random* r); /* in [0, 1), 32 random bits */
+
+/* Sampling (runtime/decoding.py sampling_chooser): softmax(scores / temperature) over the top_k
+   tokens (0: all), never `never`; row i of the batch draws from randoms[i]. */
+typedef struct sampler {
+  double temperature;
+  int top_k;
+  long never;
+  sentence_random* randoms;
+} sampler;
+
+/* Called with each token of row 0 as it is chosen (streaming, one sentence): nonzero stops. */
+typedef int (*token_fn)(void* ctx, int32_t id);
+
+/* greedy_decode: argmax, or `choose` when not NULL; scores when with_scores. out[rows]. */
+s2s_status greedy_decode(const step_model* m, int32_t* ids, size_t rows, int32_t start, int32_t end, size_t max_steps,
+                         const sampler* choose, int with_scores, token_fn on_token, void* ctx, decoded* out,
+                         s2s_error** err);
+/* beam_decode: out[r] gets up to num_hypotheses outputs, best first, n_out[r] of them. */
+s2s_status beam_decode(const step_model* m, int32_t* ids, size_t rows, int32_t start, int32_t end, size_t max_steps,
+                       int beam_size, int num_hypotheses, double length_penalty, decoded** out, size_t* n_out,
+                       s2s_error** err);
 
 #endif

@@ -1,5 +1,6 @@
 /* The public API: runtime/translator.py's Translator over the TFLite backend, greedy decoding
    (runtime/decoding.py greedy_decode) and the golden self-check (runtime/golden.py). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,107 +290,113 @@ s2s_status s2s_check_text(const s2s_translator* t, const char* text, s2s_error**
   return st;
 }
 
-/* ---- greedy decoding ---- */
+/* ---- decoding options (runtime/translator.py _check_decoding) ---- */
 
-static s2s_status take_rows(host_tensor* h, const unsigned char* live, size_t rows, s2s_error** err) {
-  (void)err;
-  size_t row_bytes = h->row_elems * element_size(h->type);
-  size_t k = 0;
-  for (size_t r = 0; r < rows; r++)
-    if (live[r]) {
-      if (k != r) memmove((char*)h->data + k * row_bytes, (char*)h->data + r * row_bytes, row_bytes);
-      k++;
-    }
-  h->rows = k;
+enum mode { MODE_GREEDY, MODE_BEAM, MODE_SAMPLING };
+
+void s2s_decoding_init(s2s_decoding* d) {
+  memset(d, 0, sizeof *d);
+  d->beam_size = 1;
+  d->num_hypotheses = 1;
+  d->length_penalty = 1.0;
+  d->top_k = 1;
+  d->temperature = 1.0;
+}
+
+static s2s_status decoding_mode(const s2s_decoding* d, enum mode* mode, s2s_error** err) {
+  *mode = MODE_GREEDY;
+  if (!d) return S2S_OK;
+  if (d->beam_size < 1) return set_option_error(err, "beam_size must be at least 1, got %d", d->beam_size);
+  if (d->num_hypotheses < 1 || d->num_hypotheses > d->beam_size)
+    return set_option_error(err,
+                            "num_hypotheses must be between 1 and beam_size (%d), got %d: raise beam_size to get more "
+                            "hypotheses",
+                            d->beam_size, d->num_hypotheses);
+  char shown[32];
+  if (!(d->length_penalty >= 0)) {
+    py_float_repr(d->length_penalty, shown);
+    return set_option_error(err, "length_penalty must be 0 or positive, got %s", shown);
+  }
+  if (d->top_k < 0) return set_option_error(err, "top_k must be 0 (all characters) or positive, got %d", d->top_k);
+  if (!(d->temperature > 0 && isfinite(d->temperature))) {
+    py_float_repr(d->temperature, shown);
+    return set_option_error(err, "temperature must be a positive finite number, got %s", shown);
+  }
+  if (d->top_k != 1) {
+    if (d->beam_size > 1)
+      return set_option_error(err, "sampling (top_k != 1) and beam search (beam_size > 1) do not combine: pick one");
+    *mode = MODE_SAMPLING;
+    return S2S_OK;
+  }
+  if (d->temperature != 1.0)
+    return set_option_error(err,
+                            "temperature applies to sampling only: set top_k too (0 samples from all characters)");
+  *mode = d->beam_size > 1 ? MODE_BEAM : MODE_GREEDY;
   return S2S_OK;
 }
 
-/* Decode `rows` sources (ids [rows, time]); tokens[i] gets row i's ids (END excluded), lengths[i] their count. */
-static s2s_status greedy(s2s_translator* t, int32_t* ids, size_t rows, int32_t** tokens, size_t* lengths, s2s_error** err) {
-  const manifest* m = &t->m;
-  int att = m->family == FAMILY_ATTENTION;
-  static const char* const enc_names[5] = {"state_h", "state_c", "memory_keys", "memory_values", "memory_mask"};
-  size_t n_state = att ? 5 : 2;
-  host_tensor state[6];
-  memset(state, 0, sizeof state);
-  host_tensor src = {"source_ids", kLiteRtElementTypeInt32, (size_t)m->max_source_length, rows, ids, 0};
-  for (size_t k = 0; k < n_state; k++) state[k].name = enc_names[k];
-  s2s_status st = graph_run(&t->encoder, &src, 1, state, n_state, rows, err);
-  if (st) return st;
-  long start_id = vocab_id(&m->target, '\t'), end_id = vocab_id(&m->target, '\n');
-  size_t max_steps = (size_t)m->max_target_length;
-  size_t vocab_n = m->target.size;
-  size_t* row_of = malloc(rows * sizeof *row_of);
-  int32_t* tok = aligned_zalloc(rows * sizeof *tok);
-  unsigned char* live = malloc(rows);
-  if (!row_of || !tok || !live) {
-    st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
-    goto done;
-  }
-  size_t n_live = rows;
-  for (size_t r = 0; r < rows; r++) {
-    row_of[r] = r;
-    tok[r] = (int32_t)start_id;
-    lengths[r] = max_steps;
-  }
-  for (size_t step = 0; step < max_steps && n_live; step++) {
-    host_tensor inputs[7];
-    inputs[0] = (host_tensor){"token_ids", kLiteRtElementTypeInt32, 1, n_live, tok, 0};
-    for (size_t k = 0; k < n_state; k++) inputs[k + 1] = state[k];
-    host_tensor outs[3] = {{"logits", 0, 0, 0, NULL, 0},
-                           {"next_state_h", 0, 0, 0, NULL, t->integer_state[0]},
-                           {"next_state_c", 0, 0, 0, NULL, t->integer_state[1]}};
-    if ((st = graph_run(&t->step, inputs, n_state + 1, outs, 3, n_live, err))) goto done;
-    for (int k = 0; k < 2; k++) {
-      host_tensor_free(&state[k]);
-      state[k].type = outs[k + 1].type;
-      state[k].row_elems = outs[k + 1].row_elems;
-      state[k].rows = outs[k + 1].rows;
-      state[k].data = outs[k + 1].data;
+s2s_status s2s_check_decoding(const s2s_decoding* d, s2s_error** err) {
+  if (err) *err = NULL;
+  enum mode mode;
+  return decoding_mode(d, &mode, err);
+}
+
+/* ---- translating ---- */
+
+/* A graph whose logits are wider than the target vocabulary is refused at load where its width is
+   known; this catches one that hides it. */
+static s2s_status bad_id(const manifest* m, int32_t id, s2s_error** err) {
+  return set_error(err, S2S_ERROR_BUNDLE,
+                   "the decoder produced id %d, past the %zu characters of the bundle's target_vocab: the manifest "
+                   "does not belong to these graphs",
+                   id, m->target.size);
+}
+
+static s2s_status text_of(const manifest* m, const decoded* d, char** text, s2s_error** err) {
+  strbuf sb;
+  sb_init(&sb);
+  for (size_t k = 0; k < d->n; k++) {
+    int32_t id = d->ids[k];
+    if (id < 0 || (size_t)id >= m->target.size) {
+      sb_free(&sb);
+      return bad_id(m, id, err);
     }
-    /* the logits' width is checked at load where the graph fixes it; a row of another width
-       is read as the manifest's */
-    const float* logits = outs[0].data;
-    size_t width = outs[0].row_elems;
-    int any_done = 0;
-    for (size_t i = 0; i < n_live; i++) {
-      const float* row = logits + i * width;
-      size_t best = 0;
-      for (size_t v = 0; v < width; v++) {
-        if (row[v] != row[v]) { /* numpy's argmax: the first NaN */
-          best = v;
-          break;
-        }
-        if (row[v] > row[best]) best = v;
-      }
-      tok[i] = (int32_t)best;
-      tokens[row_of[i]][step] = (int32_t)best;
-      live[i] = best != (size_t)end_id;
-      if (!live[i]) {
-        lengths[row_of[i]] = step;
-        any_done = 1;
-      }
-    }
-    host_tensor_free(&outs[0]);
-    (void)vocab_n;
-    if (any_done) {
-      size_t k = 0;
-      for (size_t i = 0; i < n_live; i++)
-        if (live[i]) {
-          row_of[k] = row_of[i];
-          tok[k] = tok[i];
-          k++;
-        }
-      for (size_t s = 0; s < n_state; s++) take_rows(&state[s], live, n_live, err);
-      n_live = k;
-    }
+    sb_put_cp(&sb, m->target.chars[id]);
   }
-done:
-  for (size_t k = 0; k < n_state; k++) host_tensor_free(&state[k]);
-  free(row_of);
-  free(tok);
-  free(live);
-  return st;
+  if (!(*text = sb_take(&sb))) return set_error(err, S2S_ERROR_MEMORY, "out of memory");
+  return S2S_OK;
+}
+
+static step_model model_of(s2s_translator* t) {
+  step_model sm = {&t->encoder, &t->step, t->m.family == FAMILY_ATTENTION, {t->integer_state[0], t->integer_state[1]},
+                   (size_t)t->m.max_source_length};
+  return sm;
+}
+
+/* The encoder's ids of a prepared text (its code points), padded to max_source_length. */
+static void source_ids(const manifest* m, const uint32_t* cps, size_t n, int32_t* ids) {
+  int32_t pad = m->zero_padding ? (int32_t)m->source.size : (int32_t)vocab_id(&m->source, ' ');
+  for (size_t k = 0; k < (size_t)m->max_source_length; k++) ids[k] = k < n ? (int32_t)vocab_id(&m->source, cps[k]) : pad;
+}
+
+/* A prepared text's UTF-8, which seeds its generator (js/src/random.js hashes the same bytes). */
+static char* utf8_of(const uint32_t* cps, size_t n) {
+  strbuf sb;
+  sb_init(&sb);
+  for (size_t k = 0; k < n; k++) sb_put_cp(&sb, cps[k]);
+  sb_putn(&sb, "", 0); /* "" for no characters, never NULL */
+  return sb_take(&sb);
+}
+
+static s2s_status seed_randoms(const s2s_decoding* d, uint32_t* const* cps, const size_t* lens, size_t n,
+                               sentence_random* out, s2s_error** err) {
+  for (size_t i = 0; i < n; i++) {
+    char* text = utf8_of(cps[i], lens[i]);
+    if (!text) return set_error(err, S2S_ERROR_MEMORY, "out of memory");
+    sentence_random_init(&out[i], d->seeded, d->seed, text, strlen(text));
+    free(text);
+  }
+  return S2S_OK;
 }
 
 typedef struct order_item {
@@ -402,19 +409,29 @@ static int longest_first(const void* a, const void* b) {
   return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Translate `count` texts in batches of up to `batch` sentences of similar length, longest first. */
-static s2s_status translate_in(s2s_translator* t, const char* const* texts, size_t count, size_t batch, char*** outputs,
-                               s2s_error** err) {
-  *outputs = NULL;
+/* Decode `count` texts in batches of up to `batch` sentences of similar length, longest first:
+   results[i] gets text i's outputs, best first (runtime/translator.py Translator._decode). */
+static s2s_status decode_texts(s2s_translator* t, const char* const* texts, size_t count, const s2s_decoding* options,
+                               size_t batch, int with_scores, s2s_result** out, s2s_error** err) {
+  *out = NULL;
   const manifest* m = &t->m;
-  s2s_status st = S2S_OK;
+  s2s_decoding d;
+  s2s_decoding_init(&d);
+  if (options) d = *options;
+  enum mode mode;
+  s2s_status st = decoding_mode(&d, &mode, err);
+  if (st) return st;
   uint32_t** sources = calloc(count + 1, sizeof *sources);
   size_t* lens = calloc(count + 1, sizeof *lens);
-  char** results = calloc(count + 1, sizeof *results);
+  s2s_result* results = calloc(count + 1, sizeof *results);
   order_item* todo = calloc(count + 1, sizeof *todo);
   int32_t* ids = NULL;
-  int32_t** tokens = NULL;
-  size_t* lengths = NULL;
+  decoded* greedy_out = NULL;
+  decoded** beam_out = NULL;
+  size_t* beam_n = NULL;
+  sentence_random* randoms = NULL;
+  uint32_t** chunk_cps = NULL;
+  size_t* chunk_lens = NULL;
   if (!sources || !lens || !results || !todo) {
     st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
     goto done;
@@ -428,52 +445,82 @@ static s2s_status translate_in(s2s_translator* t, const char* const* texts, size
   if (batch > n_todo) batch = n_todo ? n_todo : 1; /* buffers for the rows a batch can hold */
   size_t T = (size_t)m->max_source_length, max_steps = (size_t)m->max_target_length;
   ids = aligned_zalloc(batch * T * sizeof *ids);
-  tokens = calloc(batch, sizeof *tokens);
-  lengths = calloc(batch, sizeof *lengths);
-  if (!ids || !tokens || !lengths) {
+  greedy_out = calloc(batch, sizeof *greedy_out);
+  beam_out = calloc(batch, sizeof *beam_out);
+  beam_n = calloc(batch, sizeof *beam_n);
+  randoms = calloc(batch, sizeof *randoms);
+  chunk_cps = calloc(batch, sizeof *chunk_cps);
+  chunk_lens = calloc(batch, sizeof *chunk_lens);
+  if (!ids || !greedy_out || !beam_out || !beam_n || !randoms || !chunk_cps || !chunk_lens) {
     st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
     goto done;
   }
-  for (size_t b = 0; b < batch; b++)
-    if (!(tokens[b] = malloc(max_steps * sizeof **tokens))) {
-      st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
-      goto done;
-    }
-  int32_t pad = m->zero_padding ? (int32_t)m->source.size : (int32_t)vocab_id(&m->source, ' ');
+  int32_t start = (int32_t)vocab_id(&m->target, '\t'), end = (int32_t)vocab_id(&m->target, '\n');
+  step_model sm = model_of(t);
   for (size_t lo = 0; lo < n_todo; lo += batch) {
     size_t rows = n_todo - lo < batch ? n_todo - lo : batch;
     for (size_t r = 0; r < rows; r++) {
       size_t i = todo[lo + r].index;
-      for (size_t k = 0; k < T; k++) ids[r * T + k] = k < lens[i] ? (int32_t)vocab_id(&m->source, sources[i][k]) : pad;
+      source_ids(m, sources[i], lens[i], ids + r * T);
+      chunk_cps[r] = sources[i];
+      chunk_lens[r] = lens[i];
     }
-    if ((st = greedy(t, ids, rows, tokens, lengths, err))) goto done;
-    for (size_t r = 0; r < rows; r++) {
-      strbuf sb;
-      sb_init(&sb);
-      for (size_t k = 0; k < lengths[r]; k++) {
-        int32_t id = tokens[r][k];
-        if (id < 0 || (size_t)id >= m->target.size) {
-          sb_free(&sb);
-          st = set_error(err, S2S_ERROR_BUNDLE,
-                         "the decoder produced id %d, past the %zu characters of the bundle's target_vocab: the manifest "
-                         "does not belong to these graphs",
-                         id, m->target.size);
-          goto done;
+    if (mode == MODE_BEAM) {
+      st = beam_decode(&sm, ids, rows, start, end, max_steps, d.beam_size, d.num_hypotheses, d.length_penalty, beam_out,
+                       beam_n, err);
+    } else {
+      sampler s = {d.temperature, d.top_k, start, randoms};
+      if (mode == MODE_SAMPLING && (st = seed_randoms(&d, chunk_cps, chunk_lens, rows, randoms, err))) goto done;
+      st = greedy_decode(&sm, ids, rows, start, end, max_steps, mode == MODE_SAMPLING ? &s : NULL, with_scores, NULL,
+                         NULL, greedy_out, err);
+      for (size_t r = 0; !st && r < rows; r++) {
+        beam_out[r] = malloc(sizeof **beam_out);
+        if (!beam_out[r]) {
+          st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
+          for (size_t k = r; k < rows; k++) decoded_free(&greedy_out[k]);
+          break;
         }
-        sb_put_cp(&sb, m->target.chars[id]);
-      }
-      if (!(results[todo[lo + r].index] = sb_take(&sb))) {
-        st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
-        goto done;
+        beam_out[r][0] = greedy_out[r];
+        beam_n[r] = 1;
       }
     }
+    if (st) goto done;
+    for (size_t r = 0; r < rows; r++) {
+      s2s_result* res = &results[todo[lo + r].index];
+      res->hypotheses = calloc(beam_n[r] ? beam_n[r] : 1, sizeof *res->hypotheses);
+      if (!res->hypotheses) st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
+      for (size_t h = 0; h < beam_n[r]; h++) {
+        if (!st && !(st = text_of(m, &beam_out[r][h], &res->hypotheses[h].text, err))) {
+          res->hypotheses[h].score = beam_out[r][h].score;
+          res->hypotheses[h].finished = beam_out[r][h].finished;
+          res->count = h + 1;
+        }
+        decoded_free(&beam_out[r][h]);
+      }
+      free(beam_out[r]);
+      beam_out[r] = NULL;
+      beam_n[r] = 0;
+    }
+    if (st) goto done;
   }
-  for (size_t i = 0; i < count; i++)
-    if (!results[i] && !(results[i] = s2s_strdup(""))) {
+  /* the empty text (also after skipping): num_hypotheses times "" */
+  for (size_t i = 0; i < count; i++) {
+    if (lens[i]) continue;
+    size_t n = (size_t)d.num_hypotheses;
+    if (!(results[i].hypotheses = calloc(n, sizeof *results[i].hypotheses))) {
       st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
       goto done;
     }
-  *outputs = results;
+    for (size_t h = 0; h < n; h++) {
+      if (!(results[i].hypotheses[h].text = s2s_strdup(""))) {
+        st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
+        goto done;
+      }
+      results[i].hypotheses[h].finished = 1;
+      results[i].count = h + 1;
+    }
+  }
+  *out = results;
   results = NULL;
 done:
   for (size_t i = 0; i < count && sources; i++) free(sources[i]);
@@ -481,16 +528,122 @@ done:
   free(lens);
   free(todo);
   free(ids);
-  for (size_t b = 0; tokens && b < batch; b++) free(tokens[b]);
-  free(tokens);
-  free(lengths);
-  s2s_strings_free(results, count);
+  free(greedy_out);
+  free(beam_out);
+  free(beam_n);
+  free(randoms);
+  free(chunk_cps);
+  free(chunk_lens);
+  s2s_results_free(results, count);
   return st;
 }
 
-s2s_status s2s_translate(s2s_translator* t, const char* const* texts, size_t count, char*** outputs, s2s_error** err) {
+void s2s_results_free(s2s_result* results, size_t count) {
+  if (!results) return;
+  for (size_t i = 0; i < count; i++) {
+    for (size_t h = 0; h < results[i].count; h++) free(results[i].hypotheses[h].text);
+    free(results[i].hypotheses);
+  }
+  free(results);
+}
+
+static s2s_status best_texts(s2s_result* results, size_t count, char*** outputs, s2s_error** err) {
+  char** texts = calloc(count + 1, sizeof *texts);
+  if (!texts) return set_error(err, S2S_ERROR_MEMORY, "out of memory");
+  for (size_t i = 0; i < count; i++) {
+    if (results[i].count) {
+      texts[i] = results[i].hypotheses[0].text;
+      results[i].hypotheses[0].text = NULL;
+    } else if (!(texts[i] = s2s_strdup(""))) {
+      s2s_strings_free(texts, count);
+      return set_error(err, S2S_ERROR_MEMORY, "out of memory");
+    }
+  }
+  *outputs = texts;
+  return S2S_OK;
+}
+
+s2s_status s2s_translate(s2s_translator* t, const char* const* texts, size_t count, const s2s_decoding* decoding,
+                         char*** outputs, s2s_error** err) {
   if (err) *err = NULL;
-  return translate_in(t, texts, count, t->batch, outputs, err);
+  *outputs = NULL;
+  s2s_result* results;
+  /* no scores asked: greedy skips a log-softmax per step */
+  s2s_status st = decode_texts(t, texts, count, decoding, t->batch, 0, &results, err);
+  if (!st) {
+    st = best_texts(results, count, outputs, err);
+    s2s_results_free(results, count);
+  }
+  return st;
+}
+
+s2s_status s2s_hypotheses(s2s_translator* t, const char* const* texts, size_t count, const s2s_decoding* decoding,
+                          s2s_result** results, s2s_error** err) {
+  if (err) *err = NULL;
+  return decode_texts(t, texts, count, decoding, t->batch, 1, results, err);
+}
+
+typedef struct stream_ctx {
+  const manifest* m;
+  s2s_stream_callback callback;
+  void* user;
+  s2s_status st;
+  s2s_error** err;
+} stream_ctx;
+
+static int stream_token(void* p, int32_t id) {
+  stream_ctx* c = p;
+  if (id < 0 || (size_t)id >= c->m->target.size) {
+    c->st = bad_id(c->m, id, c->err);
+    return 1;
+  }
+  char piece[5];
+  size_t n = utf8_put(c->m->target.chars[id], piece);
+  piece[n] = '\0';
+  return c->callback(piece, n, c->user);
+}
+
+s2s_status s2s_translate_stream(s2s_translator* t, const char* text, const s2s_decoding* decoding,
+                                s2s_stream_callback callback, void* user_data, s2s_error** err) {
+  if (err) *err = NULL;
+  s2s_decoding d;
+  s2s_decoding_init(&d);
+  if (decoding) d = *decoding;
+  enum mode mode;
+  s2s_status st = decoding_mode(&d, &mode, err);
+  if (st) return st;
+  if (mode == MODE_BEAM)
+    return set_option_error(err, "streaming works with greedy decoding and sampling, not with beam search (beam_size %d)",
+                            d.beam_size);
+  if (!callback) return set_error(err, S2S_ERROR_OPTION, "no callback given");
+  uint32_t* cps;
+  size_t n;
+  if ((st = prepare(t, text ? text : "", 0, &cps, &n, err))) return st;
+  if (!n) {
+    free(cps);
+    return S2S_OK;
+  }
+  const manifest* m = &t->m;
+  int32_t* ids = aligned_zalloc((size_t)m->max_source_length * sizeof *ids);
+  if (!ids) {
+    free(cps);
+    return set_error(err, S2S_ERROR_MEMORY, "out of memory");
+  }
+  source_ids(m, cps, n, ids);
+  sentence_random random;
+  sampler s = {d.temperature, d.top_k, (long)vocab_id(&m->target, '\t'), &random};
+  if (mode == MODE_SAMPLING) st = seed_randoms(&d, &cps, &n, 1, &random, err);
+  stream_ctx ctx = {m, callback, user_data, S2S_OK, err};
+  decoded out;
+  step_model sm = model_of(t);
+  if (!st)
+    st = greedy_decode(&sm, ids, 1, (int32_t)vocab_id(&m->target, '\t'), (int32_t)vocab_id(&m->target, '\n'),
+                       (size_t)m->max_target_length, mode == MODE_SAMPLING ? &s : NULL, 0, stream_token, &ctx, &out,
+                       err);
+  if (!st) decoded_free(&out);
+  free(ids);
+  free(cps);
+  return st ? st : ctx.st;
 }
 
 /* ---- golden translations ---- */
@@ -538,10 +691,15 @@ s2s_status s2s_self_check(s2s_translator* t, char** summary, int* passed, s2s_er
   int skip = t->on_unknown_skip, trunc = t->on_overflow_truncate;
   t->on_unknown_skip = t->on_overflow_truncate = 0;
   char** got = NULL;
-  s2s_status st = translate_in(t, (const char* const*)entry->sources, entry->n_sources,
-                               t->batch_invariant ? S2S_GOLDEN_BATCH : 1, &got, err);
+  s2s_result* results = NULL;
+  s2s_status st = decode_texts(t, (const char* const*)entry->sources, entry->n_sources, NULL,
+                               t->batch_invariant ? S2S_GOLDEN_BATCH : 1, 0, &results, err);
   t->on_unknown_skip = skip;
   t->on_overflow_truncate = trunc;
+  if (!st) {
+    st = best_texts(results, entry->n_sources, &got, err);
+    s2s_results_free(results, entry->n_sources);
+  }
   if (st) return st;
   size_t identical = 0, first = (size_t)-1;
   for (size_t i = 0; i < entry->n_sources; i++) {

@@ -1,4 +1,6 @@
 /* Strings, errors, UTF-8, and the Python runtime's ways of quoting text in messages. */
+#include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,29 +59,32 @@ void sb_printf(strbuf* sb, const char* fmt, ...) {
   va_end(ap);
 }
 
-void sb_put_cp(strbuf* sb, uint32_t cp) {
-  char b[4];
-  size_t n;
+size_t utf8_put(uint32_t cp, char b[4]) {
   if (cp < 0x80) {
     b[0] = (char)cp;
-    n = 1;
-  } else if (cp < 0x800) {
+    return 1;
+  }
+  if (cp < 0x800) {
     b[0] = (char)(0xC0 | (cp >> 6));
     b[1] = (char)(0x80 | (cp & 0x3F));
-    n = 2;
-  } else if (cp < 0x10000) {
+    return 2;
+  }
+  if (cp < 0x10000) {
     b[0] = (char)(0xE0 | (cp >> 12));
     b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
     b[2] = (char)(0x80 | (cp & 0x3F));
-    n = 3;
-  } else {
-    b[0] = (char)(0xF0 | (cp >> 18));
-    b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    b[3] = (char)(0x80 | (cp & 0x3F));
-    n = 4;
+    return 3;
   }
-  sb_putn(sb, b, n);
+  b[0] = (char)(0xF0 | (cp >> 18));
+  b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  b[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+void sb_put_cp(strbuf* sb, uint32_t cp) {
+  char b[4];
+  sb_putn(sb, b, utf8_put(cp, b));
 }
 
 char* sb_take(strbuf* sb) {
@@ -162,6 +167,35 @@ s2s_status set_error(s2s_error** err, s2s_status code, const char* fmt, ...) {
   char* message = vformat(fmt, ap);
   va_end(ap);
   return set_error_text(err, code, message);
+}
+
+/* runtime/errors.py DecodingOptionError: the API's names (beam_size), and a command line's flags
+   (--beam-size) in cli_message. */
+s2s_status set_option_error(s2s_error** err, const char* fmt, ...) {
+  static const char* const names[] = {"beam_size", "num_hypotheses", "length_penalty", "top_k", "temperature", "seed"};
+  va_list ap;
+  va_start(ap, fmt);
+  char* message = vformat(fmt, ap);
+  va_end(ap);
+  if (!message) return store_error(err, S2S_ERROR_OPTION, NULL, NULL, -1);
+  strbuf sb;
+  sb_init(&sb);
+  for (const char* p = message; *p;) {
+    int word_start = p == message || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+    size_t matched = 0;
+    for (size_t k = 0; word_start && !matched && k < sizeof names / sizeof *names; k++) {
+      size_t len = strlen(names[k]);
+      if (strncmp(p, names[k], len) == 0 && !(isalnum((unsigned char)p[len]) || p[len] == '_')) matched = len;
+    }
+    if (!matched) {
+      sb_putn(&sb, p++, 1);
+      continue;
+    }
+    sb_puts(&sb, "--");
+    for (size_t i = 0; i < matched; i++) sb_putn(&sb, p[i] == '_' ? "-" : p + i, 1);
+    p += matched;
+  }
+  return store_error(err, S2S_ERROR_OPTION, message, sb_take(&sb), -1);
 }
 
 s2s_status set_input_error(s2s_error** err, long index, const char* problem, const char* remedy,
@@ -339,6 +373,57 @@ static int py_printable(uint32_t c) {
       (c >= 0x1BCA0 && c <= 0x1BCA3) || (c >= 0x1D173 && c <= 0x1D17A) || (c >= 0xE0000 && c <= 0xE0FFF))
     return 0;
   return 1;
+}
+
+/* Python's repr() of a float: the shortest digits that read back, fixed notation for exponents
+   -4 to 15, else d.ddde+XX. */
+void py_float_repr(double v, char out[32]) {
+  if (v != v) {
+    strcpy(out, "nan");
+    return;
+  }
+  if (isinf(v)) {
+    strcpy(out, v < 0 ? "-inf" : "inf");
+    return;
+  }
+  char buf[40];
+  for (int p = 1; p <= 17; p++) {
+    snprintf(buf, sizeof buf, "%.*e", p - 1, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  const char* q = buf;
+  char* o = out;
+  if (*q == '-') *o++ = *q++;
+  char digits[24];
+  size_t n = 0;
+  for (; *q && *q != 'e'; q++)
+    if (*q != '.') digits[n++] = *q;
+  int exp = atoi(q + 1);
+  while (n > 1 && digits[n - 1] == '0') n--;
+  digits[n] = '\0';
+  if (exp >= -4 && exp < 16) {
+    if (exp >= 0) {
+      for (int i = 0; i <= exp; i++) *o++ = (size_t)i < n ? digits[i] : '0';
+      *o++ = '.';
+      if ((size_t)exp + 1 < n)
+        for (size_t i = (size_t)exp + 1; i < n; i++) *o++ = digits[i];
+      else
+        *o++ = '0';
+    } else {
+      *o++ = '0';
+      *o++ = '.';
+      for (int i = 0; i < -exp - 1; i++) *o++ = '0';
+      for (size_t i = 0; i < n; i++) *o++ = digits[i];
+    }
+    *o = '\0';
+    return;
+  }
+  *o++ = digits[0];
+  if (n > 1) {
+    *o++ = '.';
+    for (size_t i = 1; i < n; i++) *o++ = digits[i];
+  }
+  sprintf(o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
 }
 
 void py_repr(strbuf* sb, const uint32_t* cps, size_t n) {
