@@ -95,9 +95,31 @@ def seed_tflite_bundle(tiny_run, tmp_path_factory) -> Path:
     return out
 
 
+def _export(run: Path, out: Path, **options) -> Path:
+    from export.to_tflite import export_tflite
+
+    export_tflite(run, out, num_decodes=60, golden=8, min_agreement={"int16x8": 0.0}, log=quiet, **options)
+    return out
+
+
 @pytest.fixture(scope="module")
-def bundles(seed_tflite_bundle, attention_bundle) -> dict[str, Path]:
-    return {"seed": seed_tflite_bundle, "attention": attention_bundle}
+def bundles(tiny_run, attention_run, seed_tflite_bundle, attention_bundle, tmp_path_factory) -> dict[str, Path]:
+    """The parity matrix's bundles: both families with dynamic batch (float32, dynamic, int16x8), their
+    int16x8 with --integer-io, and the seed family's float32 with a fixed batch of 1."""
+    out = tmp_path_factory.mktemp("native")
+    return {"seed": seed_tflite_bundle, "attention": attention_bundle,
+            "seed-integer-io": _export(tiny_run, out / "seed-iio", quantize=("int16x8",), integer_io=True),
+            "attention-integer-io": _export(attention_run, out / "attention-iio", quantize=("int16x8",),
+                                            integer_io=True),
+            "seed-batch1": _export(tiny_run, out / "seed-batch1", quantize=("none",), fixed_batch=1)}
+
+
+# (bundle, precision, kernels): what the C library's outputs must equal the Python TFLite backend's on
+PARITY_CASES = ([(family, precision, "default") for family in ("seed", "attention") for precision in PARITY]
+                + [(family, "int16x8", "builtin") for family in ("seed", "attention")]
+                + [(f"{family}-integer-io", "int16x8", "default") for family in ("seed", "attention")]
+                + [("seed-batch1", "float32", "default")])
+PARITY_IDS = [f"{b}-{p}-{k}" for b, p, k in PARITY_CASES]
 
 
 def run(cli: Path, *args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess:
@@ -121,18 +143,74 @@ def error_line(done: subprocess.CompletedProcess) -> str:
     return lines[0][len("s2s-translate: error: "):]
 
 
-@pytest.mark.parametrize("family", ["seed", "attention"])
-@pytest.mark.parametrize("precision,kernels", [(p, "default") for p in PARITY] + [("int16x8", "builtin")])
-def test_greedy_outputs_equal_python_tflite(native_cli, bundles, sentences, family, precision, kernels):
+@pytest.mark.parametrize("case,precision,kernels", PARITY_CASES, ids=PARITY_IDS)
+def test_greedy_outputs_equal_python_tflite(native_cli, bundles, sentences, case, precision, kernels):
     from runtime import Translator
 
-    bundle = bundles[family]
+    bundle = bundles[case]
     want = Translator(bundle, backend="tflite", precision=precision, kernels=kernels).translate(sentences)
     # stdin, in batches of 7: batching by length and input order are exercised too
     done = run(native_cli, "--bundle", bundle, "--precision", precision, "--kernels", kernels, "--batch-size", "7",
                stdin="".join(s + "\n" for s in sentences))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:-1] == want
+
+
+def api_check(cli: Path, bundle: Path, precision: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """native/tests/api_check.c, built beside the CLI: the API where the CLI cannot show it."""
+    done = run(cli.parent / "s2s-api-check", bundle, precision, *args, stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def parse_hypotheses(stdout: str) -> list[list[tuple[float, bool, str]]]:
+    texts = stdout.split("--\n")[:-1]
+    return [[(float(score), finished == "1", text) for score, finished, text in
+             (line.split("\t", 2) for line in block.split("\n")[:-1])] for block in texts]
+
+
+def assert_hypotheses_equal(got, want) -> None:
+    """Texts and ends byte for byte, scores within 1e-5."""
+    assert [[(t, f) for _, f, t in hyps] for hyps in got] == [[(h.text, h.finished) for h in hyps] for hyps in want]
+    for hyps, expected in zip(got, want):
+        for (score, _, _), h in zip(hyps, expected):
+            assert abs(score - h.score) <= 1e-5, (score, h)
+
+
+@pytest.mark.parametrize("case,precision,kernels", PARITY_CASES, ids=PARITY_IDS)
+def test_beam_n_best_and_scores_equal_python_tflite(native_cli, bundles, sentences, case, precision, kernels):
+    from runtime import Translator
+
+    bundle, texts = bundles[case], sentences[:12]
+    want = Translator(bundle, backend="tflite", precision=precision, kernels=kernels).hypotheses(
+        texts, beam_size=3, num_hypotheses=3)
+    assert {len(h) for h in want} == {3}
+    stdin = "".join(t + "\n" for t in texts)
+    if kernels == "default":  # the API driver opens the default kernels
+        got = parse_hypotheses(api_check(native_cli, bundle, precision, "hypotheses", "3", "3", "1.0", "1", "1.0", "-",
+                                         stdin=stdin).stdout)
+        assert_hypotheses_equal(got, want)
+    # the CLI prints Python's lines: SCORE<TAB>TEXT, N per input
+    done = run(native_cli, "--bundle", bundle, "--precision", precision, "--kernels", kernels, "--beam-size", "3",
+               "--num-hypotheses", "3", "--scores", "--batch-size", "5", stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "".join(f"{h.score:.4f}\t{h.text}\n" for hyps in want for h in hyps)
+
+
+@pytest.mark.parametrize("options", [
+    dict(beam_size=4, num_hypotheses=2, length_penalty=0.0),
+    dict(beam_size=5, num_hypotheses=1, length_penalty=2.5),
+    dict(beam_size=1, num_hypotheses=1, length_penalty=1.0),  # greedy, with its scores
+], ids=["plain-score", "penalty-2.5", "greedy"])
+def test_ranking_and_greedy_scores_equal_python(native_cli, bundles, sentences, options):
+    from runtime import Translator
+
+    bundle, texts = bundles["attention"], sentences[:16]
+    want = Translator(bundle, backend="tflite").hypotheses(texts, **options)
+    got = parse_hypotheses(api_check(native_cli, bundle, "float32", "hypotheses", str(options["beam_size"]),
+                                     str(options["num_hypotheses"]), repr(options["length_penalty"]), "1", "1.0", "-",
+                                     stdin="".join(t + "\n" for t in texts)).stdout)
+    assert_hypotheses_equal(got, want)
 
 
 @pytest.mark.parametrize("precision", ["float16", "int8"])

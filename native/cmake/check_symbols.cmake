@@ -1,10 +1,11 @@
 # check_litert_symbols(HEADER LIBRARY): fail the configuration unless every function declared in
-# HEADER between "SYMBOLS BEGIN" and "SYMBOLS END" is a defined dynamic symbol of LIBRARY (nm -D).
+# HEADER between the comments "/* SYMBOLS BEGIN" and "/* SYMBOLS END" is a defined dynamic symbol of
+# LIBRARY (nm -D; Mach-O's leading underscore allowed), and that there are some.
 function(check_litert_symbols header library)
   find_program(NM_TOOL NAMES nm llvm-nm REQUIRED)
   file(READ "${header}" text)
-  string(FIND "${text}" "SYMBOLS BEGIN" begin)
-  string(FIND "${text}" "SYMBOLS END" end)
+  string(FIND "${text}" "/* SYMBOLS BEGIN" begin)
+  string(FIND "${text}" "/* SYMBOLS END" end)
   if(begin EQUAL -1 OR end EQUAL -1)
     message(FATAL_ERROR "${header}: no SYMBOLS BEGIN / SYMBOLS END markers")
   endif()
@@ -20,10 +21,13 @@ function(check_litert_symbols header library)
   foreach(call IN LISTS calls)
     string(REPLACE "(" "" name "${call}")
     math(EXPR count "${count} + 1")
-    if(NOT exported MATCHES " T ${name}(@|\n)")
+    if(NOT exported MATCHES " T _?${name}(@|\n)")
       list(APPEND missing "${name}")
     endif()
   endforeach()
+  if(count EQUAL 0)
+    message(FATAL_ERROR "${header}: no LiteRt function declared between the SYMBOLS markers")
+  endif()
   if(missing)
     list(JOIN missing ", " shown)
     message(FATAL_ERROR "${library} does not export ${shown}, declared in ${header}: "
