@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -98,28 +99,50 @@ def seed_tflite_bundle(tiny_run, tmp_path_factory) -> Path:
 def _export(run: Path, out: Path, **options) -> Path:
     from export.to_tflite import export_tflite
 
-    export_tflite(run, out, num_decodes=60, golden=8, min_agreement={"int16x8": 0.0}, log=quiet, **options)
+    options = {"min_agreement": {"int16x8": 0.0}, **options}
+    export_tflite(run, out, num_decodes=60, golden=8, log=quiet, **options)
     return out
 
 
 @pytest.fixture(scope="module")
 def bundles(tiny_run, attention_run, seed_tflite_bundle, attention_bundle, tmp_path_factory) -> dict[str, Path]:
     """The parity matrix's bundles: both families with dynamic batch (float32, dynamic, int16x8), their
-    int16x8 with --integer-io, and the seed family's float32 with a fixed batch of 1."""
+    int16x8 with --integer-io, the seed family's float32 with a fixed batch of 1, and an attention
+    model with a bidirectional encoder (float32, dynamic)."""
     out = tmp_path_factory.mktemp("native")
     return {"seed": seed_tflite_bundle, "attention": attention_bundle,
             "seed-integer-io": _export(tiny_run, out / "seed-iio", quantize=("int16x8",), integer_io=True),
             "attention-integer-io": _export(attention_run, out / "attention-iio", quantize=("int16x8",),
                                             integer_io=True),
-            "seed-batch1": _export(tiny_run, out / "seed-batch1", quantize=("none",), fixed_batch=1)}
+            "seed-batch1": _export(tiny_run, out / "seed-batch1", quantize=("none",), fixed_batch=1),
+            "bidirectional": _export(_bidirectional_run(out / "bidirectional-run"), out / "bidirectional",
+                                     quantize=("none", "dynamic"), min_agreement={"dynamic": 0.0})}
+
+
+def _bidirectional_run(out: Path) -> Path:
+    """A small attention model with a bidirectional encoder (tests/test_bidirectional.py's size)."""
+    from trainer.fit import fit
+
+    fit(out, None, num_samples=800, epochs=8, latent_dim=32, batch_size=32, learning_rate=5e-3, seed=3,
+        architecture="attention", bidirectional=True, verbose=0, log=quiet)
+    return out
 
 
 # (bundle, precision, kernels): what the C library's outputs must equal the Python TFLite backend's on
 PARITY_CASES = ([(family, precision, "default") for family in ("seed", "attention") for precision in PARITY]
                 + [(family, "int16x8", "builtin") for family in ("seed", "attention")]
                 + [(f"{family}-integer-io", "int16x8", "default") for family in ("seed", "attention")]
-                + [("seed-batch1", "float32", "default")])
+                + [("seed-batch1", "float32", "default")]
+                + [("bidirectional", precision, "default") for precision in ("float32", "dynamic")])
 PARITY_IDS = [f"{b}-{p}-{k}" for b, p, k in PARITY_CASES]
+
+
+def readable(bundle: Path, sentences: list[str]) -> list[str]:
+    """The sentences whose characters the bundle's model reads (the bidirectional model saw fewer pairs)."""
+    vocab = set(json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["source_vocab"])
+    kept = [s for s in sentences if set(s) <= vocab]
+    assert len(kept) >= 20
+    return kept
 
 
 def run(cli: Path, *args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess:
@@ -148,6 +171,7 @@ def test_greedy_outputs_equal_python_tflite(native_cli, bundles, sentences, case
     from runtime import Translator
 
     bundle = bundles[case]
+    sentences = readable(bundle, sentences)
     want = Translator(bundle, backend="tflite", precision=precision, kernels=kernels).translate(sentences)
     # stdin, in batches of 7: batching by length and input order are exercised too
     done = run(native_cli, "--bundle", bundle, "--precision", precision, "--kernels", kernels, "--batch-size", "7",
@@ -181,7 +205,8 @@ def assert_hypotheses_equal(got, want) -> None:
 def test_beam_n_best_and_scores_equal_python_tflite(native_cli, bundles, sentences, case, precision, kernels):
     from runtime import Translator
 
-    bundle, texts = bundles[case], sentences[:12]
+    bundle = bundles[case]
+    texts = readable(bundle, sentences)[:12]
     want = Translator(bundle, backend="tflite", precision=precision, kernels=kernels).hypotheses(
         texts, beam_size=3, num_hypotheses=3)
     assert {len(h) for h in want} == {3}
@@ -299,6 +324,102 @@ def test_hostile_bundles_are_refused_as_python_refuses_them(native_cli, attentio
     assert error_line(done) == want
 
 
+@pytest.fixture(scope="module")
+def hostile_bundles(tiny_run, attention_bundle, tmp_path_factory):
+    """bundles(name) for tests/hostile/cases.json: the seed family's with ONNX (which cases select)
+    and TFLite float32 (which the C library reads), and the attention bundle."""
+    from export.to_onnx import export_onnx
+    from export.to_tflite import export_tflite
+
+    seed = tmp_path_factory.mktemp("native") / "hostile-seed"
+    export_onnx(tiny_run, seed, log=quiet)
+    export_tflite(tiny_run, seed, log=quiet)
+    return {"seed": seed, "attention": attention_bundle}.__getitem__
+
+
+def _hostile_cases():
+    from tests.test_hostile_bundles import CASES
+
+    return CASES["cases"]
+
+
+@pytest.mark.parametrize("case", _hostile_cases(), ids=[c["name"] for c in _hostile_cases()])
+def test_the_shared_hostile_bundles_are_answered_as_python_answers_them(native_cli, hostile_bundles, sentences,
+                                                                        tmp_path, case):
+    """Every case of the shared hostile-bundle set (tests/hostile/cases.json), loaded as TFLite float32
+    by the Python runtime and by the C CLI: the same one-line refusal, or both load and translate alike."""
+    from runtime import Translator
+    from runtime.errors import BundleError
+    from tests.test_hostile_bundles import build_case
+
+    bundle, _ = build_case(case, hostile_bundles, tmp_path)
+    try:
+        translator = Translator(bundle, backend="tflite", on_unknown="skip", on_overflow="truncate")
+    except BundleError as exc:
+        want = str(exc)
+        done = run(native_cli, "--bundle", bundle, sentences[0])
+        assert done.returncode == 2 and done.stdout == "", done.stderr
+        got = error_line(done)
+        not_json = re.fullmatch(r"(.* is not valid JSON \()(.*) at line (\d+) column (\d+)\)", want)
+        if not_json:
+            # A file that is not JSON: the C library names the place, not Python's parser's reason; Python
+            # places NaN and Infinity at the start of the text (its parse_constant knows no position).
+            prefix, reason, line, column = not_json.groups()
+            place = re.fullmatch(re.escape(prefix) + r"at line (\d+) column (\d+)\)", got)
+            assert place, (got, want)
+            assert reason.endswith(" is not JSON") or place.groups() == (line, column), (got, want)
+        else:
+            assert got == want
+        return
+    done = run(native_cli, "--bundle", bundle, "--on-unknown", "skip", "--on-overflow", "truncate", sentences[0])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == translator.translate(sentences[0]) + "\n"
+
+
+# Manifest texts that Python's json (and JavaScript's JSON.parse) read otherwise than cJSON alone would.
+STRICT_JSON = {
+    "a raw tab in a string": lambda t: t.replace('"padding": "right"', '"padding": "ri\tght"'),
+    "a raw newline in a key": lambda t: t.replace('"padding":', '"pad\nding":'),
+    "a \\u escape of two digits": lambda t: t.replace('"padding": "right"', '"padding": "\\u00"'),
+    "a \\u escape of no hex": lambda t: t.replace('"padding": "right"', '"padding": "\\uZZZZ"'),
+    "an unknown escape": lambda t: t.replace('"padding": "right"', '"padding": "\\q"'),
+    "a leading zero": lambda t: re.sub(r'"latent_dim": (\d+)', r'"latent_dim": 0\1', t),
+    "a plus sign": lambda t: re.sub(r'"latent_dim": (\d+)', r'"latent_dim": +\1', t),
+    "a number ending in a point": lambda t: re.sub(r'"latent_dim": (\d+)', r'"latent_dim": \1.', t),
+    "a number starting with a point": lambda t: t.replace('"format_version": 4', '"format_version": .4'),
+    "a trailing comma": lambda t: t.rstrip().removesuffix("}") + ",}",
+    "a byte-order mark": lambda t: "\ufeff" + t,
+    "True, Python's spelling": lambda t: t.replace('"batch_invariant": true', '"batch_invariant": True', 1),
+    # read: the last of repeated keys counts, as in Python and JavaScript
+    "a repeated key, the last one shorter": lambda t: t.rstrip().removesuffix("}") + ', "max_target_length": 6}',
+    "a repeated key, the first one wrong": lambda t: t.replace("{", '{"family": "unknown", ', 1),
+}
+
+
+@pytest.mark.parametrize("case", list(STRICT_JSON))
+def test_manifests_are_read_as_python_reads_json(native_cli, attention_bundle, sentences, tmp_path, case):
+    from runtime import Translator
+    from runtime.errors import BundleError
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(attention_bundle, bundle)
+    path = bundle / "manifest.json"
+    path.write_text(STRICT_JSON[case](path.read_text(encoding="utf-8")), encoding="utf-8")
+    done = run(native_cli, "--bundle", bundle, *sentences[:5])
+    try:
+        want = Translator(bundle, backend="tflite").translate(sentences[:5])
+    except BundleError as exc:
+        message = re.fullmatch(r"(.* is not valid JSON \().* (at line \d+ column \d+\))", str(exc))
+        assert message, str(exc)
+        assert done.returncode == 2 and error_line(done) == "".join(message.groups())
+        return
+    assert case.startswith("a repeated key")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:-1] == want
+    if case.endswith("shorter"):
+        assert max(map(len, want)) <= 6
+
+
 @pytest.mark.parametrize("text,flags,where", [
     ("Hello #world!", (), "unknown"),
     ("x" * 500, (), "overflow"),
@@ -340,6 +461,238 @@ def test_usage_errors_exit_2(native_cli, attention_bundle):
     assert run(native_cli, "--bundle", attention_bundle, "--kernels", "fast", "x").returncode == 2
     assert run(native_cli, "Hello").returncode == 2
     assert run(native_cli, "--help").returncode == 0
+
+
+# --- sampling, streaming, threads, the API's errors -----------------------------------------------
+
+M32 = 0xFFFFFFFF
+
+
+class Sfc32:
+    """js/src/random.js's generator in Python: sfc32 seeded by a cyrb128-style hash of (seed, the
+    text's UTF-8). The C library documents the same one; with it, the Python runtime's sampling
+    loop must draw what the C library draws."""
+
+    def __init__(self, seed: int, text: str) -> None:
+        def imul(a, b):
+            return (a * b) & M32
+
+        h1, h2, h3, h4 = 1779033703 ^ (seed & M32), 3144134277 ^ (seed >> 32), 1013904242, 2773480762
+        for byte in text.encode("utf-8"):
+            h1 = h2 ^ imul(h1 ^ byte, 597399067)
+            h2 = h3 ^ imul(h2 ^ byte, 2869860233)
+            h3 = h4 ^ imul(h3 ^ byte, 951274213)
+            h4 = h1 ^ imul(h4 ^ byte, 2716044179)
+        h1 = imul(h3 ^ (h1 >> 18), 597399067)
+        h2 = imul(h4 ^ (h2 >> 22), 2869860233)
+        h3 = imul(h1 ^ (h3 >> 17), 951274213)
+        h4 = imul(h2 ^ (h4 >> 19), 2716044179)
+        self.state = [h1 ^ h2 ^ h3 ^ h4, h2 ^ h1, h3 ^ h1, h4 ^ h1]
+        for _ in range(15):
+            self._next()
+
+    def _next(self) -> int:
+        a, b, c, d = self.state
+        t = (a + b) & M32
+        a = b ^ (b >> 9)
+        b = (c + (c << 3)) & M32
+        c = ((c << 21) | (c >> 11)) & M32
+        d = (d + 1) & M32
+        t = (t + d) & M32
+        c = (c + t) & M32
+        self.state = [a, b, c, d]
+        return t
+
+    def random(self) -> float:
+        return self._next() / 4294967296
+
+
+def test_the_python_port_of_the_generator_draws_what_javascript_draws():
+    node = shutil.which("node")
+    if node is None:
+        if REQUIRE and os.environ.get("S2S_REQUIRE_JS") == "1":
+            pytest.fail("node is not installed")
+        pytest.skip("node is not installed")
+    cases = [(0, ""), (7, "Go."), (2**40 + 3, "Des œufs ? 😀"), (2**64 - 1, "x")]
+    script = ("import { sentenceRandom } from './js/src/random.js';"
+              f"for (const [seed, text] of {json.dumps([[str(s), t] for s, t in cases], ensure_ascii=False)}) {{"
+              "  const r = sentenceRandom(BigInt(seed), text);"
+              "  console.log(JSON.stringify([r(), r(), r()]));"
+              "}")
+    done = subprocess.run([node, "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    for (seed, text), line in zip(cases, done.stdout.splitlines()):
+        port = Sfc32(seed, text)
+        assert json.loads(line) == [port.random() for _ in range(3)], (seed, text)
+
+
+@pytest.mark.parametrize("top_k,temperature", [(0, 1.0), (5, 0.7)])
+def test_seeded_sampling_draws_as_python_would_with_the_c_generator(native_cli, bundles, sentences, monkeypatch,
+                                                                  top_k, temperature):
+    """The Python runtime's own sampling loop over the same TFLite files, given the C library's
+    generator in place of numpy's, samples what the C CLI samples: the loop, the top-k cut, the
+    temperature and the seeding by (seed, text) are the same."""
+    import numpy as np
+
+    import runtime.translator
+    from runtime import Translator, decoding
+
+    def sampler(temperature, top_k, seed, sources, start_id):
+        return decoding.sampling_chooser(temperature, top_k, [Sfc32(seed, s) for s in sources], never=(start_id,))
+
+    monkeypatch.setattr(runtime.translator, "_sampler", sampler)
+    monkeypatch.setattr(np.random, "default_rng", lambda generator: generator)
+    bundle = bundles["attention"]
+    want = Translator(bundle, backend="tflite").translate(sentences, top_k=top_k, temperature=temperature, seed=11)
+    flags = ("--top-k", str(top_k), "--temperature", str(temperature), "--seed", "11")
+    done = run(native_cli, "--bundle", bundle, *flags, "--batch-size", "7", stdin="".join(s + "\n" for s in sentences))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:-1] == want
+    assert want != Translator(bundle, backend="tflite").translate(sentences)  # it sampled
+
+
+def test_a_seeded_sample_depends_on_the_seed_and_the_text_only(native_cli, bundles, sentences):
+    bundle, stdin = bundles["seed"], "".join(s + "\n" for s in sentences)
+
+    def sample(*flags):
+        done = run(native_cli, "--bundle", bundle, "--top-k", "0", *flags, stdin=stdin)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first = sample("--seed", "3")
+    assert sample("--seed", "3", "--batch-size", "1") == first
+    assert sample("--seed", "3", "--stream") == first
+    reordered = run(native_cli, "--bundle", bundle, "--top-k", "0", "--seed", "3",
+                    stdin="".join(s + "\n" for s in reversed(sentences)))
+    assert reordered.stdout.split("\n")[:-1] == first.split("\n")[:-1][::-1]
+    assert sample("--seed", "4") != first
+    assert sample() != sample()  # unseeded: a seed of its own each run
+
+
+def test_streaming_gives_the_output_one_character_at_a_time(native_cli, bundles, sentences):
+    from runtime import Translator
+
+    bundle = bundles["attention"]
+    want = Translator(bundle, backend="tflite").translate(sentences[:10])
+    stdin = "".join(s + "\n" for s in sentences[:10])
+    done = run(native_cli, "--bundle", bundle, "--stream", "--echo", stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "".join(f"{s}\t{w}\n" for s, w in zip(sentences, want))
+    pieces = api_check(native_cli, bundle, "float32", "stream", "1", "-", "0", stdin=stdin).stdout.split("\n")[:-1]
+    assert [p.split("\x1f") if p else [] for p in pieces] == [list(w) for w in want]
+    # a callback that returns nonzero stops the decoding after that piece
+    stopped = api_check(native_cli, bundle, "float32", "stream", "1", "-", "3", stdin=stdin).stdout.split("\n")[:-1]
+    assert [p.split("\x1f") if p else [] for p in stopped] == [list(w)[:3] for w in want]
+
+
+def test_one_translator_per_thread_gives_what_one_gives_alone(native_cli, bundles, sentences):
+    for case in ("seed", "attention"):
+        done = api_check(native_cli, bundles[case], "dynamic", "threads", "4",
+                         stdin="".join(s + "\n" for s in sentences))
+        assert done.stdout == "4/4 threads identical\n"
+
+
+def test_the_api_reports_its_errors_with_codes(native_cli, bundles):
+    lines = api_check(native_cli, bundles["seed"], "float32", "errors").stdout.splitlines()
+    assert lines == [
+        "invalid UTF-8: 2 1 text 2 is not valid UTF-8",
+        "options: 3 sampling (top_k != 1) and beam search (beam_size > 1) do not combine: pick one | "
+        "sampling (--top-k != 1) and beam search (--beam-size > 1) do not combine: pick one",
+        "stream options: 3 sampling (top_k != 1) and beam search (beam_size > 1) do not combine: pick one",
+        "stream beam: 3 streaming works with greedy decoding and sampling, not with beam search (beam_size 2)",
+        'open: 3 kernels must be one of default, builtin, got "fast"',
+    ]
+
+
+@pytest.mark.parametrize("flags", [
+    ("--beam-size", "2", "--top-k", "3"),
+    ("--temperature", "0.5"),
+    ("--top-k", "4", "--temperature", "-1"),
+    ("--top-k", "4", "--temperature", "0.0001"),  # valid: translates
+    ("--num-hypotheses", "2"),
+    ("--stream", "--beam-size", "2"),
+    ("--stream", "--scores"),
+    ("--seed", "-1"),
+    ("--beam-size", "0"),
+    ("--length-penalty", "-0.5"),
+    ("--temperature", "inf"),
+], ids=lambda flags: " ".join(flags))
+def test_decoding_flags_are_checked_as_the_python_cli_checks_them(native_cli, attention_bundle, sentences, capsys,
+                                                                  flags):
+    from runtime.__main__ import main
+    from runtime.cli import run_main
+
+    args = ["--bundle", str(attention_bundle), *flags, sentences[0]]
+    try:
+        python = run_main(main, "python -m runtime", ["--backend", "tflite", *args])
+    except SystemExit as exit:  # argparse's own errors
+        python = exit.code
+    captured = capsys.readouterr()
+    done = run(native_cli, *args)
+    assert done.returncode == python
+    if python == 2:
+        assert error_line(done) == captured.err.strip().removeprefix("python -m runtime: error: ")
+    else:
+        assert done.stdout == captured.out
+
+
+def test_the_symbol_check_fails_on_a_function_the_library_does_not_export(tmp_path):
+    """native/cmake/check_symbols.cmake at configure time: every LiteRt function that the header
+    declares must be exported by the libLiteRt.so linked, and it finds them all."""
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        _unavailable("cmake is not installed (bash scripts/build-native installs it)")
+    try:
+        import ai_edge_litert
+    except ImportError:
+        _unavailable("the native build needs ai-edge-litert (pip install -e '.[tflite]')")
+    library = Path(ai_edge_litert.__file__).parent / "libLiteRt.so"
+    header = (ROOT / "native" / "src" / "litert_c_api.h").read_text(encoding="utf-8")
+
+    def check(text: str) -> subprocess.CompletedProcess:
+        (tmp_path / "api.h").write_text(text, encoding="utf-8")
+        script = tmp_path / "check.cmake"
+        script.write_text(f'include("{ROOT / "native" / "cmake" / "check_symbols.cmake"}")\n'
+                          f'check_litert_symbols("{tmp_path / "api.h"}" "{library}")\n', encoding="utf-8")
+        return subprocess.run([cmake, "-P", str(script)], capture_output=True, text=True, timeout=60)
+
+    done = check(header)
+    assert done.returncode == 0, done.stderr
+    section = header.split("/* SYMBOLS BEGIN")[1].split("/* SYMBOLS END")[0]
+    declared = re.findall(r"LiteRt[A-Za-z0-9_]+\(", section)
+    assert f"all {len(declared)} declared functions are exported" in done.stdout + done.stderr
+    assert len(declared) >= 20
+    broken = header.replace("/* SYMBOLS END", "LiteRtStatus LiteRtNoSuchFunction(void);\n/* SYMBOLS END")
+    done = check(broken)
+    assert done.returncode != 0 and "does not export LiteRtNoSuchFunction" in done.stderr
+
+
+def test_the_example_program_of_the_docs_compiles_and_runs(native_cli, bundles, sentences, tmp_path):
+    """docs/native.md's complete program, compiled against each build's library, prints what the
+    Python runtime gives: greedy, beam search's two best with scores, the first text streamed."""
+    from runtime import Translator
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        _unavailable("no C compiler (bash scripts/build-native installs gcc)")
+    doc = (ROOT / "docs" / "native.md").read_text(encoding="utf-8")
+    source = doc.split("<!-- example: translate.c")[1].split("```c\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "translate.c").write_text(source, encoding="utf-8")
+    build = native_cli.parent
+    sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"] if sanitizer_env(native_cli) else []
+    compiled = subprocess.run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", *sanitize, "translate.c",
+                               f"-I{ROOT / 'native' / 'include'}", f"-L{build}", "-ls2s_edge", f"-Wl,-rpath,{build}",
+                               "-o", "translate"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert compiled.returncode == 0, compiled.stderr
+    bundle, texts = bundles["attention"], sentences[:3]
+    translator = Translator(bundle, backend="tflite")
+    want = translator.translate(texts)
+    beam = translator.hypotheses(texts, beam_size=4, num_hypotheses=2)
+    done = run(tmp_path / "translate", bundle, *texts)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "".join(w + "\n" for w in want) + \
+        "".join(f"{h.score:.4f}\t{h.text}\n" for hyps in beam for h in hyps) + want[0] + "\n"
 
 
 # --- golden files: the Python runtime's checks, order and messages (runtime/golden.py) -------------

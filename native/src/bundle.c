@@ -1,6 +1,7 @@
 /* Reading a bundle as runtime/bundle.py and runtime/golden.py do: the same checks, in the same
    order, with the same messages (docs/bundle.md#checks). */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -111,6 +112,149 @@ static int json_nesting(const unsigned char* t, size_t len) {
   return best == INT_MIN ? 0 : best;
 }
 
+/* ---- strict JSON (RFC 8259, as Python's json and JavaScript's JSON.parse read it) ----
+   cJSON is lenient where they are not: raw control characters in strings, \u escapes that are not
+   four hex digits, numbers such as 01, +1, .5 or 1. are all accepted by it. The text is checked
+   first; nesting is already bounded (json_nesting), so the descent's depth is too. */
+
+typedef struct json_scan {
+  const unsigned char* s;
+  size_t len, at;
+} json_scan;
+
+static void scan_ws(json_scan* j) {
+  while (j->at < j->len && (j->s[j->at] == ' ' || j->s[j->at] == '\t' || j->s[j->at] == '\n' || j->s[j->at] == '\r'))
+    j->at++;
+}
+
+static int scan_digits(json_scan* j) {
+  size_t from = j->at;
+  while (j->at < j->len && j->s[j->at] >= '0' && j->s[j->at] <= '9') j->at++;
+  return j->at > from;
+}
+
+static int scan_string(json_scan* j) {
+  j->at++; /* the opening quote */
+  while (j->at < j->len) {
+    unsigned char c = j->s[j->at];
+    if (c == '"') {
+      j->at++;
+      return 1;
+    }
+    if (c < 0x20) return 0;
+    if (c == '\\') { /* an error is placed where Python's json places it: the u, or the backslash */
+      if (j->at + 1 >= j->len) return 0;
+      c = j->s[j->at + 1];
+      if (c == 'u') {
+        for (size_t k = 2; k <= 5; k++)
+          if (j->at + k >= j->len || !isxdigit(j->s[j->at + k])) {
+            j->at++;
+            return 0;
+          }
+        j->at += 6;
+        continue;
+      }
+      if (!c || !strchr("\"\\/bfnrt", c)) return 0;
+      j->at++;
+    }
+    j->at++;
+  }
+  return 0;
+}
+
+static int scan_value(json_scan* j) {
+  scan_ws(j);
+  if (j->at >= j->len) return 0;
+  unsigned char c = j->s[j->at];
+  if (c == '"') return scan_string(j);
+  if (c == '{' || c == '[') {
+    unsigned char close = c == '{' ? '}' : ']';
+    j->at++;
+    scan_ws(j);
+    if (j->at < j->len && j->s[j->at] == close) {
+      j->at++;
+      return 1;
+    }
+    for (;;) {
+      if (c == '{') {
+        scan_ws(j);
+        if (j->at >= j->len || j->s[j->at] != '"' || !scan_string(j)) return 0;
+        scan_ws(j);
+        if (j->at >= j->len || j->s[j->at] != ':') return 0;
+        j->at++;
+      }
+      if (!scan_value(j)) return 0;
+      scan_ws(j);
+      if (j->at < j->len && j->s[j->at] == ',') {
+        j->at++;
+        continue;
+      }
+      if (j->at < j->len && j->s[j->at] == close) {
+        j->at++;
+        return 1;
+      }
+      return 0;
+    }
+  }
+  static const char* const words[] = {"true", "false", "null"};
+  for (int k = 0; k < 3; k++) {
+    size_t n = strlen(words[k]);
+    if (j->len - j->at >= n && memcmp(j->s + j->at, words[k], n) == 0) {
+      j->at += n;
+      return 1;
+    }
+  }
+  if (c == '-') j->at++;
+  if (j->at < j->len && j->s[j->at] == '0') {
+    j->at++;
+  } else if (!scan_digits(j)) {
+    return 0;
+  }
+  /* a fraction or exponent without digits is no part of the number (what follows it must then be a
+     delimiter, as Python's json reads it) */
+  size_t mark = j->at;
+  if (j->at < j->len && j->s[j->at] == '.') {
+    j->at++;
+    if (!scan_digits(j)) {
+      j->at = mark;
+      return 1;
+    }
+  }
+  mark = j->at;
+  if (j->at < j->len && (j->s[j->at] == 'e' || j->s[j->at] == 'E')) {
+    j->at++;
+    if (j->at < j->len && (j->s[j->at] == '+' || j->s[j->at] == '-')) j->at++;
+    if (!scan_digits(j)) j->at = mark;
+  }
+  return 1;
+}
+
+/* The offset of the first byte that keeps `s` from being one JSON value (whitespace around it
+   allowed), or -1 when it is one. */
+static long json_strict_error(const unsigned char* s, size_t len) {
+  json_scan j = {s, len, 0};
+  if (scan_value(&j)) {
+    scan_ws(&j);
+    if (j.at == len) return -1;
+  }
+  return (long)(j.at < len ? j.at : len);
+}
+
+/* Python's json and JavaScript's JSON.parse keep the last of an object's repeated keys; cJSON's
+   lookups find the first: the earlier ones are dropped. */
+static void keep_last_keys(cJSON* v) {
+  for (cJSON* c = v ? v->child : NULL; c;) {
+    cJSON* next = c->next;
+    keep_last_keys(c);
+    int repeated = 0;
+    if (cJSON_IsObject(v))
+      for (cJSON* later = next; later && !repeated; later = later->next)
+        repeated = c->string && later->string && strcmp(c->string, later->string) == 0;
+    if (repeated) cJSON_Delete(cJSON_DetachItemViaPointer(v, c));
+    c = next;
+  }
+}
+
 s2s_status parse_json_bytes(const unsigned char* raw, size_t len, const char* where, const char* what,
                             int specials, cJSON** out, s2s_error** err) {
   *out = NULL;
@@ -131,15 +275,26 @@ s2s_status parse_json_bytes(const unsigned char* raw, size_t len, const char* wh
     text = kept;
   }
   const char* end = NULL;
-  cJSON* v = cJSON_ParseWithLengthOpts((const char*)text, text_len, &end, 0);
+  long strict = json_strict_error(raw, len);
+  cJSON* v = strict < 0 ? cJSON_ParseWithLengthOpts((const char*)text, text_len, &end, 0) : NULL;
   int ok = v != NULL;
   if (ok) { /* only whitespace may follow */
     for (const char* p = end; p < (const char*)text + text_len; p++)
       if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' && *p != '\0') ok = 0;
     if (memchr(raw, '\0', len)) ok = 0;
   }
+  if (!ok && strict >= 0) { /* the place in the file itself */
+    free(kept);
+    kept = NULL;
+    free(cuts);
+    cuts = NULL;
+    n_cuts = 0;
+    text = raw;
+    text_len = len;
+    end = (const char*)raw + strict;
+  }
   if (!ok) {
-    const char* at = v ? end : cJSON_GetErrorPtr();
+    const char* at = v || strict >= 0 ? end : cJSON_GetErrorPtr();
     if (at && at >= (const char*)text && at <= (const char*)text + text_len) { /* the same place in the file */
       size_t pos = (size_t)(at - (const char*)text), shift = 0;
       for (size_t k = 0; k < n_cuts && cuts[2 * k] < pos; k++) shift += cuts[2 * k + 1];
@@ -165,6 +320,7 @@ s2s_status parse_json_bytes(const unsigned char* raw, size_t len, const char* wh
   }
   free(kept);
   free(cuts);
+  keep_last_keys(v);
   *out = v;
   return S2S_OK;
 }
