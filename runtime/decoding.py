@@ -205,9 +205,10 @@ def beam_decode(
             mine = np.flatnonzero(owner == sentence)
             flat = candidates[mine].ravel()
             # At most beam_size candidates end, so the best 2 * beam_size hold beam_size that do not.
+            # Ties go to the lower index, as argmax, also at the cut (argpartition would keep any of
+            # the tied candidates there, and quantized logits do tie): the C and JavaScript loops agree.
             k = min(flat.size, 2 * beam_size)
-            best = np.argpartition(-flat, k - 1)[:k]
-            best = best[np.lexsort((best, -flat[best]))]  # ties: the lower index, as argmax
+            best = np.argsort(-flat, kind="stable")[:k]
             alive: list[tuple[int, int, float]] = []
             for position, index in enumerate(best):
                 row, token, total = int(mine[index // vocab]), int(index % vocab), float(flat[index])

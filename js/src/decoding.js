@@ -218,9 +218,8 @@ export async function beamDecode(model, ids, batch, time, startId, endId, maxSte
       const flat = mine.length * vocab;
       const order = Array.from({ length: flat }, (_, k) => k);
       const value = (k) => candidates[mine[Math.floor(k / vocab)] * vocab + (k % vocab)];
-      // Best first; ties: the lower index, as argmax. At most beamSize candidates end, so the best
-      // 2 * beamSize hold beamSize that do not. (On an exact float64 tie at that cut, numpy's
-      // argpartition may keep another of the tied candidates than this sort does.)
+      // Best first; ties: the lower index, as argmax (the Python and C loops too). At most beamSize
+      // candidates end, so the best 2 * beamSize hold beamSize that do not.
       order.sort((a, b) => value(b) - value(a) || a - b);
       const alive = [];
       order.slice(0, Math.min(flat, 2 * beamSize)).forEach((k, position) => {

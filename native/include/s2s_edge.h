@@ -103,7 +103,8 @@ S2S_API void s2s_decoding_init(s2s_decoding* decoding);
 /* Translate `count` texts: on S2S_OK, *outputs is an array of `count` NUL-terminated UTF-8 strings
  * (the best output of each), in input order, freed with s2s_strings_free(*outputs, count). On error
  * *outputs is NULL and nothing was translated. The empty text gives "". Texts are decoded in batches
- * of up to max_batch_size sentences of similar length. */
+ * of up to max_batch_size sentences of similar length (one at a time when an artifact of the model
+ * is marked batch_invariant false). */
 S2S_API s2s_status s2s_translate(s2s_translator* translator, const char* const* texts, size_t count,
                                  const s2s_decoding* decoding, char*** outputs, s2s_error** error);
 

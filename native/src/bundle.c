@@ -134,7 +134,7 @@ static int scan_digits(json_scan* j) {
 }
 
 static int scan_string(json_scan* j) {
-  j->at++; /* the opening quote */
+  size_t opening = j->at++;
   while (j->at < j->len) {
     unsigned char c = j->s[j->at];
     if (c == '"') {
@@ -143,11 +143,11 @@ static int scan_string(json_scan* j) {
     }
     if (c < 0x20) return 0;
     if (c == '\\') { /* an error is placed where Python's json places it: the u, or the backslash */
-      if (j->at + 1 >= j->len) return 0;
+      if (j->at + 1 >= j->len) break;
       c = j->s[j->at + 1];
       if (c == 'u') {
-        for (size_t k = 2; k <= 5; k++)
-          if (j->at + k >= j->len || !isxdigit(j->s[j->at + k])) {
+        for (size_t k = 2; k <= 6; k++) /* four hex digits, and more text after them */
+          if (j->at + k >= j->len || (k < 6 && !isxdigit(j->s[j->at + k]))) {
             j->at++;
             return 0;
           }
@@ -159,6 +159,7 @@ static int scan_string(json_scan* j) {
     }
     j->at++;
   }
+  j->at = opening; /* unterminated: Python's json names where the string starts */
   return 0;
 }
 
@@ -204,10 +205,12 @@ static int scan_value(json_scan* j) {
       return 1;
     }
   }
+  size_t number = j->at;
   if (c == '-') j->at++;
   if (j->at < j->len && j->s[j->at] == '0') {
     j->at++;
   } else if (!scan_digits(j)) {
+    j->at = number; /* no value here */
     return 0;
   }
   /* a fraction or exponent without digits is no part of the number (what follows it must then be a
@@ -240,19 +243,41 @@ static long json_strict_error(const unsigned char* s, size_t len) {
   return (long)(j.at < len ? j.at : len);
 }
 
-/* Python's json and JavaScript's JSON.parse keep the last of an object's repeated keys; cJSON's
-   lookups find the first: the earlier ones are dropped. */
-static void keep_last_keys(cJSON* v) {
-  for (cJSON* c = v ? v->child : NULL; c;) {
-    cJSON* next = c->next;
-    keep_last_keys(c);
-    int repeated = 0;
-    if (cJSON_IsObject(v))
-      for (cJSON* later = next; later && !repeated; later = later->next)
-        repeated = c->string && later->string && strcmp(c->string, later->string) == 0;
-    if (repeated) cJSON_Delete(cJSON_DetachItemViaPointer(v, c));
-    c = next;
+/* Python's json and JavaScript's JSON.parse give a repeated key of an object the last value, at the
+   first one's place; cJSON's lookups would find the first. Sorted by key, so a hostile object of many
+   keys costs n log n. 0, or -1 out of memory. */
+typedef struct key_item {
+  const char* key;
+  size_t index;
+  cJSON* node;
+} key_item;
+
+static int by_key(const void* a, const void* b) {
+  const key_item *x = a, *y = b;
+  int c = strcmp(x->key, y->key);
+  return c ? c : (x->index < y->index ? -1 : x->index > y->index);
+}
+
+static int keep_last_keys(cJSON* v) {
+  size_t n = 0;
+  for (cJSON* c = v->child; c; c = c->next, n++)
+    if (keep_last_keys(c)) return -1;
+  if (!cJSON_IsObject(v) || n < 2) return 0;
+  key_item* items = malloc(n * sizeof *items);
+  if (!items) return -1;
+  n = 0;
+  for (cJSON* c = v->child; c; c = c->next, n++) items[n] = (key_item){c->string ? c->string : "", n, c};
+  qsort(items, n, sizeof *items, by_key);
+  for (size_t i = 0, j; i < n; i = j) {
+    for (j = i + 1; j < n && strcmp(items[j].key, items[i].key) == 0; j++) {
+    }
+    if (j - i < 2) continue;
+    for (size_t k = i + 1; k + 1 < j; k++) cJSON_Delete(cJSON_DetachItemViaPointer(v, items[k].node));
+    cJSON* last = cJSON_DetachItemViaPointer(v, items[j - 1].node);
+    cJSON_ReplaceItemViaPointer(v, items[i].node, last);
   }
+  free(items);
+  return 0;
 }
 
 s2s_status parse_json_bytes(const unsigned char* raw, size_t len, const char* where, const char* what,
@@ -320,7 +345,10 @@ s2s_status parse_json_bytes(const unsigned char* raw, size_t len, const char* wh
   }
   free(kept);
   free(cuts);
-  keep_last_keys(v);
+  if (keep_last_keys(v)) {
+    cJSON_Delete(v);
+    return set_error(err, S2S_ERROR_MEMORY, "out of memory");
+  }
   *out = v;
   return S2S_OK;
 }

@@ -1,11 +1,14 @@
 /* s2s-translate: the command line of `python -m runtime` over the C library (runtime/__main__.py,
    runtime/cli.py): TEXT arguments, or stdin line by line in batches; one-line `error:` on stderr
    and exit status 2 for user errors; --self-check prints the golden comparison, exit 0 or 1. */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 #include "s2s_edge.h"
@@ -98,7 +101,9 @@ static int fail(s2s_error* e, const char* where, long number) {
   return rc;
 }
 
-/* argparse takes an argument that looks like a negative number as a value (^-\d+$|^-\d*\.\d+$) */
+/* ---- argparse's ways (runtime/cli.py, Python's argparse) ---- */
+
+/* argparse takes an argument that looks like a negative number as a value or TEXT (^-\d+$|^-\d*\.\d+$) */
 static int negative_number(const char* a) {
   if (a[0] != '-') return 0;
   const char* p = a + 1;
@@ -109,58 +114,178 @@ static int negative_number(const char* a) {
   return frac && !p[digits + 1 + frac];
 }
 
-/* argparse's types (runtime/cli.py): whole numbers of at least `minimum`, finite numbers. */
-static int parse_whole(const char* flag, const char* text, long minimum, long maximum, long* out) {
-  char* end;
-  errno = 0;
-  long v = strtol(text, &end, 10);
-  if (!*text || *end || errno) {
+/* `text` without surrounding whitespace and without the underscores that Python's int() and float()
+   allow between digits; NULL when an underscore stands elsewhere. Caller frees. */
+static char* python_number_text(const char* text) {
+  while (isspace((unsigned char)*text)) text++;
+  size_t n = strlen(text);
+  while (n && isspace((unsigned char)text[n - 1])) n--;
+  char* out = malloc(n + 1);
+  if (!out) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (text[i] == '_') {
+      if (!(i && isdigit((unsigned char)text[i - 1]) && i + 1 < n && isdigit((unsigned char)text[i + 1]))) {
+        free(out);
+        return NULL;
+      }
+      continue;
+    }
+    out[k++] = text[i];
+  }
+  out[k] = '\0';
+  return out;
+}
+
+/* Python's int(text) as a sign and a run of decimal digits (leading zeros dropped): 1, or 0 when it
+   is no whole number. */
+static int python_int(const char* text, int* negative, char** digits) {
+  char* t = python_number_text(text);
+  if (!t) return 0;
+  const char* p = t;
+  *negative = *p == '-';
+  if (*p == '-' || *p == '+') p++;
+  if (!*p || strspn(p, "0123456789") != strlen(p)) {
+    free(t);
+    return 0;
+  }
+  while (p[0] == '0' && p[1]) p++;
+  *digits = s2s_strdup(p);
+  free(t);
+  return *digits != NULL;
+}
+
+/* argparse's whole numbers (runtime/cli.py _whole_number): at least `minimum`; C's fields also hold at
+   most `maximum`, named in the error (Python's ints have no bound). */
+static int parse_whole(const char* flag, const char* text, unsigned long long minimum, unsigned long long maximum,
+                       unsigned long long* out) {
+  int negative;
+  char* digits;
+  if (!python_int(text, &negative, &digits)) {
     fprintf(stderr, PROG ": error: argument %s: expected a whole number, got '%s' (see --help)\n", flag, text);
     return 0;
   }
-  if (v < minimum || v > maximum) {
-    fprintf(stderr, PROG ": error: argument %s: must be at least %ld, got %s (see --help)\n", flag, minimum, text);
-    return 0;
+  int zero = strcmp(digits, "0") == 0;
+  errno = 0;
+  unsigned long long v = strtoull(digits, NULL, 10);
+  int ok = 1;
+  if ((negative && !zero) || (!negative && v < minimum)) {
+    fprintf(stderr, PROG ": error: argument %s: must be at least %llu, got %s%s (see --help)\n", flag, minimum,
+            negative && !zero ? "-" : "", digits);
+    ok = 0;
+  } else if (errno == ERANGE || v > maximum) {
+    fprintf(stderr, PROG ": error: argument %s: must be at most %llu, got %s (see --help)\n", flag, maximum, digits);
+    ok = 0;
   }
+  free(digits);
   *out = v;
-  return 1;
+  return ok;
 }
 
 static int parse_int(const char* flag, const char* text, int minimum, int* out) {
-  long v;
-  if (!parse_whole(flag, text, minimum, 1000000000L, &v)) return 0;
+  unsigned long long v;
+  if (!parse_whole(flag, text, (unsigned long long)minimum, INT_MAX, &v)) return 0;
   *out = (int)v;
   return 1;
 }
 
-static int parse_seed(const char* text, uint64_t* out) {
-  long ignored;
-  if (text[0] == '-' || !*text) return parse_whole("--seed", text, 0, 0, &ignored); /* its message */
-  char* end;
-  errno = 0;
-  unsigned long long v = strtoull(text, &end, 10);
-  if (*end) return parse_whole("--seed", text, 0, 0, &ignored);
-  if (errno) {
-    fprintf(stderr, PROG ": error: argument --seed: must be at most 18446744073709551615, got %s (see --help)\n", text);
-    return 0;
-  }
-  *out = (uint64_t)v;
+static int parse_seed(const char* text, s2s_decoding* d) {
+  unsigned long long v;
+  if (!parse_whole("--seed", text, 0, UINT64_MAX, &v)) return 0;
+  d->seeded = 1;
+  d->seed = (uint64_t)v;
   return 1;
 }
 
+/* Python's float(text): decimal digits, a point, an exponent, or inf, infinity, nan (any case, signed). */
+static int python_float(const char* text, double* out) {
+  char* t = python_number_text(text);
+  if (!t) return 0;
+  const char* p = t + (*t == '-' || *t == '+');
+  int word = strcasecmp(p, "inf") == 0 || strcasecmp(p, "infinity") == 0 || strcasecmp(p, "nan") == 0;
+  int ok = *p && (word || strspn(p, "0123456789.eE+-") == strlen(p));
+  char* end = t;
+  if (ok) *out = strtod(t, &end);
+  ok = ok && end != t && !*end;
+  free(t);
+  return ok;
+}
+
+/* runtime/cli.py: --length-penalty is non_negative_float, --temperature finite_float */
 static int parse_number(const char* flag, const char* text, int non_negative, double* out) {
-  char* end;
-  double v = strtod(text, &end);
-  if (!*text || *end || !isfinite(v)) {
+  double v;
+  if (!python_float(text, &v) || (!non_negative && !isfinite(v))) {
     fprintf(stderr, PROG ": error: argument %s: expected a number, got '%s' (see --help)\n", flag, text);
     return 0;
   }
-  if (non_negative && !(v >= 0)) {
+  if (non_negative && !(v >= 0 && v < INFINITY)) {
     fprintf(stderr, PROG ": error: argument %s: must be 0 or a positive number, got %s (see --help)\n", flag, text);
     return 0;
   }
   *out = v;
   return 1;
+}
+
+/* The flags, in runtime/__main__.py's order (argparse lists ambiguous abbreviations in it). */
+typedef struct flag_spec {
+  const char* name;
+  int takes_value;
+} flag_spec;
+
+static const flag_spec FLAGS[] = {
+    {"--help", 0},        {"--bundle", 1},         {"--precision", 1},      {"--kernels", 1},
+    {"--self-check", 0},  {"--threads", 1},        {"--batch-size", 1},     {"--on-unknown", 1},
+    {"--on-overflow", 1}, {"--echo", 0},           {"--beam-size", 1},      {"--num-hypotheses", 1},
+    {"--length-penalty", 1}, {"--top-k", 1},       {"--temperature", 1},    {"--seed", 1},
+    {"--scores", 0},      {"--stream", 0},         {"--verbose", 0},
+};
+#define N_FLAGS (sizeof FLAGS / sizeof *FLAGS)
+#define POSITIONAL (-1)
+#define UNKNOWN (-2)
+#define AMBIGUOUS (-3)
+
+/* argparse's _parse_optional: the flag an argument names (exactly, or by a unique prefix; with
+   "=VALUE" or not), POSITIONAL for TEXT ("-", a negative number, anything with a space), UNKNOWN or
+   AMBIGUOUS. *explicit: the text after "=", or NULL. */
+static int classify(const char* arg, const char** explicit) {
+  *explicit = NULL;
+  if (arg[0] != '-') return POSITIONAL;
+  if (strcmp(arg, "-h") == 0) return 0;
+  for (size_t k = 0; k < N_FLAGS; k++)
+    if (strcmp(arg, FLAGS[k].name) == 0) return (int)k;
+  if (!arg[1]) return POSITIONAL;
+  const char* eq = strchr(arg, '=');
+  size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+  if (eq)
+    for (size_t k = 0; k < N_FLAGS; k++)
+      if (strlen(FLAGS[k].name) == len && strncmp(arg, FLAGS[k].name, len) == 0) {
+        *explicit = eq + 1;
+        return (int)k;
+      }
+  if (arg[1] == '-' && len > 2) {
+    int found = UNKNOWN;
+    for (size_t k = 0; k < N_FLAGS; k++)
+      if (strncmp(arg, FLAGS[k].name, len) == 0) found = found == UNKNOWN ? (int)k : AMBIGUOUS;
+    if (found != UNKNOWN) {
+      if (found >= 0 && eq) *explicit = eq + 1;
+      return found;
+    }
+  }
+  if (negative_number(arg) || strchr(arg, ' ')) return POSITIONAL;
+  return UNKNOWN;
+}
+
+static void ambiguous(const char* arg) {
+  const char* eq = strchr(arg, '=');
+  size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+  fprintf(stderr, PROG ": error: ambiguous option: %.*s could match", (int)len, arg);
+  const char* sep = " ";
+  for (size_t k = 0; k < N_FLAGS; k++)
+    if (strncmp(arg, FLAGS[k].name, len) == 0) {
+      fprintf(stderr, "%s%s", sep, FLAGS[k].name);
+      sep = ", ";
+    }
+  fprintf(stderr, " (see --help)\n");
 }
 
 /* How results are written (runtime/cli.py Output). */
@@ -173,6 +298,16 @@ typedef struct batch {
   char** lines;
   size_t n, cap;
 } batch;
+
+/* f"{score:.4f}" (nan, inf and -inf as Python writes them) */
+static void print_score(double score) {
+  if (isnan(score))
+    fputs("nan\t", stdout);
+  else if (isinf(score))
+    fputs(score < 0 ? "-inf\t" : "inf\t", stdout);
+  else
+    printf("%.4f\t", score);
+}
 
 static int put_piece(const char* piece, size_t length, void* user) {
   (void)user;
@@ -216,7 +351,7 @@ static int write_outputs(s2s_translator* t, char** texts, size_t n, const output
           fputs(texts[i], stdout);
           fputc('\t', stdout);
         }
-        if (o->scores) printf("%.4f\t", results[i].hypotheses[h].score);
+        if (o->scores) print_score(results[i].hypotheses[h].score);
         fputs(results[i].hypotheses[h].text, stdout);
         fputc('\n', stdout);
       }
@@ -320,52 +455,53 @@ int main(int argc, char** argv) {
   char** texts = calloc((size_t)argc + 1, sizeof *texts);
   size_t n_texts = 0;
   if (!texts) return user_error("out of memory");
-  static const char* const value_flags[] = {"--bundle",      "--precision",   "--kernels",        "--batch-size",
-                                            "--on-unknown",  "--on-overflow", "--threads",        "--beam-size",
-                                            "--num-hypotheses", "--length-penalty", "--top-k", "--temperature",
-                                            "--seed"};
   int rc = 0;
   for (int i = 1; i < argc; i++) {
     char* arg = argv[i];
-    if (only_positional || arg[0] != '-' || strcmp(arg, "-") == 0) {
-      texts[n_texts++] = arg;
-      continue;
-    }
-    if (strcmp(arg, "--") == 0) {
+    const char* value = NULL;
+    int f = only_positional ? POSITIONAL : classify(arg, &value);
+    if (!only_positional && strcmp(arg, "--") == 0) {
       only_positional = 1;
       continue;
     }
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-      fputs(USAGE, stdout);
-      free(texts);
-      return 0;
-    }
-    if (strcmp(arg, "--echo") == 0 || strcmp(arg, "--scores") == 0 || strcmp(arg, "--stream") == 0) {
-      *(arg[2] == 'e' ? &out.echo : arg[3] == 'c' ? &out.scores : &out.stream) = 1;
+    if (f == POSITIONAL) {
+      texts[n_texts++] = arg;
       continue;
     }
-    if (strcmp(arg, "--self-check") == 0) {
-      self_check = 1;
-      continue;
+    if (f == AMBIGUOUS) {
+      ambiguous(arg);
+      rc = 2;
+      goto out;
     }
-    if (strcmp(arg, "--verbose") == 0) continue;
-    const char* flag = NULL;
-    const char* value = NULL;
-    char* eq = strchr(arg, '=');
-    size_t flag_len = eq ? (size_t)(eq - arg) : strlen(arg);
-    for (size_t k = 0; k < sizeof value_flags / sizeof *value_flags; k++)
-      if (strlen(value_flags[k]) == flag_len && strncmp(arg, value_flags[k], flag_len) == 0) flag = value_flags[k];
-    if (!flag) {
+    if (f == UNKNOWN) {
       rc = usage_error("unrecognized arguments: %s%s", arg, "");
       goto out;
     }
-    if (eq) {
-      value = eq + 1;
-    } else if (i + 1 < argc && (argv[i + 1][0] != '-' || argv[i + 1][1] == '\0' || negative_number(argv[i + 1]))) {
-      value = argv[++i];
-    } else {
-      rc = usage_error("argument %s: expected one argument%s", flag, "");
-      goto out;
+    const char* flag = FLAGS[f].name;
+    if (!FLAGS[f].takes_value) {
+      if (value) {
+        rc = usage_error("argument %s: ignored explicit argument '%s'", flag, value);
+        goto out;
+      }
+      if (strcmp(flag, "--help") == 0) {
+        fputs(USAGE, stdout);
+        free(texts);
+        return 0;
+      }
+      if (strcmp(flag, "--echo") == 0) out.echo = 1;
+      if (strcmp(flag, "--scores") == 0) out.scores = 1;
+      if (strcmp(flag, "--stream") == 0) out.stream = 1;
+      if (strcmp(flag, "--self-check") == 0) self_check = 1;
+      continue;
+    }
+    if (!value) {
+      const char* ignored;
+      if (i + 1 < argc && strcmp(argv[i + 1], "--") && classify(argv[i + 1], &ignored) == POSITIONAL) {
+        value = argv[++i];
+      } else {
+        rc = usage_error("argument %s: expected one argument%s", flag, "");
+        goto out;
+      }
     }
     if (strcmp(flag, "--bundle") == 0) {
       bundle = value;
@@ -398,7 +534,7 @@ int main(int argc, char** argv) {
                : strcmp(flag, "--top-k") == 0          ? parse_int(flag, value, 0, &d->top_k)
                : strcmp(flag, "--length-penalty") == 0 ? parse_number(flag, value, 1, &d->length_penalty)
                : strcmp(flag, "--temperature") == 0    ? parse_number(flag, value, 0, &d->temperature)
-                                                       : (d->seeded = parse_seed(value, &d->seed));
+                                                       : parse_seed(value, d);
       if (!ok) {
         rc = 2;
         goto out;

@@ -3,6 +3,7 @@
    its exact stopping bound; and the sampling generator (js/src/random.js), so that a seed gives the
    same draws in C as in JavaScript. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,14 +86,36 @@ static s2s_status state_select(model_state* s, size_t tensors, const size_t* sel
   return S2S_OK;
 }
 
-/* runtime/decoding.py log_softmax, in double */
+/* numpy's sum of a contiguous float64 row (pairwise, in blocks of up to 128 with 8 accumulators):
+   the same additions in the same order, so scores and beam ranks are numpy's to the last bit. */
+static double pairwise_sum(const double* a, size_t n) {
+  if (n < 8) {
+    double r = 0.;
+    for (size_t i = 0; i < n; i++) r += a[i];
+    return r;
+  }
+  if (n <= 128) {
+    double r[8];
+    for (int k = 0; k < 8; k++) r[k] = a[k];
+    size_t i = 8;
+    for (; i < n - (n % 8); i += 8)
+      for (int k = 0; k < 8; k++) r[k] += a[i + (size_t)k];
+    double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; i++) res += a[i];
+    return res;
+  }
+  size_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
+}
+
+/* runtime/decoding.py log_softmax, in double (out holds n doubles; the exponentials pass through it) */
 static void log_softmax(const float* row, size_t n, double* out) {
   double max = -INFINITY;
   for (size_t v = 0; v < n; v++)
     if ((double)row[v] > max) max = row[v];
-  double sum = 0;
-  for (size_t v = 0; v < n; v++) sum += exp((double)row[v] - max);
-  double lse = log(sum);
+  for (size_t v = 0; v < n; v++) out[v] = exp((double)row[v] - max);
+  double lse = log(pairwise_sum(out, n));
   for (size_t v = 0; v < n; v++) out[v] = ((double)row[v] - max) - lse;
 }
 
@@ -334,6 +357,52 @@ static int hyp_add(hyp_list* h, const int32_t* prefix, size_t n, int32_t token, 
   return 0;
 }
 
+/* a * b, or SIZE_MAX when it does not fit */
+static size_t mul_or_max(size_t a, size_t b) { return b && a > SIZE_MAX / b ? SIZE_MAX : a * b; }
+
+/* *p grown to hold n elements of `size` bytes (kept as they are); 0, or -1 out of memory */
+static int grow(void** p, size_t* cap, size_t n, size_t size) {
+  if (n <= *cap) return 0;
+  size_t want = n > 2 * *cap ? n : 2 * *cap;
+  if (mul_or_max(want, size) == SIZE_MAX) want = n;
+  if (mul_or_max(want, size) == SIZE_MAX) return -1;
+  void* q = realloc(*p, want * size);
+  if (!q) return -1;
+  *p = q;
+  *cap = want;
+  return 0;
+}
+
+/* The live prefixes of a step: owner sentence, total score, ids so far (stride max_steps). */
+typedef struct beam_rows {
+  size_t cap;
+  size_t* owner;
+  double* totals;
+  int32_t* prefixes;
+} beam_rows;
+
+static int beam_rows_grow(beam_rows* b, size_t n, size_t max_steps) {
+  if (n <= b->cap) return 0;
+  size_t c1 = b->cap, c2 = b->cap, c3 = b->cap * max_steps;
+  if (grow((void**)&b->owner, &c1, n, sizeof *b->owner) || grow((void**)&b->totals, &c2, n, sizeof *b->totals) ||
+      mul_or_max(n, max_steps) == SIZE_MAX || grow((void**)&b->prefixes, &c3, n * max_steps, sizeof *b->prefixes))
+    return -1;
+  b->cap = n;
+  return 0;
+}
+
+static void beam_rows_free(beam_rows* b) {
+  free(b->owner);
+  free(b->totals);
+  free(b->prefixes);
+}
+
+static int by_total(const void* a, const void* b) {
+  const candidate *x = a, *y = b;
+  if (x->total != y->total) return x->total > y->total ? -1 : 1;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
 s2s_status beam_decode(const step_model* m, int32_t* ids, size_t rows, int32_t start, int32_t end, size_t max_steps,
                        int beam_size, int num_hypotheses, double length_penalty, decoded** out, size_t* n_out,
                        s2s_error** err) {
@@ -341,37 +410,37 @@ s2s_status beam_decode(const step_model* m, int32_t* ids, size_t rows, int32_t s
     out[r] = NULL;
     n_out[r] = 0;
   }
-  if (!rows) return S2S_OK;
+  if (!rows || !max_steps) return S2S_OK;
   model_state state;
   s2s_status st = encode(m, ids, rows, &state, err);
   if (st) return st;
-  size_t beam = (size_t)beam_size, cap = rows * beam, k_max = 2 * beam;
+  /* Buffers grow with the prefixes actually live: a sentence keeps at most beam_size of them, and
+     at most its rows times the vocabulary. */
+  size_t beam = (size_t)beam_size, k_max = mul_or_max(2, beam), all_rows = mul_or_max(rows, beam);
   hyp_list* finished = calloc(rows, sizeof *finished);
-  size_t *owner = malloc(cap * sizeof *owner), *new_owner = malloc(cap * sizeof *new_owner),
-         *select = malloc(cap * sizeof *select);
-  int32_t *prefixes = malloc(cap * (max_steps + 1) * sizeof *prefixes),
-          *new_prefixes = malloc(cap * (max_steps + 1) * sizeof *new_prefixes);
-  int32_t* tokens = aligned_zalloc(cap * sizeof *tokens);
-  double *totals = malloc(cap * sizeof *totals), *new_totals = malloc(cap * sizeof *new_totals);
-  candidate* best = malloc((k_max + 1) * sizeof *best);
-  candidate* alive = malloc(beam * sizeof *alive);
+  beam_rows cur = {0}, next = {0};
+  size_t *select = NULL, select_cap = 0, tokens_cap = rows, cand_cap = 0, best_cap = 0, alive_cap = 0;
+  int32_t* tokens = aligned_zalloc(rows * sizeof *tokens);
   double* cand = NULL;
-  if (!finished || !owner || !new_owner || !select || !prefixes || !new_prefixes || !tokens || !totals || !new_totals ||
-      !best || !alive) {
+  candidate *best = NULL, *alive = NULL;
+  if (!finished || !tokens || beam_rows_grow(&cur, rows, max_steps)) {
     st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
     goto done;
   }
   size_t live = rows;
   for (size_t r = 0; r < rows; r++) {
-    owner[r] = r;
-    totals[r] = 0;
+    cur.owner[r] = r;
+    cur.totals[r] = 0;
     tokens[r] = start;
   }
   for (size_t t = 0; t < max_steps && live; t++) {
     host_tensor logits;
     if ((st = step(m, tokens, live, &state, &logits, err))) goto done;
-    size_t vocab = logits.row_elems;
-    if (!cand && !(cand = malloc(cap * (vocab ? vocab : 1) * sizeof *cand))) {
+    size_t vocab = logits.row_elems, width = vocab ? vocab : 1;
+    size_t bound = mul_or_max(live, width); /* the most prefixes the next step can keep */
+    if (bound > all_rows) bound = all_rows;
+    if (grow((void**)&cand, &cand_cap, mul_or_max(live, width), sizeof *cand) ||
+        beam_rows_grow(&next, bound, max_steps) || grow((void**)&select, &select_cap, bound, sizeof *select)) {
       host_tensor_free(&logits);
       st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
       goto done;
@@ -379,26 +448,38 @@ s2s_status beam_decode(const step_model* m, int32_t* ids, size_t rows, int32_t s
     for (size_t i = 0; i < live; i++) {
       double* c = cand + i * vocab;
       log_softmax((const float*)logits.data + i * vocab, vocab, c);
-      for (size_t v = 0; v < vocab; v++) c[v] += totals[i];
+      for (size_t v = 0; v < vocab; v++) c[v] += cur.totals[i];
       if (start >= 0 && (size_t)start < vocab) c[start] = -INFINITY; /* START is no output character */
     }
     host_tensor_free(&logits);
     size_t kept = 0;
     for (size_t lo = 0; lo < live;) {
-      size_t sentence = owner[lo], hi = lo;
-      while (hi < live && owner[hi] == sentence) hi++;
+      size_t sentence = cur.owner[lo], hi = lo;
+      while (hi < live && cur.owner[hi] == sentence) hi++;
       /* the best min(size, 2 * beam) candidates of the sentence's rows, best first, ties to the lower index
          (at most beam_size of them end, so they hold beam_size that do not) */
       size_t size = (hi - lo) * vocab, k = size < k_max ? size : k_max, n_best = 0;
-      for (size_t index = 0; index < size; index++) {
-        double total = cand[lo * vocab + index];
-        if (n_best == k && !(total > best[k - 1].total)) continue;
-        size_t j = n_best < k ? n_best++ : k - 1;
-        while (j > 0 && best[j - 1].total < total) {
-          best[j] = best[j - 1];
-          j--;
+      size_t n_alive_max = size < beam ? size : beam;
+      if (grow((void**)&best, &best_cap, (k > 64 ? size : k) + 1, sizeof *best) ||
+          grow((void**)&alive, &alive_cap, n_alive_max + 1, sizeof *alive)) {
+        st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
+        goto done;
+      }
+      if (k > 64) { /* a wide beam: sort them all */
+        for (size_t index = 0; index < size; index++) best[index] = (candidate){cand[lo * vocab + index], index};
+        qsort(best, size, sizeof *best, by_total);
+        n_best = k;
+      } else {
+        for (size_t index = 0; index < size; index++) {
+          double total = cand[lo * vocab + index];
+          if (n_best == k && !(total > best[k - 1].total)) continue;
+          size_t j = n_best < k ? n_best++ : k - 1;
+          while (j > 0 && best[j - 1].total < total) {
+            best[j] = best[j - 1];
+            j--;
+          }
+          best[j] = (candidate){total, index};
         }
-        best[j] = (candidate){total, index};
       }
       size_t n_alive = 0;
       hyp_list* done_list = &finished[sentence];
@@ -406,7 +487,7 @@ s2s_status beam_decode(const step_model* m, int32_t* ids, size_t rows, int32_t s
         size_t row = lo + best[position].index / vocab;
         int32_t token = (int32_t)(best[position].index % vocab);
         if (token == end) {
-          if (position < beam && hyp_add(done_list, prefixes + row * max_steps, t, -1, best[position].total, 1)) {
+          if (position < beam && hyp_add(done_list, cur.prefixes + row * max_steps, t, -1, best[position].total, 1)) {
             st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
             goto done;
           }
@@ -418,7 +499,8 @@ s2s_status beam_decode(const step_model* m, int32_t* ids, size_t rows, int32_t s
       if (t == max_steps - 1) { /* cut by the length limit: they count as they stand, as in greedy */
         for (size_t a = 0; a < n_alive; a++) {
           size_t row = alive[a].index / vocab;
-          if (hyp_add(done_list, prefixes + row * max_steps, t, (int32_t)(alive[a].index % vocab), alive[a].total, 0)) {
+          if (hyp_add(done_list, cur.prefixes + row * max_steps, t, (int32_t)(alive[a].index % vocab), alive[a].total,
+                      0)) {
             st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
             goto done;
           }
@@ -432,16 +514,16 @@ s2s_status beam_decode(const step_model* m, int32_t* ids, size_t rows, int32_t s
         double best_live = -INFINITY;
         for (size_t a = 0; a < n_alive; a++)
           if (alive[a].total > best_live) best_live = alive[a].total;
-        double bound = length_penalty != 0 ? best_live / pow((double)max_steps, length_penalty) : best_live;
-        if (rank_of(&done_list->items[num_hypotheses - 1], length_penalty) >= bound) continue;
+        double limit = length_penalty != 0 ? best_live / pow((double)max_steps, length_penalty) : best_live;
+        if (rank_of(&done_list->items[num_hypotheses - 1], length_penalty) >= limit) continue;
       }
       for (size_t a = 0; a < n_alive; a++) {
         size_t row = alive[a].index / vocab;
         select[kept] = row;
-        new_owner[kept] = sentence;
-        new_totals[kept] = alive[a].total;
-        memcpy(new_prefixes + kept * max_steps, prefixes + row * max_steps, t * sizeof *prefixes);
-        new_prefixes[kept * max_steps + t] = (int32_t)(alive[a].index % vocab);
+        next.owner[kept] = sentence;
+        next.totals[kept] = alive[a].total;
+        memcpy(next.prefixes + kept * max_steps, cur.prefixes + row * max_steps, t * sizeof *cur.prefixes);
+        next.prefixes[kept * max_steps + t] = (int32_t)(alive[a].index % vocab);
         kept++;
       }
     }
@@ -449,18 +531,20 @@ s2s_status beam_decode(const step_model* m, int32_t* ids, size_t rows, int32_t s
     /* The context (attention's memory) is per sentence: it moves only when a sentence's number of
        rows changes (the first step, a sentence that stops). */
     int same = kept == live;
-    for (size_t i = 0; same && i < kept; i++) same = owner[select[i]] == owner[i];
+    for (size_t i = 0; same && i < kept; i++) same = cur.owner[select[i]] == cur.owner[i];
     if ((st = state_select(&state, same ? 2 : state.n, select, kept, err))) goto done;
-    for (size_t i = 0; i < kept; i++) tokens[i] = new_prefixes[i * max_steps + t];
-    size_t* o = owner;
-    owner = new_owner;
-    new_owner = o;
-    int32_t* p = prefixes;
-    prefixes = new_prefixes;
-    new_prefixes = p;
-    double* d = totals;
-    totals = new_totals;
-    new_totals = d;
+    if (kept > tokens_cap) {
+      free(tokens);
+      if (!(tokens = aligned_zalloc(kept * sizeof *tokens))) {
+        st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
+        goto done;
+      }
+      tokens_cap = kept;
+    }
+    for (size_t i = 0; i < kept; i++) tokens[i] = next.prefixes[i * max_steps + t];
+    beam_rows swap = cur;
+    cur = next;
+    next = swap;
     live = kept;
   }
   for (size_t r = 0; r < rows; r++) {
@@ -487,16 +571,12 @@ done:
       n_out[r] = 0;
     }
   free(finished);
-  free(owner);
-  free(new_owner);
+  beam_rows_free(&cur);
+  beam_rows_free(&next);
   free(select);
-  free(prefixes);
-  free(new_prefixes);
   free(tokens);
-  free(totals);
-  free(new_totals);
+  free(cand);
   free(best);
   free(alive);
-  free(cand);
   return st;
 }

@@ -477,6 +477,11 @@ static s2s_status decode_texts(s2s_translator* t, const char* const* texts, size
         beam_out[r] = malloc(sizeof **beam_out);
         if (!beam_out[r]) {
           st = set_error(err, S2S_ERROR_MEMORY, "out of memory");
+          for (size_t k = 0; k < r; k++) {
+            decoded_free(&beam_out[k][0]);
+            free(beam_out[k]);
+            beam_out[k] = NULL;
+          }
           for (size_t k = r; k < rows; k++) decoded_free(&greedy_out[k]);
           break;
         }
