@@ -66,7 +66,7 @@ def _resolve(data, path):
 
 def _apply_manifest_op(op: dict, manifest: dict, bundle: Path, bundles, raws: dict) -> None:
     kind = op["op"]
-    if kind in ("set", "delete", "add", "cut", "append", "split", "raw", "nest"):
+    if kind in ("set", "delete", "add", "cut", "append", "split", "raw", "nest", "keys"):
         node, key = _resolve(manifest, op["path"])
         if kind == "set":
             node[key] = copy.deepcopy(op["value"])
@@ -80,9 +80,12 @@ def _apply_manifest_op(op: dict, manifest: dict, bundle: Path, bundles, raws: di
             node[key] += op["text"]
         elif kind == "split":
             node[key] = list(node[key])
-        else:  # raw JSON text, or brackets nested `depth` deep, put in place after serializing
+        else:  # raw JSON text, brackets nested `depth` deep, or an object of one key repeated `count`
+            # times (values 0 to count - 1), put in place after serializing
             marker = f"@@raw{len(raws)}@@"
-            raws[json.dumps(marker)] = op["json"] if kind == "raw" else "[" * op["depth"] + "]" * op["depth"]
+            raws[json.dumps(marker)] = (
+                op["json"] if kind == "raw" else "[" * op["depth"] + "]" * op["depth"] if kind == "nest"
+                else "{" + ", ".join(f"{json.dumps(op['key'])}: {i}" for i in range(op["count"])) + "}")
             node[key] = marker
     elif kind == "roles":
         for a in manifest["artifacts"]:

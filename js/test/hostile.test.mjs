@@ -46,7 +46,7 @@ function bundleOf(name) {
   return BUNDLES[name];
 }
 
-const PATH_OPS = ['set', 'delete', 'add', 'cut', 'append', 'split', 'raw', 'nest'];
+const PATH_OPS = ['set', 'delete', 'add', 'cut', 'append', 'split', 'raw', 'nest', 'keys'];
 
 /** A path operation on parsed JSON (the manifest, or a golden file); raw JSON goes in at `serialize`. */
 function applyPathOp(op, data, raws) {
@@ -59,7 +59,10 @@ function applyPathOp(op, data, raws) {
   else if (op.op === 'split') node[key] = Array.from(node[key]);
   else {
     const marker = `@@raw${raws.size}@@`;
-    raws.set(JSON.stringify(marker), op.op === 'raw' ? op.json : '['.repeat(op.depth) + ']'.repeat(op.depth));
+    const raw = op.op === 'raw' ? op.json
+      : op.op === 'keys' ? `{${Array.from({ length: op.count }, (_, i) => `${JSON.stringify(op.key)}: ${i}`).join(', ')}}`
+        : '['.repeat(op.depth) + ']'.repeat(op.depth);
+    raws.set(JSON.stringify(marker), raw);
     node[key] = marker;
   }
 }
