@@ -507,24 +507,18 @@ int main(int argc, char** argv) {
       bundle = value;
     } else if (strcmp(flag, "--precision") == 0) {
       o.precision = value;
-    } else if (strcmp(flag, "--kernels") == 0) {
-      if (strcmp(value, "default") && strcmp(value, "builtin")) {
-        rc = usage_error("argument --kernels: invalid choice: '%s' (choose from 'default', 'builtin')%s", value, "");
+    } else if (strcmp(flag, "--kernels") == 0 || strcmp(flag, "--on-unknown") == 0 ||
+               strcmp(flag, "--on-overflow") == 0) {
+      /* argparse's choices */
+      int k = flag[2] == 'k' ? 0 : flag[5] == 'u' ? 1 : 2;
+      static const char* const choices[3][2] = {{"default", "builtin"}, {"error", "skip"}, {"error", "truncate"}};
+      if (strcmp(value, choices[k][0]) && strcmp(value, choices[k][1])) {
+        fprintf(stderr, PROG ": error: argument %s: invalid choice: '%s' (choose from '%s', '%s') (see --help)\n", flag,
+                value, choices[k][0], choices[k][1]);
+        rc = 2;
         goto out;
       }
-      o.kernels = value;
-    } else if (strcmp(flag, "--on-unknown") == 0) {
-      if (strcmp(value, "error") && strcmp(value, "skip")) {
-        rc = usage_error("argument --on-unknown: invalid choice: '%s' (choose from 'error', 'skip')%s", value, "");
-        goto out;
-      }
-      o.on_unknown = value;
-    } else if (strcmp(flag, "--on-overflow") == 0) {
-      if (strcmp(value, "error") && strcmp(value, "truncate")) {
-        rc = usage_error("argument --on-overflow: invalid choice: '%s' (choose from 'error', 'truncate')%s", value, "");
-        goto out;
-      }
-      o.on_overflow = value;
+      *(k == 0 ? &o.kernels : k == 1 ? &o.on_unknown : &o.on_overflow) = value;
     } else {
       s2s_decoding* d = &out.decoding;
       int ok = strcmp(flag, "--batch-size") == 0       ? parse_int(flag, value, 1, &o.max_batch_size)
