@@ -272,3 +272,52 @@ def test_the_h5_import_command_line_takes_padding(tmp_path):
          str(KERAS2_H5 / "fra.txt"), "--num-samples", "240", "--padding", "ones", "--out", str(tmp_path / "run")],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
     assert done.returncode == 2 and "invalid choice: 'ones'" in done.stderr
+
+
+def _rewritten_data(path: Path) -> str:
+    """The 2017 example's data as field variants have it: `^` between the columns, French first, under a
+    header line."""
+    rows = [line.split("\t") for line in (KERAS2_H5 / "fra.txt").read_text(encoding="utf-8").split("\n") if line]
+    assert not any("^" in field for row in rows for field in row)
+    path.write_text("French^English\n" + "".join(f"{fr}^{en}\n" for en, fr in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_data_with_another_separator_a_header_and_swapped_columns_imports_as_the_original(keras2_h5_run, tmp_path):
+    """--delimiter, --header-lines and --swap-columns read the same pairs from a rewritten data file: the
+    run equals the one imported from the original (vocabularies, held-out pairs), and records the layout."""
+    from trainer.run import HELDOUT_TSV, RUN_JSON
+
+    run, expected = keras2_h5_run
+    data = _rewritten_data(tmp_path / "fra-variant.csv")
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.import_model", "--model", str(KERAS2_H5 / "s2s.h5"), "--data", data,
+         "--num-samples", str(expected["num_samples"]), "--delimiter", "^", "--header-lines", "1",
+         "--swap-columns", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 0, done.stderr
+    original = json.loads((run / RUN_JSON).read_text(encoding="utf-8"))
+    variant = json.loads((tmp_path / "run" / RUN_JSON).read_text(encoding="utf-8"))
+    for field in ("source_vocab", "target_vocab", "max_source_length", "max_target_length"):
+        assert variant[field] == original[field], field
+    assert (tmp_path / "run" / HELDOUT_TSV).read_text(encoding="utf-8") == (run / HELDOUT_TSV).read_text(
+        encoding="utf-8")
+    assert variant["settings"]["imported"]["data_layout"] == {
+        "delimiter": "^", "header_lines": 1, "swap_columns": True}
+
+
+@pytest.mark.parametrize("flags,message", [
+    ((), "line 1: expected two fields separated by TAB, as the script reads it: give the script's --delimiter"),
+    # the header read as a pair, the columns the other way round: the vocabularies do not fit the model
+    (("--delimiter", "^"), "(--swap-columns)"),
+    (("--delimiter", "^", "--header-lines", "1"), "(--swap-columns)"),
+])
+def test_a_data_layout_that_is_not_the_scripts_names_the_flags(tmp_path, flags, message):
+    data = _rewritten_data(tmp_path / "fra-variant.csv")
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.import_model", "--model", str(KERAS2_H5 / "s2s.h5"), "--data", data,
+         "--num-samples", "240", *flags, "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 2 and not (tmp_path / "run").exists()
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("python -m trainer.import_model: error:")]
+    assert message in line

@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Sequence
 
-from runtime.cli import ArgumentParser, add_verbose, positive_int, run_main
+from runtime.cli import ArgumentParser, add_verbose, non_negative_int, positive_int, run_main
 from runtime.vocab import PADDINGS
 
-from .keras_io import NUM_SAMPLES, import_keras_io
+from .keras_io import NUM_SAMPLES, DataLayout, import_keras_io
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,14 +35,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--padding", choices=PADDINGS, help="how the script padded its one-hot inputs: space (the "
                    "keras.io versions) or zero (the 2017 example: all-zero rows); default: zero for an .h5 that Keras 2 "
                    "wrote, else space")
+    g = p.add_argument_group("how the script read --data (default: the keras.io script's way)")
+    g.add_argument("--delimiter", default="\t",
+                   help="the separator between the columns of a line, split as str.split does, no CSV quoting "
+                   "(default: tab)")
+    g.add_argument("--header-lines", type=non_negative_int, default=0,
+                   help="lines skipped at the top of --data before the --num-samples lines are counted")
+    g.add_argument("--swap-columns", action="store_true",
+                   help="the first column is the target language and the second the source")
     add_verbose(p)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    layout = DataLayout(args.delimiter, args.header_lines, args.swap_columns)
     import_keras_io(args.model, args.out, args.data, num_samples=args.num_samples, vocab_dir=args.vocab_dir,
-                    padding=args.padding)
+                    padding=args.padding, layout=layout)
     return 0
 
 

@@ -379,10 +379,33 @@ class ScriptData:
     max_target_length: int  # START + French + END
 
 
-def script_data(data: str | Path, num_samples: int = NUM_SAMPLES) -> ScriptData:
-    """The first `num_samples` lines of `data` read as the script read them: English and French are the
-    first two tab-separated fields; the target is START + French + END; the vocabularies are the
-    sorted character sets."""
+@dataclass(frozen=True)
+class DataLayout:
+    """How the script split its data file into pairs. The keras.io script: tab-separated, English
+    first, no header; variants seen in the field use another separator (`^`, a comma), a header line,
+    or the columns the other way round. Each line is split as the scripts' `str.split(delimiter)` did
+    (no CSV quoting)."""
+
+    delimiter: str = "\t"
+    header_lines: int = 0
+    swap_columns: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.delimiter or "\n" in self.delimiter:
+            raise KerasIoError(f"the delimiter must be one or more characters other than a newline, got "
+                               f"{self.delimiter!r}")
+        if self.header_lines < 0:
+            raise KerasIoError(f"header-lines must be 0 or more, got {self.header_lines}")
+
+    def to_json(self) -> dict:
+        return {"delimiter": self.delimiter, "header_lines": self.header_lines, "swap_columns": self.swap_columns}
+
+
+def script_data(data: str | Path, num_samples: int = NUM_SAMPLES, layout: DataLayout = DataLayout()) -> ScriptData:
+    """The first `num_samples` lines of `data` (after `layout.header_lines`) read as the script read them:
+    the source and the target are the first two fields split by `layout.delimiter` (the target first
+    with `layout.swap_columns`); the target is START + text + END; the vocabularies are the sorted
+    character sets."""
     data = Path(data)
     if not data.is_file():
         raise KerasIoError(f"data file not found: {data}")
@@ -392,14 +415,20 @@ def script_data(data: str | Path, num_samples: int = NUM_SAMPLES) -> ScriptData:
         raise KerasIoError(f"{data} is not UTF-8 text ({exc.reason} at byte {exc.start}), which the script reads")
     if num_samples < 1:
         raise KerasIoError(f"num-samples must be at least 1, got {num_samples}")
+    header = layout.header_lines
+    lines = lines[header:]
     pairs = []
-    for number, line in enumerate(lines[: min(num_samples, len(lines) - 1)], start=1):
-        fields = line.split("\t")
+    source_column, target_column = (1, 0) if layout.swap_columns else (0, 1)
+    for number, line in enumerate(lines[: min(num_samples, len(lines) - 1)], start=header + 1):
+        fields = line.split(layout.delimiter)
         if len(fields) < 2:
-            raise KerasIoError(f"{data}, line {number}: expected English<TAB>French, as the script reads it")
-        pairs.append((fields[0], fields[1]))
+            shown = "TAB" if layout.delimiter == "\t" else repr(layout.delimiter)
+            raise KerasIoError(f"{data}, line {number}: expected two fields separated by {shown}, as the script "
+                               "reads it: give the script's --delimiter, or --header-lines for a header")
+        pairs.append((fields[source_column], fields[target_column]))
     if not pairs:
-        raise KerasIoError(f"{data} holds no lines to rebuild the vocabularies from")
+        raise KerasIoError(f"{data} holds no lines to rebuild the vocabularies from"
+                           + (f" after its {header} header lines" if header else ""))
     source = sorted({c for en, _ in pairs for c in en})
     target = sorted({c for _, fr in pairs for c in START + fr + END})
     return ScriptData(pairs, Vocabulary(tuple(source)), Vocabulary(tuple(target)),
@@ -449,12 +478,14 @@ def _check_vocab(side: str, vocab: Vocabulary, width: int, needed: str, hint: st
 
 def import_keras_io(
     model_path: str | Path, out: str | Path, data: str | Path | None = None, *, num_samples: int = NUM_SAMPLES,
-    vocab_dir: str | Path | None = None, padding: str | None = None, log: Callable[..., None] = print,
+    vocab_dir: str | Path | None = None, padding: str | None = None, layout: DataLayout = DataLayout(),
+    log: Callable[..., None] = print,
 ) -> RunInfo:
     """Write the run directory `out` (atomically) for the keras.io model at `model_path`.
 
     `padding` is how the script padded its one-hot inputs: "space" (the keras.io versions) or
-    "zero" (the 2017 example); by default zero for an HDF5 file that Keras 2 wrote and space otherwise."""
+    "zero" (the 2017 example); by default zero for an HDF5 file that Keras 2 wrote and space otherwise.
+    `layout` is how the script split its data file (`DataLayout`)."""
     out = Path(out)
     if padding is not None and padding not in PADDINGS:
         raise KerasIoError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
@@ -471,7 +502,7 @@ def import_keras_io(
     log(f"  {found.source}: latent {found.latent_dim}, {found.num_encoder_tokens} encoder / "
         f"{found.num_decoder_tokens} decoder tokens, recurrent activation {found.encoder.recurrent_activation}, "
         f"{padding} padding")
-    script = script_data(data, num_samples) if data is not None else None
+    script = script_data(data, num_samples, layout) if data is not None else None
     vocab_dir = Path(vocab_dir) if vocab_dir is not None else Path(model_path).resolve().parent
     vocabs = read_vocab_files(vocab_dir)
     if vocabs is not None:
@@ -483,7 +514,9 @@ def import_keras_io(
     else:
         raise KerasIoError("the model's vocabularies are not saved with it: give the script's data file (--data) "
                            f"or a directory holding {' and '.join(VOCAB_FILES)} (--vocab-dir)")
-    hint = (f"the script read a different number of lines: try the --num-samples it used (now {num_samples})"
+    hint = (f"the script read other lines, or read them otherwise: check the --num-samples it used (now "
+            f"{num_samples}), its separator (--delimiter), a header (--header-lines), the column order "
+            "(--swap-columns) and the release of the data file"
             if vocabs is None else "the vocabulary files belong to another model")
     pad = PAD if padding == "space" else ""
     _check_vocab("encoder", source_vocab, found.num_encoder_tokens, pad, hint)
@@ -513,7 +546,7 @@ def import_keras_io(
                         # zero padding: a zero target row carries no loss
                         loss_on_padding=padding == "space",
                         extra={"imported": {"from": str(Path(model_path).resolve()), "format": found.source,
-                                            "padding": padding,
+                                            "padding": padding, "data_layout": layout.to_json(),
                                             "recurrent_activation": found.encoder.recurrent_activation}})
     info = RunInfo(source_vocab, target_vocab, script.max_source_length, script.max_target_length,
                    found.latent_dim, settings,
