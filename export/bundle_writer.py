@@ -39,6 +39,7 @@ def write_bundle(
     validate: Callable[[Path], tuple[dict, Sequence[GoldenArtifact]]] | None = None,
     batch_dependent: set[str] = frozenset(),
     keep_golden: bool = True,
+    languages: dict[str, str] = LANGUAGES,
 ) -> Manifest:
     """Write `files` ((backend, precision, role) -> (file name, bytes)) into the bundle at `out`.
 
@@ -47,6 +48,7 @@ def write_bundle(
     the export (the old bundle stays). The golden file holds those and, with `keep_golden`, the kept
     artifacts' (format version 4); without any, the bundle has none.
     Precisions in `batch_dependent` are marked so that the runtime decodes them row by row.
+    `languages` are the run's (`RunInfo.languages`).
     """
     out = Path(out)
     if not replaceable(out, MANIFEST):
@@ -72,7 +74,7 @@ def write_bundle(
             artifacts=tuple(artifacts),
             model_id=model_id,
             producer=producer,
-            languages=LANGUAGES,
+            languages=dict(languages),
             family=FAMILIES[spec.family],
             # The ids the graphs were built for (the encoder's one-hot depth, the logits' width): a
             # runtime refuses vocabularies of other lengths (the source side cannot be read from the

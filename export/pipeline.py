@@ -98,7 +98,7 @@ def export_bundle(
 
     manifest = write_bundle(
         out, trained.spec, trained.model_id, files, producer=producer, validate=validate,
-        batch_dependent=set(batch_dependent), keep_golden=golden > 0,
+        batch_dependent=set(batch_dependent), keep_golden=golden > 0, languages=trained.info.languages,
     )
     log(f"bundle written to {out}")
     return manifest, reports

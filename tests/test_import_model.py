@@ -293,7 +293,7 @@ def test_data_with_another_separator_a_header_and_swapped_columns_imports_as_the
     done = subprocess.run(
         [sys.executable, "-m", "trainer.import_model", "--model", str(KERAS2_H5 / "s2s.h5"), "--data", data,
          "--num-samples", str(expected["num_samples"]), "--delimiter", "^", "--header-lines", "1",
-         "--swap-columns", "--out", str(tmp_path / "run")],
+         "--swap-columns", "--source-language", "en", "--target-language", "fr-CA", "--out", str(tmp_path / "run")],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
     assert done.returncode == 0, done.stderr
     original = json.loads((run / RUN_JSON).read_text(encoding="utf-8"))
@@ -304,9 +304,22 @@ def test_data_with_another_separator_a_header_and_swapped_columns_imports_as_the
         encoding="utf-8")
     assert variant["settings"]["imported"]["data_layout"] == {
         "delimiter": "^", "header_lines": 1, "swap_columns": True}
+    # the languages reach the bundle's manifest; a run written before they were recorded is English to French
+    assert variant["languages"] == {"source": "en", "target": "fr-CA"}
+    from export.to_onnx import export_onnx
+
+    manifest, _ = export_onnx(tmp_path / "run", tmp_path / "bundle", num_decodes=20, golden=0, log=quiet)
+    assert manifest.languages == {"source": "en", "target": "fr-CA"}
+    assert json.loads((tmp_path / "bundle" / "manifest.json").read_text(encoding="utf-8"))["languages"] == {
+        "source": "en", "target": "fr-CA"}
+    del original["languages"]
+    from trainer.run import RunInfo
+
+    assert RunInfo.from_json(original).languages == {"source": "en", "target": "fr"}
 
 
 @pytest.mark.parametrize("flags,message", [
+    (("--source-language", "English"), "languages must be"),
     ((), "line 1: expected two fields separated by TAB, as the script reads it: give the script's --delimiter"),
     # the header read as a pair, the columns the other way round: the vocabularies do not fit the model
     (("--delimiter", "^"), "(--swap-columns)"),

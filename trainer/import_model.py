@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lines skipped at the top of --data before the --num-samples lines are counted")
     g.add_argument("--swap-columns", action="store_true",
                    help="the first column is the target language and the second the source")
+    g.add_argument("--source-language", default="en",
+                   help="the language of the model's inputs, a code such as en, sr or pt-BR (default: en); the "
+                   "bundle's manifest carries it")
+    g.add_argument("--target-language", default="fr", help="the language of its outputs (default: fr)")
     add_verbose(p)
     return p
 
@@ -51,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     layout = DataLayout(args.delimiter, args.header_lines, args.swap_columns)
     import_keras_io(args.model, args.out, args.data, num_samples=args.num_samples, vocab_dir=args.vocab_dir,
-                    padding=args.padding, layout=layout)
+                    padding=args.padding, layout=layout,
+                    languages={"source": args.source_language, "target": args.target_language})
     return 0
 
 

@@ -43,10 +43,11 @@ from tensorflow.core.protobuf import trackable_object_graph_pb2
 from runtime.errors import S2SError
 from runtime.vocab import END, PAD, PADDINGS, START, Vocabulary
 
-from .data import Pair
+from .data import LANGUAGES, Pair
 from .fileio import atomic_write_json, replace_dir, replaceable, staging_dir
 from .model import build_training_model, model_layers
-from .run import HELDOUT_TSV, MODEL_FILE, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo, write_pairs
+from .run import (HELDOUT_TSV, MODEL_FILE, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo, check_languages,
+                  write_pairs)
 from .settings import Settings
 
 # The script's settings, which decide its vocabularies and its validation split.
@@ -479,13 +480,14 @@ def _check_vocab(side: str, vocab: Vocabulary, width: int, needed: str, hint: st
 def import_keras_io(
     model_path: str | Path, out: str | Path, data: str | Path | None = None, *, num_samples: int = NUM_SAMPLES,
     vocab_dir: str | Path | None = None, padding: str | None = None, layout: DataLayout = DataLayout(),
-    log: Callable[..., None] = print,
+    languages: dict[str, str] | None = None, log: Callable[..., None] = print,
 ) -> RunInfo:
     """Write the run directory `out` (atomically) for the keras.io model at `model_path`.
 
     `padding` is how the script padded its one-hot inputs: "space" (the keras.io versions) or
     "zero" (the 2017 example); by default zero for an HDF5 file that Keras 2 wrote and space otherwise.
-    `layout` is how the script split its data file (`DataLayout`)."""
+    `layout` is how the script split its data file (`DataLayout`); `languages` what the model translates
+    from and to ({"source": CODE, "target": CODE}; default English to French, the script's)."""
     out = Path(out)
     if padding is not None and padding not in PADDINGS:
         raise KerasIoError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
@@ -493,6 +495,10 @@ def import_keras_io(
         raise RunError(f"--out {out} exists and is not a training run: refusing to replace it")
     if num_samples < 1:
         raise KerasIoError(f"num-samples must be at least 1, got {num_samples}")
+    try:
+        languages = check_languages(languages if languages is not None else LANGUAGES)
+    except ValueError as exc:
+        raise KerasIoError(str(exc)) from None
     log(f"reading {model_path} ...")
     found = read_model(model_path)
     if found.encoder.recurrent_activation != found.decoder.recurrent_activation:
@@ -553,7 +559,7 @@ def import_keras_io(
                    data={"source": str(Path(data).resolve()), "pairs": len(script.pairs),
                          "heldout": "the keras.io script's validation split: the last 20% of the lines read",
                          "heldout_is_training_sample": False},
-                   best={})
+                   best={}, languages=languages)
     staged = staging_dir(out)
     try:
         model.save(staged / MODEL_FILE)

@@ -16,14 +16,15 @@ staging directory also holds `last.keras` (the model and optimizer after the lat
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runtime.errors import S2SError
 from runtime.vocab import PAD, Vocabulary
 
-from .data import DataError, Pair, split_pairs, vocabularies
+from .data import LANGUAGES, DataError, Pair, split_pairs, vocabularies
 from .fileio import atomic_write_bytes
 from .settings import Settings, load_pairs
 
@@ -51,6 +52,8 @@ class RunInfo:
     settings: Settings
     data: dict[str, Any]
     best: dict[str, Any]
+    # what the model translates from and to (language codes; the bundle's manifest carries them)
+    languages: dict[str, str] = field(default_factory=lambda: dict(LANGUAGES))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class RunInfo:
             "settings": self.settings.to_json(),
             "data": self.data,
             "best": self.best,
+            "languages": dict(self.languages),
         }
 
     @classmethod
@@ -84,7 +88,22 @@ class RunInfo:
             settings=Settings.from_json(data.get("settings", {})),
             data=data.get("data", {}),
             best=data.get("best", {}),
+            # runs written before it was recorded are the built-in English to French
+            languages=check_languages(data.get("languages", LANGUAGES)),
         )
+
+
+# A language code as BCP 47 writes one: a 2- or 3-letter language, then optional subtags (pt-BR, sr-Latn).
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+def check_languages(languages: Any) -> dict[str, str]:
+    """{"source": CODE, "target": CODE}, each a language code (ISO 639-1 or -3, BCP 47 subtags allowed)."""
+    if not (isinstance(languages, dict) and set(languages) == {"source", "target"}
+            and all(isinstance(v, str) and LANGUAGE_CODE.fullmatch(v) for v in languages.values())):
+        raise ValueError(f"languages must be {{\"source\": CODE, \"target\": CODE}} with codes such as en, fr or "
+                         f"pt-BR, got {languages!r}")
+    return dict(languages)
 
 
 def read_run(run: str | Path) -> RunInfo:
