@@ -303,9 +303,13 @@ void s2s_decoding_init(s2s_decoding* d) {
   d->temperature = 1.0;
 }
 
-static s2s_status decoding_mode(const s2s_decoding* d, enum mode* mode, s2s_error** err) {
+/* The options a call decodes with (`options`, or the defaults for NULL) in *out, checked, and their mode. */
+static s2s_status decoding_mode(const s2s_decoding* options, s2s_decoding* out, enum mode* mode, s2s_error** err) {
   *mode = MODE_GREEDY;
-  if (!d) return S2S_OK;
+  s2s_decoding_init(out);
+  if (!options) return S2S_OK;
+  *out = *options;
+  const s2s_decoding* d = out;
   if (d->beam_size < 1) return set_option_error(err, "beam_size must be at least 1, got %d", d->beam_size);
   if (d->num_hypotheses < 1 || d->num_hypotheses > d->beam_size)
     return set_option_error(err,
@@ -338,7 +342,8 @@ static s2s_status decoding_mode(const s2s_decoding* d, enum mode* mode, s2s_erro
 s2s_status s2s_check_decoding(const s2s_decoding* d, s2s_error** err) {
   if (err) *err = NULL;
   enum mode mode;
-  return decoding_mode(d, &mode, err);
+  s2s_decoding checked;
+  return decoding_mode(d, &checked, &mode, err);
 }
 
 /* ---- translating ---- */
@@ -416,10 +421,8 @@ static s2s_status decode_texts(s2s_translator* t, const char* const* texts, size
   *out = NULL;
   const manifest* m = &t->m;
   s2s_decoding d;
-  s2s_decoding_init(&d);
-  if (options) d = *options;
   enum mode mode;
-  s2s_status st = decoding_mode(&d, &mode, err);
+  s2s_status st = decoding_mode(options, &d, &mode, err);
   if (st) return st;
   uint32_t** sources = calloc(count + 1, sizeof *sources);
   size_t* lens = calloc(count + 1, sizeof *lens);
@@ -612,10 +615,8 @@ s2s_status s2s_translate_stream(s2s_translator* t, const char* text, const s2s_d
                                 s2s_stream_callback callback, void* user_data, s2s_error** err) {
   if (err) *err = NULL;
   s2s_decoding d;
-  s2s_decoding_init(&d);
-  if (decoding) d = *decoding;
   enum mode mode;
-  s2s_status st = decoding_mode(&d, &mode, err);
+  s2s_status st = decoding_mode(decoding, &d, &mode, err);
   if (st) return st;
   if (mode == MODE_BEAM)
     return set_option_error(err, "streaming works with greedy decoding and sampling, not with beam search (beam_size %d)",
