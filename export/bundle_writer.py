@@ -40,6 +40,7 @@ def write_bundle(
     batch_dependent: set[str] = frozenset(),
     keep_golden: bool = True,
     languages: dict[str, str] = LANGUAGES,
+    provenance: dict | None = None,
 ) -> Manifest:
     """Write `files` ((backend, precision, role) -> (file name, bytes)) into the bundle at `out`.
 
@@ -48,7 +49,8 @@ def write_bundle(
     the export (the old bundle stays). The golden file holds those and, with `keep_golden`, the kept
     artifacts' (format version 4); without any, the bundle has none.
     Precisions in `batch_dependent` are marked so that the runtime decodes them row by row.
-    `languages` are the run's (`RunInfo.languages`).
+    `languages` are the run's (`RunInfo.languages`); `provenance` what the manifest says of the
+    model's making (`RunInfo.provenance`).
     """
     out = Path(out)
     if not replaceable(out, MANIFEST):
@@ -75,6 +77,7 @@ def write_bundle(
             model_id=model_id,
             producer=producer,
             languages=dict(languages),
+            provenance=provenance,
             family=FAMILIES[spec.family],
             # The ids the graphs were built for (the encoder's one-hot depth, the logits' width): a
             # runtime refuses vocabularies of other lengths (the source side cannot be read from the

@@ -99,6 +99,7 @@ def export_bundle(
     manifest = write_bundle(
         out, trained.spec, trained.model_id, files, producer=producer, validate=validate,
         batch_dependent=set(batch_dependent), keep_golden=golden > 0, languages=trained.info.languages,
+        provenance=trained.info.provenance,
     )
     log(f"bundle written to {out}")
     return manifest, reports

@@ -171,6 +171,9 @@ class Manifest:
     source_vocab_size: int | None = None
     target_vocab_size: int | None = None
     golden: GoldenFile | None = None  # golden translations (format version 4)
+    # How the model was made, where it matters to a user: for an imported model, the file it came
+    # from and how the import was proven (optional, informative: no runtime acts on it).
+    provenance: dict[str, Any] | None = None
 
     @property
     def padding(self) -> str:
@@ -209,6 +212,7 @@ class Manifest:
             "artifacts": [a.to_json() for a in self.artifacts],
             **({"golden": self.golden.to_json()} if self.golden is not None else {}),
             "producer": self.producer or {},
+            **({"provenance": self.provenance} if self.provenance else {}),
             "validation": self.validation or {},
         }
 
@@ -247,7 +251,7 @@ class Manifest:
         if "model_id" in data and not isinstance(data["model_id"], str):
             raise BundleError(f"{malformed} model_id must be a string, got {_show(data['model_id'])}")
         languages = _languages(data.get("languages"), where)
-        for key in ("producer", "validation"):
+        for key in ("producer", "provenance", "validation"):
             if key in data and not isinstance(data[key], dict):
                 raise BundleError(f"{malformed} {key} must be an object, got {_show(data[key])}")
         if not isinstance(data.get("artifacts"), list):
@@ -286,6 +290,7 @@ class Manifest:
             source_vocab_size=sizes["source_vocab_size"],
             target_vocab_size=sizes["target_vocab_size"],
             golden=golden,
+            provenance=data.get("provenance"),
         )
 
     def complete_models(self) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ export; bad models and data give one clear error."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,8 +97,8 @@ def test_vocabulary_files_beside_the_model_are_used(script_model, tmp_path):
     (model_dir / "s2s_model.keras").write_bytes((d / "s2s_model.keras").read_bytes())
     (model_dir / "input_vocab.json").write_text(json.dumps(script.input_characters), encoding="utf-8")
     (model_dir / "target_vocab.json").write_text(json.dumps(script.target_characters), encoding="utf-8")
-    info = import_keras_io(model_dir / "s2s_model.keras", tmp_path / "run", d / "fra.txt", num_samples=50,
-                           log=quiet)  # 50 lines would rebuild smaller vocabularies: the files win
+    info = import_keras_io(model_dir / "s2s_model.keras", tmp_path / "run", d / "fra.txt", num_samples=100,
+                           log=quiet)  # 100 lines would rebuild a smaller source vocabulary: the files win
     assert list(info.target_vocab.chars) == script.target_characters
     # The script's token index ({char: id}) reads the same.
     (model_dir / "target_vocab.json").write_text(json.dumps(script.target_token_index), encoding="utf-8")
@@ -147,7 +148,11 @@ def test_models_that_are_not_the_scripts_are_refused(tmp_path):
         read_model(tmp_path / "gru.keras")
     (tmp_path / "saved").mkdir()
     (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
-    with pytest.raises(KerasIoError, match="without keras_metadata.pb"):
+    # tf.saved_model.save keeps no Keras structure, in keras_metadata.pb or in the object graph
+    with pytest.raises(KerasIoError, match="holds no functional Keras model description: .* model.save"):
+        read_model(tmp_path / "saved")
+    (tmp_path / "saved" / "saved_model.pb").write_bytes(b"\xff" * 16)
+    with pytest.raises(KerasIoError, match="cannot read .*saved_model.pb as a SavedModel"):
         read_model(tmp_path / "saved")
     (tmp_path / "old.h5").write_bytes(b"not hdf5")
     with pytest.raises(KerasIoError, match="cannot read .*old.h5 as HDF5"):
@@ -215,6 +220,10 @@ def test_a_keras_2_h5_of_the_2017_example_decodes_as_the_example_did(keras2_h5_r
     assert info.source_vocab.pad_id == len(info.source_vocab)
     imported = info.settings.extra["imported"]
     assert "HDF5" in imported["format"] and imported["recurrent_activation"] == "hard_sigmoid_keras2"
+    # no --padding: the training pairs chose zero padding, and the import was proven against the file
+    proof = imported["proof"]
+    assert proof["padding"] == "zero" and proof["padding_chosen_by"] == "score"
+    _check_original_comparison(proof)
     sources = [s for s, _ in expected["decodes"]]
     want = _user_reads(expected["decodes"], info.max_target_length)
     assert sum(len(w) < info.max_target_length for w in want) > len(want) // 2 and len(set(want)) > 3, \
@@ -222,6 +231,9 @@ def test_a_keras_2_h5_of_the_2017_example_decodes_as_the_example_did(keras2_h5_r
     assert keras_translator(run).translate(sources) == want
     manifest = read_manifest(keras2_h5_bundle)
     assert manifest.padding == "zero"
+    # the bundle says where the model came from and how the import was proven (the file's name, not its path)
+    assert manifest.provenance["imported"]["proof"] == proof
+    assert manifest.provenance["imported"]["files"] == ["s2s.h5"] and "from" not in manifest.provenance["imported"]
     assert json.loads((keras2_h5_bundle / "manifest.json").read_text())["pad_token"] is None
     for backend in ("onnx", "tflite"):
         assert Translator(keras2_h5_bundle, backend=backend).translate(sources) == want, backend
@@ -334,3 +346,147 @@ def test_a_data_layout_that_is_not_the_scripts_names_the_flags(tmp_path, flags, 
     assert done.returncode == 2 and not (tmp_path / "run").exists()
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("python -m trainer.import_model: error:")]
     assert message in line
+
+
+TF2_H5 = Path(__file__).resolve().parent / "fixtures" / "keras_io_tf2_h5"
+TF24 = Path(__file__).resolve().parent / "fixtures" / "keras_io_tf24"
+
+
+def _check_original_comparison(proof: dict) -> None:
+    """With tf_keras (scripts/test installs it) the import was compared with the file itself; without
+    it the proof says why not."""
+    from trainer.keras_io.proof import tf_keras_available
+
+    if os.environ.get("S2S_REQUIRE_TF_KERAS"):
+        assert tf_keras_available(), "S2S_REQUIRE_TF_KERAS is set but tf_keras is not installed"
+    original = proof["original"]
+    if tf_keras_available():
+        assert original["compared"] and original["passed"], original
+        assert original["greedy_decodes_identical"] == original["pairs"] > 0
+        assert original["max_probability_difference"] <= original["tolerance"]
+    else:
+        assert not original["compared"] and "pip install --no-deps tf-keras" in original["reason"]
+
+
+@pytest.mark.parametrize("model,decoder", [
+    ("s2s.h5", None),  # the training model as HDF5, space padding, a "Functional" model
+    ("encoder_model.h5", "decoder_model.h5"),  # the inference pair as HDF5
+    ("encoder_model", "decoder_model"),  # and as SavedModels
+])
+def test_tf_keras_2_h5_files_and_inference_pairs_decode_as_the_script_did(tmp_path, model, decoder):
+    """fixtures/keras_io_tf2_h5 was made by tf.keras 2.15 running the script (make_fixture.py). With no
+    --padding, the import scores both paddings on the training pairs and takes space, the script's;
+    its decodes are the script's own."""
+    from trainer.keras_io import import_keras_io
+    from trainer.reference import keras_translator
+
+    expected = json.loads((TF2_H5 / "expected.json").read_text(encoding="utf-8"))
+    run = tmp_path / "run"
+    info = import_keras_io(TF2_H5 / model, run, TF2_H5 / "fra.txt", num_samples=expected["num_samples"],
+                           decoder_model=TF2_H5 / decoder if decoder else None, log=quiet)
+    imported = info.settings.extra["imported"]
+    assert info.source_vocab.padding == "space" and ("inference pair" in imported["format"]) == bool(decoder)
+    proof = imported["proof"]
+    assert proof["padding_chosen_by"] == "score" and set(proof["scores"]) == {"space", "zero"}
+    assert proof["scores"]["space"]["accuracy"] > proof["scores"]["zero"]["accuracy"]
+    _check_original_comparison(proof)
+    sources = [s for s, _ in expected["decodes"]]
+    want = _user_reads(expected["decodes"], info.max_target_length)
+    assert len(set(want)) > 5, "the fixture model says few things"
+    assert keras_translator(run).translate(sources) == want
+
+
+def test_a_tf_keras_2_4_savedmodel_keeps_its_metadata_in_the_object_graph_and_imports(tmp_path):
+    """fixtures/keras_io_tf24 was made by tensorflow-cpu 2.4 on Python 3.8 (make_fixture.py): no
+    keras_metadata.pb; the Keras metadata is in saved_model.pb."""
+    from trainer.keras_io import import_keras_io
+    from trainer.reference import keras_translator
+
+    assert not (TF24 / "s2s" / "keras_metadata.pb").exists()
+    expected = json.loads((TF24 / "expected.json").read_text(encoding="utf-8"))
+    run = tmp_path / "run"
+    info = import_keras_io(TF24 / "s2s", run, TF24 / "fra.txt", num_samples=expected["num_samples"], log=quiet)
+    assert info.settings.extra["imported"]["format"].startswith("tf.keras 2.4")
+    _check_original_comparison(info.settings.extra["imported"]["proof"])
+    sources = [s for s, _ in expected["decodes"]]
+    assert keras_translator(run).translate(sources) == _user_reads(expected["decodes"], info.max_target_length)
+
+
+def _shifted(path: Path, column: int, old: str, new: str) -> Path:
+    """The fixture's data with one character of one column replaced by another that sorts elsewhere: a
+    vocabulary of the right size whose ids are shifted, as another release of the data file gives."""
+    lines = []
+    for line in (TF2_H5 / "fra.txt").read_text(encoding="utf-8").split("\n"):
+        fields = line.split("\t")
+        if len(fields) > 1:
+            assert new not in fields[column]
+            fields[column] = fields[column].replace(old, new)
+        lines.append("\t".join(fields))
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("column,old,new", [(0, "!", "~"), (1, "!", "~")])
+def test_a_vocabulary_of_the_right_size_with_shifted_ids_is_refused(tmp_path, column, old, new):
+    from trainer.keras_io.data import script_data
+
+    data = _shifted(tmp_path / "fra.txt", column, old, new)
+    right, shifted = script_data(TF2_H5 / "fra.txt", 240), script_data(data, 240)
+    assert (len(right.source_vocab), len(right.target_vocab)) == (len(shifted.source_vocab), len(shifted.target_vocab))
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.import_model", "--model", str(TF2_H5 / "s2s.h5"), "--data", str(data),
+         "--num-samples", "240", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 2 and not (tmp_path / "run").exists()
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("python -m trainer.import_model: error:")]
+    assert "does not read these vocabularies" in line and "another release of the data file" in line
+
+
+def test_half_of_the_inference_pair_alone_names_the_other_flag(tmp_path):
+    from trainer.keras_io import KerasIoError, import_keras_io
+
+    for half in ("encoder_model.h5", "decoder_model"):
+        with pytest.raises(KerasIoError, match="--model ENCODER --decoder-model DECODER"):
+            import_keras_io(TF2_H5 / half, tmp_path / "run", TF2_H5 / "fra.txt", num_samples=240, log=quiet)
+    with pytest.raises(KerasIoError, match="give the two halves the script saved together"):
+        import_keras_io(TF2_H5 / "encoder_model.h5", tmp_path / "run", TF2_H5 / "fra.txt", num_samples=240,
+                        decoder_model=TF2_H5 / "decoder_model", log=quiet)
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_vocabularies_pickled_by_the_script_are_read_without_running_anything(tmp_path):
+    """The script's `{char: id}` dicts pickled beside the model, or a list of characters, are read; a
+    pickle that names any class or function is refused before it can run it."""
+    import pickle
+
+    from trainer.keras_io import KerasIoError
+    from trainer.keras_io.data import read_vocab_file, script_data
+
+    script = script_data(TF2_H5 / "fra.txt", 240)
+    source_index = {c: i for i, c in enumerate(script.source_vocab.chars)}
+    (tmp_path / "input_token_index.pkl").write_bytes(pickle.dumps(source_index))
+    (tmp_path / "target_chars.pickle").write_bytes(pickle.dumps(list(script.target_vocab.chars), protocol=0))
+    assert read_vocab_file(tmp_path / "input_token_index.pkl").chars == script.source_vocab.chars
+    assert read_vocab_file(tmp_path / "target_chars.pickle").chars == script.target_vocab.chars
+    marker = tmp_path / "ran"
+    for name, payload in (("exploit.pkl", _Exploit(marker)), ("wide.pkl", {"ab": 0}), ("ids.pkl", {"a": "0"})):
+        (tmp_path / name).write_bytes(pickle.dumps(payload))
+        with pytest.raises(KerasIoError, match="is not a pickled vocabulary"):
+            read_vocab_file(tmp_path / name)
+    assert not marker.exists()
+    # end to end, with the command's flags
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.import_model", "--model", str(TF2_H5 / "s2s.h5"), "--data",
+         str(TF2_H5 / "fra.txt"), "--num-samples", "240", "--source-vocab", str(tmp_path / "input_token_index.pkl"),
+         "--target-vocab", str(tmp_path / "target_chars.pickle"), "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 0, done.stderr
+    run = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert run["source_vocab"] == "".join(script.source_vocab.chars)

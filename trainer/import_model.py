@@ -1,5 +1,6 @@
 """python -m trainer.import_model --model s2s_model.keras --data fra.txt --out RUN: make a model trained
-by the keras.io lstm_seq2seq script an ordinary run directory, which `export.to_onnx`,
+by the keras.io lstm_seq2seq script an ordinary run directory, proven against the training pairs and,
+where its own Keras can load it, against the file itself, which `export.to_onnx`,
 `export.to_tflite`, `trainer.evaluate`, `trainer.decode` and `trainer.qat` take unchanged
 (`trainer.keras_io` does the work).
 """
@@ -24,7 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
         "that the export and evaluation commands take.",
     )
     p.add_argument("--model", required=True, help="the script's saved model: s2s_model.keras (Keras 3), the "
-                   "s2s/ SavedModel directory (tf.keras 2) or s2s.h5 (the 2017 Keras example)")
+                   "s2s/ SavedModel directory (tf.keras 2), an .h5 file (tf.keras 2, the 2017 Keras example), or "
+                   "the inference pair's encoder_model (with --decoder-model)")
+    p.add_argument("--decoder-model", help="the script's inference decoder (decoder_model.h5 or a decoder_model/ "
+                   "SavedModel), when --model is its inference encoder rather than the training model")
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--data", help="the data file the script read (fra.txt): it rebuilds the vocabularies "
                    "and gives the held-out sentences (the script's validation split)")
@@ -32,9 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lines the script read from --data (its num_samples; default: %(default)s)")
     p.add_argument("--vocab-dir", help="a directory holding input_vocab.json and target_vocab.json "
                    "(default: the model's directory, when it holds them)")
+    p.add_argument("--source-vocab", help="the source vocabulary the script saved: JSON (a list of characters in "
+                   "id order, or a {char: id} map) or a pickled {char: id} dict or list of characters, read without "
+                   "running anything in the file")
+    p.add_argument("--target-vocab", help="the target vocabulary, as --source-vocab")
     p.add_argument("--padding", choices=PADDINGS, help="how the script padded its one-hot inputs: space (the "
-                   "keras.io versions) or zero (the 2017 example: all-zero rows); default: zero for an .h5 that Keras 2 "
-                   "wrote, else space")
+                   "keras.io versions) or zero (the 2017 example: all-zero rows); default: the one that predicts "
+                   "the training pairs best (both scores are reported and recorded)")
     g = p.add_argument_group("how the script read --data (default: the keras.io script's way)")
     g.add_argument("--delimiter", default="\t",
                    help="the separator between the columns of a line, split as str.split does, no CSV quoting "
@@ -55,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     layout = DataLayout(args.delimiter, args.header_lines, args.swap_columns)
     import_keras_io(args.model, args.out, args.data, num_samples=args.num_samples, vocab_dir=args.vocab_dir,
-                    padding=args.padding, layout=layout,
+                    padding=args.padding, layout=layout, decoder_model=args.decoder_model,
+                    source_vocab_file=args.source_vocab, target_vocab_file=args.target_vocab,
                     languages={"source": args.source_language, "target": args.target_language})
     return 0
 

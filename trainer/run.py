@@ -55,6 +55,17 @@ class RunInfo:
     # what the model translates from and to (language codes; the bundle's manifest carries them)
     languages: dict[str, str] = field(default_factory=lambda: dict(LANGUAGES))
 
+    @property
+    def provenance(self) -> dict[str, Any] | None:
+        """What a bundle's manifest says of this run's making: for an imported model, the file's name
+        (not its path) and format and how the import was proven; None for a model trained here."""
+        imported = self.settings.extra.get("imported")
+        if not imported:
+            return None
+        kept = {k: v for k, v in imported.items() if k not in ("from", "decoder_from")}
+        names = [Path(imported[k]).name for k in ("from", "decoder_from") if imported.get(k)]
+        return {"imported": {"files": names, **kept}}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "format": RUN_FORMAT,

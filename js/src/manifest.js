@@ -282,7 +282,7 @@ export function parseManifest(data, where = MANIFEST) {
   }
   if (Object.hasOwn(data, 'model_id') && typeof data.model_id !== 'string') throw new BundleError(`${malformed} model_id must be a string, got ${show(data.model_id)}`);
   const languages = parseLanguages(data.languages, where);
-  for (const key of ['producer', 'validation']) {
+  for (const key of ['producer', 'provenance', 'validation']) {
     if (Object.hasOwn(data, key) && !isObject(data[key])) throw new BundleError(`${malformed} ${key} must be an object, got ${show(data[key])}`);
   }
   if (!Array.isArray(data.artifacts)) throw new BundleError(`${malformed} artifacts must be a list`);

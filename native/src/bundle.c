@@ -746,8 +746,8 @@ static s2s_status manifest_from_json(const cJSON* data, const char* where, manif
       goto done;
     }
   }
-  const char* object_keys[2] = {"producer", "validation"};
-  for (int k = 0; k < 2; k++) {
+  const char* object_keys[3] = {"producer", "provenance", "validation"};
+  for (int k = 0; k < 3; k++) {
     const cJSON* v = cJSON_GetObjectItemCaseSensitive(data, object_keys[k]);
     if (v && !cJSON_IsObject(v)) {
       st = set_error(err, S2S_ERROR_BUNDLE, "%s %s must be an object, got %s", malformed, object_keys[k], SHOW(v));

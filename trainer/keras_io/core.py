@@ -75,23 +75,31 @@ class Structure:
     encoder: dict
     decoder: dict
     dense: dict
-    widths: dict  # layer name -> the width of its one-hot input
+    widths: dict  # layer name ("encoder" and "decoder" for a pair) -> the width of its one-hot input
+    pair: bool = False  # the script's inference pair rather than its training model
+
+    def width(self, layer: dict) -> int:
+        if self.pair:
+            return self.widths["encoder" if layer is self.encoder else "decoder"]
+        return self.widths[layer["name"]]
 
 
 def structure_of(root: dict, path: Path) -> Structure:
     """The encoder LSTM, decoder LSTM and Dense layer of a Keras 2 functional model's configuration
     (`keras_metadata.pb`'s or an HDF5 file's `model_config`), checked to be the script's model."""
     layers = root["config"].get("layers", [])
-    kinds = [layer.get("class_name") for layer in layers]
-    if sorted(kinds) != sorted(["InputLayer", "InputLayer", "LSTM", "LSTM", "Dense"]):
+    kinds = sorted(layer.get("class_name") for layer in layers)
+    if kinds == ENCODER_HALF:
+        raise KerasIoError(f"{path} is the script's inference encoder (encoder_model): give it with its decoder, "
+                           "--model ENCODER --decoder-model DECODER")
+    if kinds == DECODER_HALF:
+        raise KerasIoError(f"{path} is the script's inference decoder (decoder_model): give it with its encoder, "
+                           "--model ENCODER --decoder-model DECODER")
+    if kinds != sorted(["InputLayer", "InputLayer", "LSTM", "LSTM", "Dense"]):
         raise KerasIoError(
             f"{path} is not the keras.io lstm_seq2seq model: expected two one-hot inputs, two LSTMs and a "
             f"Dense layer, found {', '.join(kinds) or 'no layers'}")
     by_name = {layer["name"]: layer for layer in layers}
-
-    def inbound(layer) -> list[str]:
-        nodes = layer.get("inbound_nodes") or [[]]
-        return [entry[0] for entry in nodes[0]]
 
     lstms = [layer for layer in layers if layer["class_name"] == "LSTM"]
     encoder = next((la for la in lstms if not la["config"].get("return_sequences")), None)
@@ -101,14 +109,62 @@ def structure_of(root: dict, path: Path) -> Structure:
             or inbound(dense) != [decoder["name"]]:
         raise KerasIoError(f"{path}: expected an encoder LSTM whose states start a decoder LSTM that feeds the "
                            "Dense layer")
-    widths = {}
-    for layer in (encoder, decoder):
-        (source,) = [name for name in inbound(layer) if by_name[name]["class_name"] == "InputLayer"]
-        shape = by_name[source]["config"].get("batch_input_shape")
-        shape = shape.get("items") if isinstance(shape, dict) else shape
-        if not shape or len(shape) != 3:
-            raise KerasIoError(f"{path}: expected one-hot inputs [batch, time, tokens], found {shape}")
-        widths[layer["name"]] = int(shape[-1])
+    widths = {layer["name"]: one_hot_width(layer, by_name, path) for layer in (encoder, decoder)}
+    return checked(Structure(encoder, decoder, dense, widths), path)
+
+
+def pair_structure(encoder_root: dict, decoder_root: dict, encoder_path: Path, decoder_path: Path) -> Structure:
+    """The layers of the script's inference pair: `encoder_model` (one-hot input -> the LSTM's [h, c])
+    and `decoder_model` ([one-hot input, h, c] -> [probabilities, h, c])."""
+    halves = []
+    for root, path, kinds, name in ((encoder_root, encoder_path, ENCODER_HALF, "encoder_model: a one-hot input "
+                                     "and an LSTM"),
+                                    (decoder_root, decoder_path, DECODER_HALF, "decoder_model: a one-hot input, "
+                                     "two state inputs, an LSTM and a Dense layer")):
+        layers = root["config"].get("layers", [])
+        found = sorted(layer.get("class_name") for layer in layers)
+        if found != kinds:
+            raise KerasIoError(f"{path} is not the script's {name}; found {', '.join(found) or 'no layers'}")
+        halves.append({layer["name"]: layer for layer in layers})
+    (encoder,) = [la for la in halves[0].values() if la["class_name"] == "LSTM"]
+    (decoder,) = [la for la in halves[1].values() if la["class_name"] == "LSTM"]
+    (dense,) = [la for la in halves[1].values() if la["class_name"] == "Dense"]
+    if encoder["config"].get("return_sequences") or not encoder["config"].get("return_state") \
+            or not decoder["config"].get("return_sequences") or inbound(dense) != [decoder["name"]]:
+        raise KerasIoError(f"{encoder_path}, {decoder_path}: expected an encoder LSTM that returns its states and a "
+                           "decoder LSTM whose sequence feeds the Dense layer")
+    widths = {id(encoder): one_hot_width(encoder, halves[0], encoder_path),
+              id(decoder): one_hot_width(decoder, halves[1], decoder_path)}
+    return checked(Structure(encoder, decoder, dense, {"encoder": widths[id(encoder)],
+                                                       "decoder": widths[id(decoder)]}, pair=True), decoder_path)
+
+
+ENCODER_HALF = sorted(["InputLayer", "LSTM"])
+DECODER_HALF = sorted(["InputLayer", "InputLayer", "InputLayer", "LSTM", "Dense"])
+
+
+def inbound(layer: dict) -> list[str]:
+    nodes = layer.get("inbound_nodes") or [[]]
+    return [entry[0] for entry in nodes[0]]
+
+
+def one_hot_width(layer: dict, by_name: dict, path: Path) -> int:
+    """The width of the one-hot input [batch, time, tokens] that feeds `layer`."""
+    shapes = []
+    for name in inbound(layer):
+        if by_name.get(name, {}).get("class_name") == "InputLayer":
+            shape = by_name[name]["config"].get("batch_input_shape")
+            shapes.append(shape.get("items") if isinstance(shape, dict) else shape)
+    wide = [shape for shape in shapes if shape and len(shape) == 3]
+    if len(wide) != 1:
+        raise KerasIoError(f"{path}: expected one one-hot input [batch, time, tokens] into {layer['name']}, found "
+                           f"inputs of shapes {shapes}")
+    return int(wide[0][-1])
+
+
+def checked(structure: Structure, path: Path) -> Structure:
+    """`structure`, its activations checked to be the script's."""
+    encoder, decoder, dense = structure.encoder, structure.decoder, structure.dense
     for layer in (encoder, decoder):
         config = layer["config"]
         if activation_name(config.get("activation")) != "tanh" or not config.get("use_bias", True):
@@ -117,8 +173,7 @@ def structure_of(root: dict, path: Path) -> Structure:
     if activation_name(dense["config"].get("activation")) != "softmax":
         raise KerasIoError(f"{path}: the Dense layer's activation is {activation_name(dense['config'].get('activation'))}, "
                            "expected softmax")
-
-    return Structure(encoder, decoder, dense, widths)
+    return structure
 
 
 def activation_name(activation) -> str | None:
@@ -153,7 +208,7 @@ def assemble(structure: Structure, weights: Callable[[dict], list[np.ndarray]], 
     def lstm(layer) -> LSTMWeights:
         arrays = weights(layer)
         units = int(layer["config"]["units"])
-        if len(arrays) != 3 or arrays[0].shape != (structure.widths[layer["name"]], 4 * units) \
+        if len(arrays) != 3 or arrays[0].shape != (structure.width(layer), 4 * units) \
                 or arrays[1].shape != (units, 4 * units) or arrays[2].shape != (4 * units,):
             raise KerasIoError(f"{path}: the weights of {layer['name']} do not have the shapes of its configuration")
         return LSTMWeights(*arrays, recurrent_gates(layer["config"].get("recurrent_activation"), keras_version, path))

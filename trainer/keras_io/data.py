@@ -3,7 +3,9 @@ laid out as `DataLayout` says), or the vocabularies it saved beside the model.""
 
 from __future__ import annotations
 
+import io
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +100,48 @@ def read_vocab_files(directory: Path) -> tuple[Vocabulary, Vocabulary] | None:
             raise KerasIoError(f"{f} is not a vocabulary (a list of characters in id order, or a map between "
                                f"characters and ids): {exc}") from None
     return vocabs[0], vocabs[1]
+
+
+MAX_VOCAB_FILE = 1 << 20
+
+
+class _NoGlobals(pickle.Unpickler):
+    """An unpickler that builds only pickle's own types (dicts, lists, strings, numbers): any class or
+    function a file names, and so any code it would run, is refused."""
+
+    def find_class(self, module: str, name: str):
+        raise pickle.UnpicklingError(f"it names {module}.{name}; a vocabulary holds only characters and ids")
+
+
+def read_vocab_file(path: str | Path) -> Vocabulary:
+    """One side's vocabulary from `path`: JSON (a list of characters in id order, the script's
+    `{char: id}` index or its reverse) or a pickle of the script's `{char: id}` dict or of a list of
+    characters, read without running anything the file names."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KerasIoError(f"cannot read the vocabulary file {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_VOCAB_FILE:
+        raise KerasIoError(f"{path} is {len(raw)} bytes, too large for a character vocabulary")
+    pickled = raw[:1] == b"\x80" or path.suffix in (".pkl", ".pickle")
+    try:
+        if pickled:
+            data = _NoGlobals(io.BytesIO(raw)).load()
+            if isinstance(data, dict) and not all(
+                    isinstance(k, str) and len(k) == 1 and type(v) is int for k, v in data.items()):
+                raise ValueError("a pickled dict must map one-character strings to ints")
+        else:
+            data = json.loads(raw.decode("utf-8"))
+        chars = _chars_in_id_order(data)
+        if not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise ValueError("its entries must be single characters")
+        return Vocabulary(tuple(chars))
+    except (pickle.UnpicklingError, EOFError, UnicodeDecodeError, ValueError, TypeError, IndexError,
+            KeyError, AttributeError, MemoryError, RecursionError) as exc:
+        kind = "pickled" if pickled else "JSON"
+        raise KerasIoError(f"{path} is not a {kind} vocabulary (a list of characters in id order, or the script's "
+                           f"{{char: id}} dict): {exc}") from None
 
 
 def _chars_in_id_order(data) -> list[str]:

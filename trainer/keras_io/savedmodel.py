@@ -1,29 +1,45 @@
 """TensorFlow SavedModels of the script's model, written by tf.keras 2's `model.save("s2s")`, read
 without tf.keras 2: the architecture from the Keras metadata, the weights from the SavedModel's own
-checkpoint (`variables/`), found through the checkpoint's object graph."""
+checkpoint (`variables/`), found through the checkpoint's object graph. The metadata is
+`keras_metadata.pb` from tf.keras 2.5 on; before, the same JSON strings were the `metadata` of the
+object graph's user objects inside `saved_model.pb` (the root object's is the model's)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import trackable_object_graph_pb2
+from google.protobuf.message import DecodeError
+from tensorflow.core.protobuf import saved_model_pb2, trackable_object_graph_pb2
 
 from .core import KerasIoError, KerasIoModel, assemble, json_objects, structure_of
 
 
 def read_savedmodel(path: Path) -> KerasIoModel:
     """The weights of a tf.keras 2 SavedModel of the script's model, without tf.keras 2: the
-    architecture from `keras_metadata.pb`, the weights from the SavedModel's checkpoint."""
+    architecture from its Keras metadata, the weights from the SavedModel's checkpoint."""
+    root, weights, version = savedmodel_parts(path)
+    return assemble(structure_of(root, path), weights, version, path, "savedmodel",
+                    source=f"tf.keras {version} (SavedModel)")
+
+
+def savedmodel_parts(path: Path) -> tuple[dict, Callable[[dict], list[np.ndarray]], str]:
+    """The model configuration of a tf.keras 2 SavedModel, a function that reads a layer's weights,
+    and the Keras version that wrote it."""
     metadata = path / "keras_metadata.pb"
-    if not metadata.is_file():
-        raise KerasIoError(f"{path} is a SavedModel without keras_metadata.pb: not saved by tf.keras's model.save")
-    root = next((o for o in json_objects(metadata.read_bytes().decode("utf-8", "replace"))
+    if metadata.is_file():
+        texts = [metadata.read_bytes().decode("utf-8", "replace")]
+    else:
+        metadata = path / "saved_model.pb"
+        texts = _object_graph_metadata(metadata)
+    root = next((o for text in texts for o in json_objects(text)
                  if o.get("class_name") in ("Functional", "Model") and "config" in o), None)
     if root is None:
-        raise KerasIoError(f"{metadata} holds no functional model description")
-    structure = structure_of(root, path)
+        raise KerasIoError(f"{metadata} holds no functional Keras model description: the SavedModel was not "
+                           "written by tf.keras's model.save (tf.saved_model.save keeps no Keras structure); save "
+                           "the model with model.save")
     version = str(root.get("keras_version", "unknown"))
     layers = root["config"]["layers"]
 
@@ -55,5 +71,15 @@ def read_savedmodel(path: Path) -> KerasIoModel:
             return [tensor(node, "kernel"), tensor(node, "bias")]
         return [tensor(node, "cell", "kernel"), tensor(node, "cell", "recurrent_kernel"), tensor(node, "cell", "bias")]
 
-    return assemble(structure, weights, version, path, "savedmodel",
-                     source=f"tf.keras {version} (SavedModel)")
+    return root, weights, version
+
+
+def _object_graph_metadata(path: Path) -> list[str]:
+    """The Keras metadata strings of a SavedModel's object graph (tf.keras 2.4 and earlier)."""
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString(path.read_bytes())
+    except (OSError, DecodeError) as exc:
+        raise KerasIoError(f"cannot read {path} as a SavedModel: {exc}") from None
+    return [node.user_object.metadata for graph in saved.meta_graphs for node in graph.object_graph_def.nodes
+            if node.HasField("user_object") and node.user_object.metadata]
