@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
         prog="python -m trainer.import_model",
         description="Import a model trained by the keras.io character-level seq2seq script "
-        "(s2s_model.keras, a tf.keras 2 SavedModel, or the 2017 Keras example's s2s.h5) as a run directory "
+        "(s2s_model.keras, a tf.keras 2 SavedModel or .h5, the 2017 Keras example's s2s.h5, or the inference pair "
+        "encoder_model + decoder_model) as a run directory, proven against its training pairs and the file itself, "
         "that the export and evaluation commands take.",
     )
     p.add_argument("--model", required=True, help="the script's saved model: s2s_model.keras (Keras 3), the "
