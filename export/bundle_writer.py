@@ -78,6 +78,7 @@ def write_bundle(
             producer=producer,
             languages=dict(languages),
             provenance=provenance,
+            source_form=spec.source_form,
             family=FAMILIES[spec.family],
             # The ids the graphs were built for (the encoder's one-hot depth, the logits' width): a
             # runtime refuses vocabularies of other lengths (the source side cannot be read from the

@@ -22,7 +22,7 @@ import numpy as np
 from runtime.backends.tflite import dequantize_outputs, litert_interpreter, quantize_feeds, quantized_tensors
 from runtime.bundle import LOGITS, SOURCE_IDS, TOKEN_IDS, Family, next_name
 from runtime.decoding import greedy_decode
-from runtime.vocab import END, START
+from runtime.vocab import END, START, prepare_source
 from trainer.spec import Seq2SeqSpec
 
 ENGINES = ("tflm", "litert-xnnpack", "litert-builtin")
@@ -158,7 +158,8 @@ class EngineStepModel:
 def greedy_texts(model: EngineStepModel, spec: Seq2SeqSpec, sentences: Sequence[str]) -> list[str]:
     """Greedy translations of `sentences` (characters of the model's alphabet) with the runtime's
     greedy loop over `model`."""
-    ids = spec.source_vocab.encode(sentences, spec.max_source_length)
+    ids = spec.source_vocab.encode([prepare_source(s, spec.source_vocab, spec.max_source_length, form=spec.source_form)
+                                    for s in sentences], spec.max_source_length)
     decoded = greedy_decode(model, ids, spec.target_vocab.id(START), spec.target_vocab.id(END),
                             spec.max_target_length)
     return [spec.target_vocab.decode(d.ids) for d in decoded]

@@ -35,12 +35,13 @@ Converter = Callable[[Source, str], dict[str, bytes]]
 
 
 def usable_pairs(pairs: Sequence[Pair], spec: Seq2SeqSpec) -> list[Pair]:
-    """The pairs the model can take as they are (known characters, within the maximum lengths)."""
+    """The pairs the model can take as they are (known characters, within the maximum lengths; the
+    source as the encoder reads it, in the model's `source_form`)."""
     return [
         (en, fr)
         for en, fr in pairs
-        if len(en) <= spec.max_source_length
+        if len(spec.source_form.apply(en)) <= spec.max_source_length
         and len(fr) + 2 <= spec.max_target_length
-        and not spec.source_vocab.unknown(en)
+        and not spec.source_vocab.unknown(spec.source_form.apply(en))
         and not spec.target_vocab.unknown(fr)
     ]

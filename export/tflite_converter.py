@@ -384,7 +384,7 @@ def _calibration_data(source: Source, graphs: EdgeGraphs, limit: int, batch: int
         raise UsageError(f"a fixed batch of {batch} needs at least {batch} calibration pairs, "
                          f"{source.name} has {len(pairs)}: use a smaller --fixed-batch")
     enc, dec, _ = encode_pairs(pairs, spec.source_vocab, spec.target_vocab,
-                               spec.max_source_length, spec.max_target_length)
+                               spec.max_source_length, spec.max_target_length, spec.source_form)
     return representative_inputs(graphs.step_model(), enc, dec, batch or CALIBRATION_BATCH)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from runtime.decoding import softmax
 from runtime.errors import S2SError
 from runtime.golden import GOLDEN_BATCH, GoldenArtifact, GoldenDecodes, engine, machine
-from runtime.vocab import START
+from runtime.vocab import START, prepare_source
 from runtime.translator import GREEDY_LOOP_MAX_BATCH, Translator
 from trainer.metrics import chrf, group_references, paired_test
 from trainer.model import keras_reference
@@ -217,7 +217,8 @@ def first_departures(reference: Translator, mismatches: Sequence[tuple[str, str,
              for _, keras, got in mismatches]
     # Keras, teacher-forced along its own decode up to the departure: START + its first `step` characters.
     prefixes = [START + keras[:k] for (_, keras, _), k in zip(mismatches, steps)]
-    encoder_ids = m.source_vocab.encode([src for src, _, _ in mismatches], m.max_source_length)
+    encoder_ids = m.source_vocab.encode([prepare_source(src, m.source_vocab, m.max_source_length, form=m.source_form)
+                                         for src, _, _ in mismatches], m.max_source_length)
     decoder_ids = m.target_vocab.encode(prefixes, max(len(p) for p in prefixes))
     _, probs = teacher_forced_probs(reference.model, encoder_ids, decoder_ids)
     out = []
@@ -265,8 +266,8 @@ class Baseline:
             raise ParityError("no usable held-out pairs to validate the export with")
         tf_pairs = usable[:num_teacher_forced]
         self.encoder_ids, self.decoder_ids, _ = encode_pairs(
-            tf_pairs, spec.source_vocab, spec.target_vocab, spec.max_source_length, spec.max_target_length
-        )
+            tf_pairs, spec.source_vocab, spec.target_vocab, spec.max_source_length, spec.max_target_length,
+            spec.source_form)
         self.encoded, self.probs = keras_reference(model, self.encoder_ids, self.decoder_ids)
         # Compare the positions decoding uses: up to the step that predicts END. Past END the
         # decoder reads padding it was never trained on (no loss there), its state can grow large,

@@ -44,14 +44,15 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .errors import BundleError
-from .vocab import END, PAD, START, Vocabulary
+from .vocab import END, PAD, PLAIN, START, SourceForm, Vocabulary
 
 FORMAT = "s2s-edge-bundle"
 # Version 2 adds zero padding ("pad_token": null); version 3 the model family ("family"); version 4
-# golden translations ("golden"). A bundle is written in the lowest version that holds it: a
+# golden translations ("golden"); version 5 the source's form ("source_form": lowercasing and wrapping
+# the user's text, which change what the encoder reads). A bundle is written in the lowest version that holds it: a
 # space-padded seed bundle without golden translations is still version 1, which every runtime reads.
-FORMAT_VERSION = 4
-READ_VERSIONS = (1, 2, 3, 4)
+FORMAT_VERSION = 5
+READ_VERSIONS = (1, 2, 3, 4, 5)
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 
@@ -174,6 +175,7 @@ class Manifest:
     # How the model was made, where it matters to a user: for an imported model, the file it came
     # from and how the import was proven (optional, informative: no runtime acts on it).
     provenance: dict[str, Any] | None = None
+    source_form: SourceForm = PLAIN  # lowercasing and wrapping of the user's text (format version 5)
 
     @property
     def padding(self) -> str:
@@ -182,6 +184,8 @@ class Manifest:
     @property
     def format_version(self) -> int:
         """The lowest format version that holds this bundle."""
+        if self.source_form != PLAIN:
+            return 5
         if self.golden is not None:
             return 4
         if self.family != SEED:
@@ -207,6 +211,7 @@ class Manifest:
             **({"target_vocab_size": self.target_vocab_size} if self.target_vocab_size is not None else {}),
             "model_id": self.model_id,
             **({"languages": dict(self.languages)} if self.languages else {}),
+            **({"source_form": self.source_form.to_json()} if self.source_form != PLAIN else {}),
             "io": {role: {"inputs": list(inputs), "outputs": list(outputs)}
                    for role, (inputs, outputs) in self.family.io.items()},
             "artifacts": [a.to_json() for a in self.artifacts],
@@ -251,6 +256,7 @@ class Manifest:
         if "model_id" in data and not isinstance(data["model_id"], str):
             raise BundleError(f"{malformed} model_id must be a string, got {_show(data['model_id'])}")
         languages = _languages(data.get("languages"), where)
+        source_form = _source_form(data, version, where) if "source_form" in data else PLAIN
         for key in ("producer", "provenance", "validation"):
             if key in data and not isinstance(data[key], dict):
                 raise BundleError(f"{malformed} {key} must be an object, got {_show(data[key])}")
@@ -268,6 +274,9 @@ class Manifest:
                 raise BundleError(f"{where}: target vocabulary lacks {_show(char)}")
         if padding == "space" and PAD not in source_vocab:
             raise BundleError(f"{where}: source vocabulary lacks the padding character")
+        if source_form.wrap and not (START in source_vocab and END in source_vocab):
+            raise BundleError(f"{where}: source_form wraps the source in the start and end tokens, which "
+                              "source_vocab lacks")
         for key, vocab in (("source_vocab", source_vocab), ("target_vocab", target_vocab)):
             built = sizes[f"{key}_size"]
             if built is not None and built != len(vocab):
@@ -291,6 +300,7 @@ class Manifest:
             target_vocab_size=sizes["target_vocab_size"],
             golden=golden,
             provenance=data.get("provenance"),
+            source_form=source_form,
         )
 
     def complete_models(self) -> list[tuple[str, str]]:
@@ -372,6 +382,18 @@ def check_graph(manifest: Manifest, role: str, file: str, inputs: GraphIO, outpu
                     "latent": f"has {have} units, but latent_dim is {want}",
                     "vocab": f"scores {have} ids, but target_vocab has {want} characters"}[axis]
             raise BundleError(f"{listed} does not fit this manifest: its {name} {what}")
+
+
+def _source_form(data: dict, version: int, where: str) -> SourceForm:
+    malformed = f"{where} is malformed:"
+    value = data["source_form"]
+    if version < 5:
+        raise BundleError(f"{malformed} source_form needs format_version 5, got {version}")
+    if not isinstance(value, dict) or sorted(value) != ["lowercase", "wrap"] or not all(
+            isinstance(v, bool) for v in value.values()):
+        raise BundleError(f"{malformed} source_form must be {{\"lowercase\": BOOLEAN, \"wrap\": BOOLEAN}}, got "
+                          f"{_show(value)}")
+    return SourceForm(value["lowercase"], value["wrap"])
 
 
 def _family(data: dict, version: int, where: str) -> Family:

@@ -265,7 +265,7 @@ def _flush(translator, batch: list[str], first_line: int, output: Output, what: 
     for offset, text in enumerate(batch):
         try:
             prepare_source(text, m.source_vocab, m.max_source_length,
-                           translator.on_unknown, translator.on_overflow)
+                           translator.on_unknown, translator.on_overflow, m.source_form)
         except InputPolicyError as exc:
             if offset:
                 output.write(batch[:offset])

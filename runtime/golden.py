@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 from .bundle import Manifest, _integer, _show, parse_manifest_bytes, read_artifact
 from .errors import BundleError
+from .vocab import prepare_source
 
 GOLDEN_FORMAT = "s2s-edge-golden"
 GOLDEN_VERSION = 1
@@ -112,7 +113,6 @@ def parse_golden(data: Any, manifest: Manifest, where: str) -> Golden:
     if not isinstance(entries, list) or not entries:
         raise BundleError(f"{malformed} artifacts must be a non-empty list")
     models = set(manifest.complete_models())
-    source_chars = set(manifest.source_vocab.chars)
     seen: set[tuple[str, str]] = set()
     artifacts = []
     for entry in entries:
@@ -133,9 +133,11 @@ def parse_golden(data: Any, manifest: Manifest, where: str) -> Golden:
         if len(sources) > MAX_GOLDEN_SENTENCES:
             raise BundleError(f"{malformed} {name} has {len(sources)} sources; at most {MAX_GOLDEN_SENTENCES}")
         for i, source in enumerate(sources):
-            if len(source) > manifest.max_source_length or not set(source) <= source_chars:
+            try:  # as the runtime will read it: lowercased and wrapped where the bundle says so
+                prepare_source(source, manifest.source_vocab, manifest.max_source_length, form=manifest.source_form)
+            except ValueError:
                 raise BundleError(f"{malformed} {name}'s sources[{i}] is not a sentence this model reads (a character "
-                                  "outside source_vocab, or longer than max_source_length)")
+                                  "outside source_vocab, or longer than max_source_length)") from None
         keras = entry.get("keras")
         if not _strings(keras, len(sources)):
             raise BundleError(f"{malformed} {name}'s keras must be a list of strings, one per source")

@@ -15,7 +15,7 @@ from .bundle import check_graph, read_artifact, read_manifest
 from .decoding import Decoded, StepModel, beam_decode, cut_at_end, greedy_decode, sampling_chooser, stream_decode
 from .errors import BundleError, DecodingOptionError
 from .golden import GOLDEN_BATCH, SelfCheck, compare, engine, golden_entry, read_golden
-from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, Vocabulary, prepare_source
+from .vocab import END, ON_OVERFLOW, ON_UNKNOWN, START, SourceForm, Vocabulary, prepare_source
 
 
 # The one-graph greedy decoder saves a call per character but cannot drop finished rows, which
@@ -33,6 +33,7 @@ class ModelSpec(Protocol):
     target_vocab: Vocabulary
     max_source_length: int
     max_target_length: int
+    source_form: SourceForm  # how a user's text becomes what the encoder reads
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class Translator:
 
     @property
     def max_input_length(self) -> int:
-        return self.manifest.max_source_length
+        return self.manifest.max_source_length - self.manifest.source_form.overhead
 
     def self_check(self) -> SelfCheck:
         """Decode the bundle's golden sources as the export recorded them (greedy, stepping the decoder,
@@ -268,7 +269,8 @@ class Translator:
         on_unknown, on_overflow = on_unknown or self.on_unknown, on_overflow or self.on_overflow
         _check_choice("on_unknown", on_unknown, ON_UNKNOWN)
         _check_choice("on_overflow", on_overflow, ON_OVERFLOW)
-        return [prepare_source(t, m.source_vocab, m.max_source_length, on_unknown, on_overflow) for t in texts]
+        return [prepare_source(t, m.source_vocab, m.max_source_length, on_unknown, on_overflow, m.source_form)
+                for t in texts]
 
     def _hypothesis(self, d: Decoded) -> Hypothesis:
         return Hypothesis(self._text(d.ids), d.score, d.finished)

@@ -29,6 +29,33 @@ ON_OVERFLOW = ("error", "truncate")
 
 
 @dataclass(frozen=True)
+class SourceForm:
+    """What the encoder reads of a user's text, beyond the characters themselves: a model trained on
+    lowercased text reads the text lowercased (Python's `str.lower` on the whole string: full case
+    mappings and the Greek final sigma); one whose script wrapped its inputs like its targets reads
+    START + text + END. Models trained here read the text as it is (`PLAIN`)."""
+
+    lowercase: bool = False
+    wrap: bool = False
+
+    @property
+    def overhead(self) -> int:
+        """Characters the form adds to the text: the encoder's maximum less the user's."""
+        return 2 if self.wrap else 0
+
+    def apply(self, text: str) -> str:
+        """What the encoder reads of `text` (a text of the model's alphabet, within its length)."""
+        text = text.lower() if self.lowercase else text
+        return START + text + END if self.wrap else text
+
+    def to_json(self) -> dict:
+        return {"lowercase": self.lowercase, "wrap": self.wrap}
+
+
+PLAIN = SourceForm()
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     """An ordered alphabet; a character's id is its position. `padding` is how `encode` pads."""
 
@@ -103,13 +130,17 @@ def prepare_source(
     max_length: int,
     on_unknown: str = "error",
     on_overflow: str = "error",
+    form: SourceForm = PLAIN,
 ) -> str:
     """Apply the input policy to one source text and return the text the encoder will read.
 
     - a non-string is a TypeError;
+    - with `form.lowercase` the text is lowercased first, so a policy applies to what the encoder reads;
     - characters outside the vocabulary are an UnknownCharacterError naming them, or are dropped
       with on_unknown="skip";
-    - a text longer than `max_length` is an InputTooLongError, or is cut with on_overflow="truncate".
+    - a text longer than `max_length` (less the form's START and END) is an InputTooLongError, or is
+      cut with on_overflow="truncate";
+    - with `form.wrap` the result is START + text + END.
     """
     if not isinstance(text, str):
         raise TypeError(f"expected a str to translate, got {type(text).__name__}")
@@ -117,6 +148,9 @@ def prepare_source(
         raise ValueError(f"on_unknown must be one of {ON_UNKNOWN}, got {on_unknown!r}")
     if on_overflow not in ON_OVERFLOW:
         raise ValueError(f"on_overflow must be one of {ON_OVERFLOW}, got {on_overflow!r}")
+    if form.lowercase:
+        text = text.lower()
+    max_length -= form.overhead
     unknown = vocab.unknown(text)
     if unknown:
         if on_unknown == "error":
@@ -135,7 +169,7 @@ def prepare_source(
                 remedy="shorten it", option="on_overflow", value="truncate",
             )
         text = text[:max_length]
-    return text
+    return START + text + END if form.wrap else text
 
 
 def _preview(text: str, width: int = 40) -> str:

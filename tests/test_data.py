@@ -189,7 +189,15 @@ def test_run_json_versions_and_padding(tmp_path):
         assert json.loads((tmp_path / RUN_JSON).read_text())["format_version"] == version
         assert read_run_json(tmp_path).source_vocab.padding == padding
     data = info("zero").to_json()
-    for change in ({"format_version": 1}, {"padding": "x"}, {"padding": None}, {"format_version": 3}):
+    for change in ({"format_version": 1}, {"padding": "x"}, {"padding": None}, {"format_version": 4}):
         (tmp_path / RUN_JSON).write_text(json.dumps({**data, **change}))
         with pytest.raises(RunError):
             read_run_json(tmp_path)
+    # an imported model's source form makes it format 3, which reads back
+    from runtime.vocab import SourceForm
+
+    formed = info("space")
+    formed.source_form = SourceForm(lowercase=True, wrap=False)
+    (tmp_path / RUN_JSON).write_text(json.dumps(formed.to_json()))
+    assert json.loads((tmp_path / RUN_JSON).read_text())["format_version"] == 3
+    assert read_run_json(tmp_path).source_form == SourceForm(lowercase=True, wrap=False)

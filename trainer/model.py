@@ -326,6 +326,7 @@ def describe(model: keras.Model, info: RunInfo) -> Seq2SeqSpec:
         dense=DenseSpec(arrays["dense.kernel"], arrays["dense.bias"]),
         attention=None if found.attention is None else AttentionSpec(
             arrays["attention.score_kernel"], arrays["attention.combine_kernel"], arrays["attention.combine_bias"]),
+        source_form=info.source_form,
     )
 
 

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from runtime.vocab import Vocabulary, wrap_target
+from runtime.vocab import PLAIN, SourceForm, Vocabulary, wrap_target
 
 from .data import Pair
 # Batches are bucketed within windows of this many batches: similar lengths, still shuffled.
@@ -34,12 +34,13 @@ BUCKET_WINDOW = 32
 
 def encode_pairs(
     pairs: Sequence[Pair], source_vocab: Vocabulary, target_vocab: Vocabulary,
-    max_source_length: int, max_target_length: int,
+    max_source_length: int, max_target_length: int, form: SourceForm = PLAIN,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The seed's three tensors, as ids: encoder input, decoder input, decoder target, every pair
     padded to the maximum lengths. The target is the decoder input shifted one step ahead (teacher
-    forcing), padded with the vocabulary's `pad_id`."""
-    encoder_ids = source_vocab.encode([en for en, _ in pairs], max_source_length)
+    forcing), padded with the vocabulary's `pad_id`. The source is read in `form` (an imported
+    model's lowercasing and wrapping)."""
+    encoder_ids = source_vocab.encode([form.apply(en) for en, _ in pairs], max_source_length)
     decoder_ids = target_vocab.encode([wrap_target(fr) for _, fr in pairs], max_target_length)
     target_ids = np.full_like(decoder_ids, target_vocab.pad_id)
     target_ids[:, :-1] = decoder_ids[:, 1:]

@@ -26,6 +26,7 @@ from typing import Sequence
 import keras
 
 from runtime.cli import ArgumentParser, add_verbose, positive_int, run_main
+from runtime.vocab import PLAIN
 
 from .data import DataError
 from .fileio import atomic_write_json, replaceable, staging_dir
@@ -58,6 +59,10 @@ def fine_tune(
     if not learning_rate > 0:
         raise DataError(f"learning-rate must be positive, got {learning_rate}")
     info = read_run(run)
+    if info.source_form != PLAIN:
+        raise RunError(f"{run} reads its source lowercased or wrapped (an imported model's data variant); "
+                       "quantization-aware fine-tuning does not take such runs: export it with post-training "
+                       "quantization instead")
     train_pairs, valid = same_training_split(info, str(run), "cannot fine-tune it", log)
     # Seeded before the model is loaded: loading draws the seeds of its dropout layers.
     keras.utils.set_random_seed(info.settings.seed)

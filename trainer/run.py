@@ -22,16 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import S2SError
-from runtime.vocab import PAD, Vocabulary
+from runtime.vocab import PAD, PLAIN, SourceForm, Vocabulary
 
 from .data import LANGUAGES, DataError, Pair, split_pairs, vocabularies
 from .fileio import atomic_write_bytes
 from .settings import Settings, load_pairs
 
 RUN_FORMAT = "s2s-edge-run"
-# Version 2 adds zero padding ("padding": {"char": null}); a space-padded run is written as version 1.
-RUN_FORMAT_VERSION = 2
-RUN_READ_VERSIONS = (1, 2)
+# Version 2 adds zero padding ("padding": {"char": null}); version 3 the source's form ("source_form":
+# lowercasing and wrapping, imported models only). A run is written in the lowest version that holds it.
+RUN_FORMAT_VERSION = 3
+RUN_READ_VERSIONS = (1, 2, 3)
 RUN_JSON, MODEL_FILE, HISTORY_JSON = "run.json", "model.keras", "history.json"
 HELDOUT_TSV, TRAIN_SAMPLE_TSV = "heldout.tsv", "train_sample.tsv"
 CURVES_PNG = "curves.png"
@@ -54,6 +55,8 @@ class RunInfo:
     best: dict[str, Any]
     # what the model translates from and to (language codes; the bundle's manifest carries them)
     languages: dict[str, str] = field(default_factory=lambda: dict(LANGUAGES))
+    # how a user's text becomes what the encoder reads (imported models may lowercase or wrap it)
+    source_form: SourceForm = PLAIN
 
     @property
     def provenance(self) -> dict[str, Any] | None:
@@ -69,7 +72,7 @@ class RunInfo:
     def to_json(self) -> dict[str, Any]:
         return {
             "format": RUN_FORMAT,
-            "format_version": 1 if self.source_vocab.padding == "space" else RUN_FORMAT_VERSION,
+            "format_version": 3 if self.source_form != PLAIN else 1 if self.source_vocab.padding == "space" else 2,
             "source_vocab": "".join(self.source_vocab.chars),
             "target_vocab": "".join(self.target_vocab.chars),
             # char null: the one-hot row of all zeros pads (the 2017 Keras example's models)
@@ -81,6 +84,7 @@ class RunInfo:
             "data": self.data,
             "best": self.best,
             "languages": dict(self.languages),
+            **({"source_form": self.source_form.to_json()} if self.source_form != PLAIN else {}),
         }
 
     @classmethod
@@ -101,6 +105,7 @@ class RunInfo:
             best=data.get("best", {}),
             # runs written before it was recorded are the built-in English to French
             languages=check_languages(data.get("languages", LANGUAGES)),
+            source_form=SourceForm(**data["source_form"]) if data.get("source_form") else PLAIN,
         )
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from runtime.bundle import FAMILIES
-from runtime.vocab import Vocabulary
+from runtime.vocab import PLAIN, SourceForm, Vocabulary
 
 ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "hard_sigmoid_keras2")
 # Hard sigmoids as (slope, offset): clip(slope * x + offset, 0, 1).
@@ -112,6 +112,8 @@ class Seq2SeqSpec:
     # A bidirectional encoder's LSTM over the source from its last position to its first; `encoder`
     # then reads it from its first, and each has half the latent size.
     encoder_backward: LSTMSpec | None = None
+    # How a user's text becomes what the encoder reads: lowercased, wrapped (imported models only).
+    source_form: SourceForm = PLAIN
 
     def __post_init__(self) -> None:
         latent = self.decoder.units

@@ -282,7 +282,7 @@ async function flush(translator, batch, firstLine, output, what = 'stdin line') 
   const m = translator.manifest;
   for (const [offset, text] of batch.entries()) {
     try {
-      prepareSource(text, m.sourceVocab, m.maxSourceLength, translator.onUnknown, translator.onOverflow);
+      prepareSource(text, m.sourceVocab, m.maxSourceLength, translator.onUnknown, translator.onOverflow, m.sourceForm);
     } catch (err) {
       if (!(err instanceof InputPolicyError)) throw err;
       if (offset) await output.write(batch.slice(0, offset));

@@ -15,7 +15,7 @@ export {
   FAMILIES, FORMAT, FORMAT_VERSION, GRAPH_IO, MANIFEST, MAX_GOLDEN_BYTES, READ_VERSIONS, completeModels, parseManifest, selectArtifacts,
 } from './manifest.js';
 export { GOLDEN_FORMAT, GOLDEN_VERSION, KERNELS, SelfCheck, parseGolden } from './golden.js';
-export { END, PAD, PADDINGS, START, Vocabulary, prepareSource } from './vocab.js';
+export { END, PAD, PADDINGS, PLAIN_FORM, START, Vocabulary, prepareSource } from './vocab.js';
 export { argmaxChooser, beamDecode, cutAtEnd, greedyDecode, logSoftmaxRow, samplingChooser, streamDecode } from './decoding.js';
 export { OnnxStepModel } from './backends/onnx.js';
 
@@ -192,7 +192,7 @@ export class Translator {
   }
 
   get maxInputLength() {
-    return this.manifest.maxSourceLength;
+    return this.manifest.maxSourceLength - (this.manifest.sourceForm.wrap ? 2 : 0);
   }
 
   /**
@@ -307,7 +307,7 @@ export class Translator {
 
   #prepare(texts, { onUnknown = this.onUnknown, onOverflow = this.onOverflow } = {}) {
     const m = this.manifest;
-    return texts.map((t) => prepareSource(t, m.sourceVocab, m.maxSourceLength, onUnknown, onOverflow));
+    return texts.map((t) => prepareSource(t, m.sourceVocab, m.maxSourceLength, onUnknown, onOverflow, m.sourceForm));
   }
 
   #released = false;

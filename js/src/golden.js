@@ -7,6 +7,7 @@
 
 import { BundleError, NoGoldenError } from './errors.js';
 import { parseJsonBytes, show } from './manifest.js';
+import { prepareSource } from './vocab.js';
 
 export const GOLDEN_FORMAT = 's2s-edge-golden';
 export const GOLDEN_VERSION = 1;
@@ -66,7 +67,6 @@ export function parseGolden(data, manifest, where) {
     roles.get(key).add(a.role);
   }
   const complete = new Set([...roles].filter(([, have]) => have.has('encoder') && have.has('decoder_step')).map(([key]) => key));
-  const sourceChars = new Set(manifest.sourceVocab.chars);
   const seen = new Set();
   const entries = data.artifacts.map((entry) => {
     if (!isObject(entry)) throw new BundleError(`${malformed} an entry of artifacts is not an object`);
@@ -83,8 +83,14 @@ export function parseGolden(data, manifest, where) {
     if (!isStringList(sources) || !sources.length) throw new BundleError(`${malformed} ${name}'s sources must be a non-empty list of strings`);
     if (sources.length > MAX_GOLDEN_SENTENCES) throw new BundleError(`${malformed} ${name} has ${sources.length} sources; at most ${MAX_GOLDEN_SENTENCES}`);
     sources.forEach((source, i) => {
-      const chars = Array.from(source);
-      if (chars.length > manifest.maxSourceLength || !chars.every((c) => sourceChars.has(c))) {
+      // as the runtime will read it: lowercased and wrapped where the bundle says so
+      let reads = true;
+      try {
+        prepareSource(source, manifest.sourceVocab, manifest.maxSourceLength, 'error', 'error', manifest.sourceForm);
+      } catch {
+        reads = false;
+      }
+      if (!reads) {
         throw new BundleError(
           `${malformed} ${name}'s sources[${i}] is not a sentence this model reads (a character outside source_vocab, or longer than max_source_length)`,
         );

@@ -99,6 +99,8 @@ export interface Manifest {
   artifacts: readonly Artifact[];
   modelId: string;
   languages: { source: string; target: string } | null;
+  /** What the encoder reads of a text (format version 5): lowercased (toLowerCase), wrapped in START ... END. */
+  sourceForm: SourceForm;
   producer: Record<string, string>;
   validation: Record<string, { size?: number; decodes_identical?: number; decodes_compared?: number; chrf?: number; [k: string]: unknown }>;
   family: Family;
@@ -169,7 +171,12 @@ export function parseManifest(data: unknown, where?: string): Manifest;
 export function parseGolden(data: unknown, manifest: Manifest, where: string): Golden;
 export function selectArtifacts(manifest: Manifest, backend: string, precision: string): { encoder: Artifact; decoder_step: Artifact; greedy?: Artifact };
 export function completeModels(manifest: Manifest): string[];
-export function prepareSource(text: string, vocab: Vocabulary, maxLength: number, onUnknown?: OnUnknown, onOverflow?: OnOverflow): string;
+export interface SourceForm {
+  readonly lowercase: boolean;
+  readonly wrap: boolean;
+}
+export const PLAIN_FORM: SourceForm;
+export function prepareSource(text: string, vocab: Vocabulary, maxLength: number, onUnknown?: OnUnknown, onOverflow?: OnOverflow, form?: SourceForm): string;
 
 /** Where a bundle comes from: a directory (Node), a URL (fetch), or your own. */
 export interface BundleSource {

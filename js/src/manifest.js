@@ -2,14 +2,14 @@
 // Mirrors `runtime/bundle.py`, which defines the format; this module reads and checks it.
 
 import { BundleError } from './errors.js';
-import { END, PAD, START, Vocabulary } from './vocab.js';
+import { END, PAD, PLAIN_FORM, START, Vocabulary } from './vocab.js';
 
 export const FORMAT = 's2s-edge-bundle';
 // Version 2 adds zero padding ("pad_token": null), version 3 the model family ("family"), version 4
 // the golden translations ("golden"); a bundle is written in the lowest version that holds it (a
 // space-padded seed bundle without golden translations is still version 1).
-export const FORMAT_VERSION = 4;
-export const READ_VERSIONS = Object.freeze([1, 2, 3, 4]);
+export const FORMAT_VERSION = 5;
+export const READ_VERSIONS = Object.freeze([1, 2, 3, 4, 5]);
 export const MANIFEST = 'manifest.json';
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** The largest golden translations' file (docs/bundle.md#golden-translations; read by golden.js). */
@@ -282,6 +282,7 @@ export function parseManifest(data, where = MANIFEST) {
   }
   if (Object.hasOwn(data, 'model_id') && typeof data.model_id !== 'string') throw new BundleError(`${malformed} model_id must be a string, got ${show(data.model_id)}`);
   const languages = parseLanguages(data.languages, where);
+  const sourceForm = Object.hasOwn(data, 'source_form') ? parseSourceForm(data, where) : PLAIN_FORM;
   for (const key of ['producer', 'provenance', 'validation']) {
     if (Object.hasOwn(data, key) && !isObject(data[key])) throw new BundleError(`${malformed} ${key} must be an object, got ${show(data[key])}`);
   }
@@ -299,6 +300,9 @@ export function parseManifest(data, where = MANIFEST) {
     if (!targetVocab.has(char)) throw new BundleError(`${where}: target vocabulary lacks ${show(char)}`);
   }
   if (padding === 'space' && !sourceVocab.has(PAD)) throw new BundleError(`${where}: source vocabulary lacks the padding character`);
+  if (sourceForm.wrap && !(sourceVocab.has(START) && sourceVocab.has(END))) {
+    throw new BundleError(`${where}: source_form wraps the source in the start and end tokens, which source_vocab lacks`);
+  }
   for (const [key, vocab] of [['source_vocab', sourceVocab], ['target_vocab', targetVocab]]) {
     const built = sizes[`${key}_size`];
     if (built !== null && built !== vocab.size) {
@@ -317,6 +321,7 @@ export function parseManifest(data, where = MANIFEST) {
     artifacts,
     modelId: data.model_id ?? '',
     languages,
+    sourceForm,
     producer: isObject(data.producer) ? data.producer : {},
     validation: isObject(data.validation) ? data.validation : {},
     family: modelFamily,
@@ -324,6 +329,18 @@ export function parseManifest(data, where = MANIFEST) {
     targetVocabSize: sizes.target_vocab_size,
     golden,
   });
+}
+
+/** The manifest's `source_form` (version 5): {lowercase, wrap}, both booleans. */
+function parseSourceForm(data, where) {
+  const malformed = `${where} is malformed:`;
+  const value = data.source_form;
+  if (data.format_version < 5) throw new BundleError(`${malformed} source_form needs format_version 5, got ${data.format_version}`);
+  const keys = isObject(value) ? Object.keys(value).sort() : [];
+  if (keys.length !== 2 || keys[0] !== 'lowercase' || keys[1] !== 'wrap' || typeof value.lowercase !== 'boolean' || typeof value.wrap !== 'boolean') {
+    throw new BundleError(`${malformed} source_form must be {"lowercase": BOOLEAN, "wrap": BOOLEAN}, got ${show(value)}`);
+  }
+  return Object.freeze({ lowercase: value.lowercase, wrap: value.wrap });
 }
 
 /**

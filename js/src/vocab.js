@@ -11,6 +11,8 @@ export const PAD = ' ';
 export const PADDINGS = Object.freeze(['space', 'zero']);
 export const ON_UNKNOWN = Object.freeze(['error', 'skip']);
 export const ON_OVERFLOW = Object.freeze(['error', 'truncate']);
+/** What the encoder reads of a user's text beyond its characters (the manifest's source_form, version 5). */
+export const PLAIN_FORM = Object.freeze({ lowercase: false, wrap: false });
 
 /** An ordered alphabet; a character's id is its position. `padding` is how `encode` pads. */
 export class Vocabulary {
@@ -119,14 +121,19 @@ export function checkChoice(name, value, choices) {
  * - a non-string is a TypeError;
  * - characters outside the vocabulary are an UnknownCharacterError naming them, or are dropped
  *   with onUnknown = "skip";
- * - a text longer than `maxLength` is an InputTooLongError, or is cut with onOverflow = "truncate".
+ * - a text longer than `maxLength` (less the form's START and END) is an InputTooLongError, or is
+ *   cut with onOverflow = "truncate".
+ * With `form.lowercase` the text is lowercased first (toLowerCase: Unicode's full mappings and the
+ * Greek final sigma, as Python's str.lower); with `form.wrap` the result is START + text + END.
  */
-export function prepareSource(text, vocab, maxLength, onUnknown = 'error', onOverflow = 'error') {
+export function prepareSource(text, vocab, maxLength, onUnknown = 'error', onOverflow = 'error', form = PLAIN_FORM) {
   if (typeof text !== 'string') {
     throw new TypeError(`expected a string to translate, got ${text === null ? 'null' : typeof text}`);
   }
   checkChoice('onUnknown', onUnknown, ON_UNKNOWN);
   checkChoice('onOverflow', onOverflow, ON_OVERFLOW);
+  if (form.lowercase) text = text.toLowerCase();
+  if (form.wrap) maxLength -= 2;
   let chars = Array.from(text);
   const unknown = vocab.unknown(text);
   if (unknown.length) {
@@ -147,5 +154,5 @@ export function prepareSource(text, vocab, maxLength, onUnknown = 'error', onOve
     }
     chars = chars.slice(0, maxLength);
   }
-  return chars.join('');
+  return form.wrap ? START + chars.join('') + END : chars.join('');
 }

@@ -23,6 +23,7 @@ import {
   parseGolden,
   parseManifest,
   prepareSource,
+  PLAIN_FORM,
 } from '../src/core.js';
 import { parseGoldenBytes } from '../src/golden.js';
 import { decodingMode } from '../src/core.js';
@@ -47,6 +48,17 @@ describe('input policy', () => {
     assert.throws(() => prepareSource('abcab', vocab, 4), InputTooLongError);
     assert.equal(prepareSource('abc😀a', vocab, 4, 'error', 'truncate'), 'abc😀');
     assert.equal(prepareSource('a#bc#a', vocab, 3, 'skip', 'truncate'), 'abc');
+  });
+
+  test('a source form lowercases first, then wraps, and the wrapping counts against the maximum', () => {
+    const greek = Vocabulary.fromString('\t\n .abσς');
+    const form = { lowercase: true, wrap: true };
+    assert.equal(prepareSource('ABΣ. Σa', greek, 9, 'error', 'error', form), '\tabς. σa\n');
+    assert.throws(() => prepareSource('ABABABA', greek, 8, 'error', 'error', form), /maximum of 6/);
+    assert.equal(prepareSource('ABABABA', greek, 8, 'error', 'truncate', form), '\tababab\n');
+    assert.equal(prepareSource('', greek, 8, 'error', 'error', form), '\t\n');
+    assert.equal(prepareSource('ab', greek, 8, 'error', 'error', PLAIN_FORM), 'ab');
+    assert.throws(() => prepareSource('AB', greek, 8), UnknownCharacterError);
   });
 
   test('empty is empty, non-strings are TypeErrors, bad policies are refused', () => {
@@ -120,7 +132,7 @@ describe('manifest', () => {
     'not a manifest': [{ format: 'other' }, /not an s2s-edge bundle manifest/],
     'version 3 without a family': [manifestJson({ format_version: 3 }), /malformed: format_version 3 needs a family name/],
     'a family that is not a string': [manifestJson({ format_version: 3, family: ['attention'] }), /needs a family name/],
-    'unknown version': [manifestJson({ format_version: 5 }), /format_version 5; this runtime reads versions 1, 2, 3, 4:/],
+    'unknown version': [manifestJson({ format_version: 6 }), /format_version 6; this runtime reads versions 1, 2, 3, 4, 5:/],
     'unknown family': [manifestJson({ format_version: 3, family: 'transformer' }), /family "transformer"; this runtime knows seed, attention/],
     'zero padding in version 1': [manifestJson({ pad_token: null }), /special tokens/],
     'a space-padded source without the space': [manifestJson({ source_vocab: 'abc' }), /source vocabulary lacks the padding/],
@@ -401,8 +413,8 @@ function goldenJson(artifacts = [goldenEntry(), goldenEntry('onnx', 'int8')], ov
 
 describe('golden translations: the manifest\'s golden field', () => {
   test('version 4 is read and written; golden is null without the field', () => {
-    assert.equal(FORMAT_VERSION, 4);
-    assert.deepEqual([...READ_VERSIONS], [1, 2, 3, 4]);
+    assert.equal(FORMAT_VERSION, 5);
+    assert.deepEqual([...READ_VERSIONS], [1, 2, 3, 4, 5]);
     assert.equal(MAX_GOLDEN_BYTES, 16777216);
     assert.deepEqual({ ...parseManifest(goldenManifestJson()).golden }, GOLDEN_REF);
     assert.equal(parseManifest(manifestJson()).golden, null);

@@ -654,9 +654,9 @@ static s2s_status manifest_from_json(const cJSON* data, const char* where, manif
   }
   const cJSON* ver = cJSON_GetObjectItemCaseSensitive(data, "format_version");
   long long version;
-  if (!json_integer(ver, &version) || version < 1 || version > 4) {
+  if (!json_integer(ver, &version) || version < 1 || version > 5) {
     st = set_error(err, S2S_ERROR_BUNDLE,
-                   "%s has format_version %s; this runtime reads versions 1, 2, 3, 4: re-export the bundle or upgrade "
+                   "%s has format_version %s; this runtime reads versions 1, 2, 3, 4, 5: re-export the bundle or upgrade "
                    "s2s-edge",
                    where, SHOW(ver));
     goto done;
@@ -746,6 +746,22 @@ static s2s_status manifest_from_json(const cJSON* data, const char* where, manif
       goto done;
     }
   }
+  const cJSON* form = cJSON_GetObjectItemCaseSensitive(data, "source_form");
+  if (form) {
+    if (version < 5) {
+      st = set_error(err, S2S_ERROR_BUNDLE, "%s source_form needs format_version 5, got %lld", malformed, version);
+      goto done;
+    }
+    const cJSON* lower = cJSON_GetObjectItemCaseSensitive(form, "lowercase");
+    const cJSON* wrap = cJSON_GetObjectItemCaseSensitive(form, "wrap");
+    if (!cJSON_IsObject(form) || cJSON_GetArraySize(form) != 2 || !cJSON_IsBool(lower) || !cJSON_IsBool(wrap)) {
+      st = set_error(err, S2S_ERROR_BUNDLE, "%s source_form must be {\"lowercase\": BOOLEAN, \"wrap\": BOOLEAN}, got %s",
+                     malformed, SHOW(form));
+      goto done;
+    }
+    m->lowercase = cJSON_IsTrue(lower);
+    m->wrap = cJSON_IsTrue(wrap);
+  }
   const char* object_keys[3] = {"producer", "provenance", "validation"};
   for (int k = 0; k < 3; k++) {
     const cJSON* v = cJSON_GetObjectItemCaseSensitive(data, object_keys[k]);
@@ -834,6 +850,11 @@ static s2s_status manifest_from_json(const cJSON* data, const char* where, manif
     }
   if (!m->zero_padding && vocab_id(&m->source, ' ') < 0) {
     st = set_error(err, S2S_ERROR_BUNDLE, "%s: source vocabulary lacks the padding character", where);
+    goto done;
+  }
+  if (m->wrap && (vocab_id(&m->source, '\t') < 0 || vocab_id(&m->source, '\n') < 0)) {
+    st = set_error(err, S2S_ERROR_BUNDLE,
+                   "%s: source_form wraps the source in the start and end tokens, which source_vocab lacks", where);
     goto done;
   }
   for (int k = 0; k < 2; k++)
@@ -1001,7 +1022,16 @@ static int model_reads(const manifest* m, const char* text) {
   int r = json_text_decode(text, strlen(text), &cps, &n);
   if (r == -2) return -1;
   if (r != 0) return 0;
-  int ok = n <= (size_t)m->max_source_length;
+  if (m->lowercase) { /* as the runtime will read it (source_form) */
+    uint32_t* low;
+    if (lowercase(cps, n, &low, &n) != 0) {
+      free(cps);
+      return -1;
+    }
+    free(cps);
+    cps = low;
+  }
+  int ok = n + (m->wrap ? 2 : 0) <= (size_t)m->max_source_length;
   for (size_t i = 0; ok && i < n; i++) ok = vocab_id(&m->source, cps[i]) >= 0;
   free(cps);
   return ok;

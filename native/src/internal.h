@@ -58,6 +58,9 @@ int utf8_decode(const char* s, size_t len, uint32_t** cps, size_t* n);
 int utf8_valid(const char* s, size_t len);
 /* As utf8_decode, also reading the forms json_keep_specials gives U+0000 and lone surrogates. */
 int json_text_decode(const char* s, size_t len, uint32_t** cps, size_t* n);
+/* lowercase: Python's str.lower of the code points `in` (full mappings, the Greek final sigma) into a
+   new array *out of *n code points; 0, or -2 when out of memory. */
+int lowercase(const uint32_t* in, size_t len, uint32_t** out, size_t* n);
 /* JSON text (UTF-8) with each string's \u0000 escape turned into the bytes C0 80, and each lone
    surrogate escape (one not in a \uD8xx\uDCxx pair) into its 3-byte form, so that cJSON, which
    refuses lone surrogates and cuts strings at U+0000, keeps what Python's json and JavaScript's
@@ -104,6 +107,7 @@ typedef struct manifest {
   size_t n_artifacts;
   int has_golden;
   artifact golden; /* file, sha256, size */
+  int lowercase, wrap; /* source_form (format version 5): what the encoder reads of a text */
 } manifest;
 
 void manifest_free(manifest* m);

@@ -44,7 +44,7 @@ void s2s_strings_free(char** s, size_t n) {
   free(s);
 }
 
-int s2s_max_input_length(const s2s_translator* t) { return t->m.max_source_length; }
+int s2s_max_input_length(const s2s_translator* t) { return t->m.max_source_length - (t->m.wrap ? 2 : 0); }
 
 void s2s_close(s2s_translator* t) {
   if (!t) return;
@@ -225,6 +225,13 @@ static s2s_status prepare(const s2s_translator* t, const char* text, long index,
     if (err && *err) (*err)->index = index;
     return st;
   }
+  if (t->m.lowercase) { /* source_form: the policy applies to what the encoder reads */
+    uint32_t* low;
+    r = lowercase(cps, len, &low, &len);
+    free(cps);
+    if (r != 0) return set_error(err, S2S_ERROR_MEMORY, "out of memory");
+    cps = low;
+  }
   size_t unknown = 0;
   for (size_t i = 0; i < len; i++) unknown += vocab_id(&t->m.source, cps[i]) < 0;
   if (unknown && !t->on_unknown_skip) {
@@ -259,7 +266,7 @@ static s2s_status prepare(const s2s_translator* t, const char* text, long index,
   for (size_t i = 0; i < len; i++)
     if (vocab_id(&t->m.source, cps[i]) >= 0) cps[kept++] = cps[i];
   len = kept;
-  size_t max = (size_t)t->m.max_source_length;
+  size_t max = (size_t)t->m.max_source_length - (t->m.wrap ? 2 : 0);
   if (len > max) {
     if (!t->on_overflow_truncate) {
       strbuf sb;
@@ -275,6 +282,19 @@ static s2s_status prepare(const s2s_translator* t, const char* text, long index,
       return st;
     }
     len = max;
+  }
+  if (t->m.wrap) { /* source_form: START + text + END */
+    uint32_t* wrapped = malloc((len + 2) * sizeof *wrapped);
+    if (!wrapped) {
+      free(cps);
+      return set_error(err, S2S_ERROR_MEMORY, "out of memory");
+    }
+    wrapped[0] = '\t';
+    memcpy(wrapped + 1, cps, len * sizeof *cps);
+    wrapped[len + 1] = '\n';
+    free(cps);
+    cps = wrapped;
+    len += 2;
   }
   *out = cps;
   *n = len;
