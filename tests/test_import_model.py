@@ -245,19 +245,21 @@ def test_a_keras_2_h5_of_the_2017_example_decodes_as_the_example_did(keras2_h5_r
 def test_zero_padding_and_keras_2_hard_sigmoid_are_what_make_the_decodes(keras2_h5_run, tmp_path):
     """Space padding, or Keras 3's hard_sigmoid, on the same weights: other decodes. So the test above
     checks that both are carried, not that any import decodes alike."""
-    from trainer.keras_io import import_keras_io
-    from trainer.model import build_training_model, load_model
-    from trainer.reference import keras_translator, step_translator
+    import dataclasses
+
+    from runtime.vocab import Vocabulary
+    from trainer.model import build_training_model, load_model, open_run
+    from trainer.reference import step_translator
     from trainer.run import MODEL_FILE, read_run
 
     run, expected = keras2_h5_run
     info = read_run(run)
     sources = [s for s, _ in expected["decodes"]]
     want = _user_reads(expected["decodes"], info.max_target_length)
-    spaced = tmp_path / "spaced"
-    import_keras_io(KERAS2_H5 / "s2s.h5", spaced, KERAS2_H5 / "fra.txt", num_samples=expected["num_samples"],
-                    padding="space", log=quiet)
-    got = keras_translator(spaced).translate(sources)
+    trained = open_run(run)
+    spaced = dataclasses.replace(trained.spec, source_vocab=Vocabulary(info.source_vocab.chars, "space"),
+                                 target_vocab=Vocabulary(info.target_vocab.chars, "space"))
+    got = step_translator(trained.model, spaced).translate(sources)
     assert sum(g != w for g, w in zip(got, want)) >= len(want) // 4
     keras3 = build_training_model(len(info.source_vocab), len(info.target_vocab), info.latent_dim,
                                   recurrent_activation="hard_sigmoid")
@@ -315,7 +317,7 @@ def test_data_with_another_separator_a_header_and_swapped_columns_imports_as_the
     assert (tmp_path / "run" / HELDOUT_TSV).read_text(encoding="utf-8") == (run / HELDOUT_TSV).read_text(
         encoding="utf-8")
     assert variant["settings"]["imported"]["data_layout"] == {
-        "delimiter": "^", "header_lines": 1, "swap_columns": True}
+        "delimiter": "^", "header_lines": 1, "swap_columns": True, "lowercase": False, "wrap_source": False}
     # the languages reach the bundle's manifest; a run written before they were recorded is English to French
     assert variant["languages"] == {"source": "en", "target": "fr-CA"}
     from export.to_onnx import export_onnx
@@ -433,6 +435,13 @@ def test_a_vocabulary_of_the_right_size_with_shifted_ids_is_refused(tmp_path, co
     data = _shifted(tmp_path / "fra.txt", column, old, new)
     right, shifted = script_data(TF2_H5 / "fra.txt", 240), script_data(data, 240)
     assert (len(right.source_vocab), len(right.target_vocab)) == (len(shifted.source_vocab), len(shifted.target_vocab))
+    if column == 1:  # in process
+        from trainer.keras_io import KerasIoError, import_keras_io
+
+        with pytest.raises(KerasIoError, match="does not read these vocabularies .* another release of the data"):
+            import_keras_io(TF2_H5 / "s2s.h5", tmp_path / "run", data, num_samples=240, log=quiet)
+        assert not (tmp_path / "run").exists()
+        return
     done = subprocess.run(
         [sys.executable, "-m", "trainer.import_model", "--model", str(TF2_H5 / "s2s.h5"), "--data", str(data),
          "--num-samples", "240", "--out", str(tmp_path / "run")],
@@ -481,12 +490,76 @@ def test_vocabularies_pickled_by_the_script_are_read_without_running_anything(tm
         with pytest.raises(KerasIoError, match="is not a pickled vocabulary"):
             read_vocab_file(tmp_path / name)
     assert not marker.exists()
-    # end to end, with the command's flags
+    # end to end
+    from trainer.keras_io import import_keras_io
+
+    info = import_keras_io(TF2_H5 / "s2s.h5", tmp_path / "run", TF2_H5 / "fra.txt", num_samples=240,
+                           source_vocab_file=tmp_path / "input_token_index.pkl",
+                           target_vocab_file=tmp_path / "target_chars.pickle", log=quiet)
+    assert info.source_vocab.chars == script.source_vocab.chars
+
+
+VARIANTS = Path(__file__).resolve().parent / "fixtures" / "keras_io_variants"
+
+
+def test_a_lowercased_model_with_a_wrapped_source_takes_raw_text_in_every_runtime(tmp_path):
+    """fixtures/keras_io_variants was made by tf.keras 2.15 running the script with two field variants:
+    both sides lowercased and the English wrapped in "\\t" ... "\\n" (make_fixture.py). Imported with
+    --lowercase --wrap-source, the bundle (format version 5) records both, and the Python, JavaScript and
+    C runtimes translate the raw English, as typed, into the script's own decodes."""
+    import shutil
+
+    from export.to_onnx import export_onnx
+    from export.to_tflite import export_tflite
+    from runtime import Translator
+    from trainer.reference import keras_translator
+
+    expected = json.loads((VARIANTS / "expected.json").read_text(encoding="utf-8"))
+    sources = [s for s, _ in expected["decodes"]]
+    assert any(s != s.lower() for s in sources)
+    # without the flags the vocabularies do not fit, and the error names them
     done = subprocess.run(
-        [sys.executable, "-m", "trainer.import_model", "--model", str(TF2_H5 / "s2s.h5"), "--data",
-         str(TF2_H5 / "fra.txt"), "--num-samples", "240", "--source-vocab", str(tmp_path / "input_token_index.pkl"),
-         "--target-vocab", str(tmp_path / "target_chars.pickle"), "--out", str(tmp_path / "run")],
+        [sys.executable, "-m", "trainer.import_model", "--model", str(VARIANTS / "s2s.h5"), "--data",
+         str(VARIANTS / "fra.txt"), "--num-samples", "240", "--out", str(tmp_path / "plain")],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
-    assert done.returncode == 0, done.stderr
-    run = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
-    assert run["source_vocab"] == "".join(script.source_vocab.chars)
+    assert done.returncode == 2 and "--lowercase" in done.stderr and "--wrap-source" in done.stderr
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.import_model", "--model", str(VARIANTS / "s2s.h5"), "--data",
+         str(VARIANTS / "fra.txt"), "--num-samples", "240", "--lowercase", "--wrap-source", "--out", str(run)],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert info["format_version"] == 3 and info["source_form"] == {"lowercase": True, "wrap": True}
+    _check_original_comparison(info["settings"]["imported"]["proof"])
+    translator = keras_translator(run)
+    want = _user_reads(expected["decodes"], translator.manifest.max_target_length)
+    assert len(set(want)) > 5
+    assert keras_translator(run).translate(sources) == want
+    assert translator.max_input_length == info["max_source_length"] - 2
+    bundle = tmp_path / "bundle"
+    export_onnx(run, bundle, num_decodes=48, log=quiet)
+    export_tflite(run, bundle, quantize=("none",), num_decodes=48, log=quiet)
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["format_version"] == 5 and manifest["source_form"] == {"lowercase": True, "wrap": True}
+    for backend in ("onnx", "tflite"):
+        python = Translator(bundle, backend=backend)
+        assert python.translate(sources) == want, backend
+        assert python.self_check().passed, backend
+    root = Path(__file__).resolve().parents[1]
+    lines = "".join(s + "\n" for s in sources)
+    if shutil.which("node") and (root / "js" / "node_modules").is_dir():
+        done = subprocess.run(["node", "bin/translate.mjs", "--bundle", str(bundle)], input=lines, cwd=root / "js",
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.split("\n")[:-1] == want
+    else:
+        assert os.environ.get("S2S_REQUIRE_JS") != "1", "node or js/node_modules is missing"
+    cli = root / "native" / "build" / "s2s-translate"
+    if cli.is_file():
+        done = subprocess.run([str(cli), "--bundle", str(bundle), "--precision", "float32"], input=lines,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.split("\n")[:-1] == want
+    else:
+        assert os.environ.get("S2S_REQUIRE_NATIVE") != "1", f"{cli} is missing"

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lines skipped at the top of --data before the --num-samples lines are counted")
     g.add_argument("--swap-columns", action="store_true",
                    help="the first column is the target language and the second the source")
+    g.add_argument("--lowercase", action="store_true",
+                   help="the script lowercased both sides (str.lower) as it read them; the bundle then lowercases "
+                   "what a user types")
+    g.add_argument("--wrap-source", action="store_true",
+                   help="the script wrapped the English in a tab and a newline, as it wraps the targets; the bundle "
+                   "then wraps what a user types")
     g.add_argument("--source-language", default="en",
                    help="the language of the model's inputs, a code such as en, sr or pt-BR (default: en); the "
                    "bundle's manifest carries it")
@@ -62,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    layout = DataLayout(args.delimiter, args.header_lines, args.swap_columns)
+    layout = DataLayout(args.delimiter, args.header_lines, args.swap_columns, args.lowercase, args.wrap_source)
     import_keras_io(args.model, args.out, args.data, num_samples=args.num_samples, vocab_dir=args.vocab_dir,
                     padding=args.padding, layout=layout, decoder_model=args.decoder_model,
                     source_vocab_file=args.source_vocab, target_vocab_file=args.target_vocab,

@@ -9,7 +9,7 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.vocab import END, START, Vocabulary
+from runtime.vocab import END, PLAIN, START, SourceForm, Vocabulary
 
 from ..data import Pair
 from .core import KerasIoError
@@ -24,11 +24,12 @@ VOCAB_FILES = ("input_vocab.json", "target_vocab.json")  # the Hub repo's names
 class ScriptData:
     """The pairs and vocabularies the script derived from its data file."""
 
-    pairs: list[Pair]  # (English, French), in file order
+    pairs: list[Pair]  # (English as a user types it, French as the model writes it), in file order
     source_vocab: Vocabulary
     target_vocab: Vocabulary
-    max_source_length: int
+    max_source_length: int  # of what the encoder reads (form applied)
     max_target_length: int  # START + French + END
+    form: SourceForm = PLAIN  # what the script did to the English before its encoder read it
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,12 @@ class DataLayout:
     delimiter: str = "\t"
     header_lines: int = 0
     swap_columns: bool = False
+    lowercase: bool = False  # both sides lowercased (str.lower) as the script read them
+    wrap_source: bool = False  # the English wrapped in START ... END, as the targets are
+
+    @property
+    def form(self) -> SourceForm:
+        return SourceForm(self.lowercase, self.wrap_source)
 
     def __post_init__(self) -> None:
         if not self.delimiter or "\n" in self.delimiter:
@@ -50,7 +57,8 @@ class DataLayout:
             raise KerasIoError(f"header-lines must be 0 or more, got {self.header_lines}")
 
     def to_json(self) -> dict:
-        return {"delimiter": self.delimiter, "header_lines": self.header_lines, "swap_columns": self.swap_columns}
+        return {"delimiter": self.delimiter, "header_lines": self.header_lines, "swap_columns": self.swap_columns,
+                "lowercase": self.lowercase, "wrap_source": self.wrap_source}
 
 
 def script_data(data: str | Path, num_samples: int = NUM_SAMPLES, layout: DataLayout = DataLayout()) -> ScriptData:
@@ -77,14 +85,17 @@ def script_data(data: str | Path, num_samples: int = NUM_SAMPLES, layout: DataLa
             shown = "TAB" if layout.delimiter == "\t" else repr(layout.delimiter)
             raise KerasIoError(f"{data}, line {number}: expected two fields separated by {shown}, as the script "
                                "reads it: give the script's --delimiter, or --header-lines for a header")
-        pairs.append((fields[source_column], fields[target_column]))
+        target = fields[target_column]
+        pairs.append((fields[source_column], target.lower() if layout.lowercase else target))
     if not pairs:
         raise KerasIoError(f"{data} holds no lines to rebuild the vocabularies from"
                            + (f" after its {header} header lines" if header else ""))
-    source = sorted({c for en, _ in pairs for c in en})
+    form = layout.form
+    read = [form.apply(en) for en, _ in pairs]
+    source = sorted({c for en in read for c in en})
     target = sorted({c for _, fr in pairs for c in START + fr + END})
     return ScriptData(pairs, Vocabulary(tuple(source)), Vocabulary(tuple(target)),
-                      max(len(en) for en, _ in pairs), max(len(START + fr + END) for _, fr in pairs))
+                      max(len(en) for en in read), max(len(START + fr + END) for _, fr in pairs), form)
 
 
 def read_vocab_files(directory: Path) -> tuple[Vocabulary, Vocabulary] | None:

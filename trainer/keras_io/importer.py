@@ -111,14 +111,15 @@ def import_keras_io(
         log(f"{' and '.join(side for side, _ in given)} vocabulary from --{'/--'.join(s for s, _ in given)}-vocab")
     hint = (f"the script read other lines, or read them otherwise: check the --num-samples it used (now "
             f"{num_samples}), its separator (--delimiter), a header (--header-lines), the column order "
-            "(--swap-columns) and the release of the data file"
+            "(--swap-columns), lowercasing (--lowercase), a wrapped source (--wrap-source) and the release of the "
+            "data file"
             if vocabs is None and not given else "the vocabulary files belong to another model")
     _check_vocab("encoder", source_vocab, found.num_encoder_tokens, "", hint)
     _check_vocab("decoder", target_vocab, found.num_decoder_tokens, START + END, hint)
     if script is None:
         raise KerasIoError("an imported run needs sentences to validate exports and evaluate on: give the script's "
                            "data file (--data)")
-    unknown = {c for en, fr in script.pairs for c in en if c not in source_vocab} | {
+    unknown = {c for en, fr in script.pairs for c in script.form.apply(en) if c not in source_vocab} | {
         c for _, fr in script.pairs for c in fr if c not in target_vocab}
     if unknown:
         raise KerasIoError(f"the data holds characters the vocabularies lack ({''.join(sorted(unknown))!r}): "
@@ -153,7 +154,7 @@ def import_keras_io(
                    data={"source": str(Path(data).resolve()), "pairs": len(script.pairs),
                          "heldout": "the keras.io script's validation split: the last 20% of the lines read",
                          "heldout_is_training_sample": False},
-                   best={}, languages=languages)
+                   best={}, languages=languages, source_form=script.form)
     staged = staging_dir(out)
     try:
         model.save(staged / MODEL_FILE)
@@ -186,7 +187,7 @@ def _prove(model, found: KerasIoModel, model_path: str | Path, decoder_path: str
         return np.asarray(model([source, target], training=False))
 
     vocabs = {p: (Vocabulary(source_vocab.chars, p), Vocabulary(target_vocab.chars, p)) for p in candidates}
-    scores = {p: score(imported, pairs, *vocabs[p], script.max_source_length) for p in candidates}
+    scores = {p: score(imported, pairs, *vocabs[p], script.max_source_length, script.form) for p in candidates}
     best = max(scores.values(), key=lambda s: s.accuracy)
     log(f"teacher-forced accuracy on {best.pairs} training pairs: " + ", ".join(
         f"{p} padding {s.accuracy:.3f} (first {EARLY} characters {s.early:.3f}, {s.early_withheld:.3f} with the "
@@ -207,7 +208,7 @@ def _prove(model, found: KerasIoModel, model_path: str | Path, decoder_path: str
         return padding, proof
     source, target = vocabs[padding]
     result = compare_with_original(one_hot(run, len(source), len(target)), imported, pairs, source, target,
-                                   script.max_source_length, script.max_target_length)
+                                   script.max_source_length, script.max_target_length, script.form)
     proof["original"] = {"compared": True, "loaded_by": loaded_by, **result}
     log(f"compared with {model_path} loaded by {loaded_by}: greedy decodes identical on "
         f"{result['greedy_decodes_identical']} of {result['pairs']} pairs, probabilities within "

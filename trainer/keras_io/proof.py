@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from runtime.vocab import END, START, Vocabulary
+from runtime.vocab import END, PLAIN, START, SourceForm, Vocabulary
 
 from ..data import Pair
 from .core import KerasIoError
@@ -84,9 +84,10 @@ def _target_ids(pairs: Sequence[Pair], target_vocab: Vocabulary) -> tuple[np.nda
 
 
 def score(predict: Predict, pairs: Sequence[Pair], source_vocab: Vocabulary, target_vocab: Vocabulary,
-          max_source_length: int) -> Score:
-    """Teacher-forced accuracy of `predict` on `pairs`, with the source and with it withheld."""
-    source = source_vocab.encode([en for en, _ in pairs], max_source_length)
+          max_source_length: int, form: SourceForm = PLAIN) -> Score:
+    """Teacher-forced accuracy of `predict` on `pairs` (the English read in `form`), with the source
+    and with it withheld."""
+    source = source_vocab.encode([form.apply(en) for en, _ in pairs], max_source_length)
     target, mask = _target_ids(pairs, target_vocab)
     inputs, wanted = target[:, :-1], target[:, 1:]
 
@@ -179,11 +180,11 @@ def one_hot(predict_onehot: Callable, source_width: int, target_width: int) -> P
 
 def compare_with_original(original: Predict, imported: Predict, pairs: Sequence[Pair],
                           source_vocab: Vocabulary, target_vocab: Vocabulary, max_source_length: int,
-                          max_target_length: int) -> dict:
+                          max_target_length: int, form: SourceForm = PLAIN) -> dict:
     """The original's probabilities and greedy decodes against the imported model's, on up to
     ORIGINAL_PAIRS of `pairs`."""
     pairs = list(pairs)[:ORIGINAL_PAIRS]
-    source = source_vocab.encode([en for en, _ in pairs], max_source_length)
+    source = source_vocab.encode([form.apply(en) for en, _ in pairs], max_source_length)
     target, _ = _target_ids(pairs, target_vocab)
     difference = float(np.abs(original(source, target[:, :-1]) - imported(source, target[:, :-1])).max())
     ours = greedy(imported, source, target_vocab, max_target_length)
