@@ -277,6 +277,9 @@ class Manifest:
         if source_form.wrap and not (START in source_vocab and END in source_vocab):
             raise BundleError(f"{where}: source_form wraps the source in the start and end tokens, which "
                               "source_vocab lacks")
+        if source_form.wrap and lengths["max_source_length"] < 2:
+            raise BundleError(f"{where}: source_form wraps the source in two tokens, but max_source_length is "
+                              f"{lengths['max_source_length']}")
         for key, vocab in (("source_vocab", source_vocab), ("target_vocab", target_vocab)):
             built = sizes[f"{key}_size"]
             if built is not None and built != len(vocab):

@@ -105,8 +105,17 @@ class RunInfo:
             best=data.get("best", {}),
             # runs written before it was recorded are the built-in English to French
             languages=check_languages(data.get("languages", LANGUAGES)),
-            source_form=SourceForm(**data["source_form"]) if data.get("source_form") else PLAIN,
+            source_form=_source_form(data.get("source_form")),
         )
+
+
+def _source_form(value: Any) -> SourceForm:
+    if value is None:
+        return PLAIN
+    if not isinstance(value, dict) or sorted(value) != ["lowercase", "wrap"] or not all(
+            isinstance(v, bool) for v in value.values()):
+        raise ValueError(f"source_form must be {{\"lowercase\": BOOLEAN, \"wrap\": BOOLEAN}}, got {value!r}")
+    return SourceForm(value["lowercase"], value["wrap"])
 
 
 # A language code as BCP 47 writes one: a 2- or 3-letter language, then optional subtags (pt-BR, sr-Latn).

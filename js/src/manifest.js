@@ -303,6 +303,9 @@ export function parseManifest(data, where = MANIFEST) {
   if (sourceForm.wrap && !(sourceVocab.has(START) && sourceVocab.has(END))) {
     throw new BundleError(`${where}: source_form wraps the source in the start and end tokens, which source_vocab lacks`);
   }
+  if (sourceForm.wrap && maxSourceLength < 2) {
+    throw new BundleError(`${where}: source_form wraps the source in two tokens, but max_source_length is ${maxSourceLength}`);
+  }
   for (const [key, vocab] of [['source_vocab', sourceVocab], ['target_vocab', targetVocab]]) {
     const built = sizes[`${key}_size`];
     if (built !== null && built !== vocab.size) {

@@ -857,6 +857,11 @@ static s2s_status manifest_from_json(const cJSON* data, const char* where, manif
                    "%s: source_form wraps the source in the start and end tokens, which source_vocab lacks", where);
     goto done;
   }
+  if (m->wrap && m->max_source_length < 2) {
+    st = set_error(err, S2S_ERROR_BUNDLE, "%s: source_form wraps the source in two tokens, but max_source_length is %d",
+                   where, m->max_source_length);
+    goto done;
+  }
   for (int k = 0; k < 2; k++)
     if (sizes[k] >= 0 && (size_t)sizes[k] != vocabs[k]->size) {
       st = set_error(err, S2S_ERROR_BUNDLE,
