@@ -39,9 +39,9 @@ def usable_pairs(pairs: Sequence[Pair], spec: Seq2SeqSpec) -> list[Pair]:
     source as the encoder reads it, in the model's `source_form`)."""
     return [
         (en, fr)
-        for en, fr in pairs
-        if len(spec.source_form.apply(en)) <= spec.max_source_length
+        for en, fr, read in ((en, fr, spec.source_form.apply(en)) for en, fr in pairs)
+        if len(read) <= spec.max_source_length
         and len(fr) + 2 <= spec.max_target_length
-        and not spec.source_vocab.unknown(spec.source_form.apply(en))
+        and not spec.source_vocab.unknown(read)
         and not spec.target_vocab.unknown(fr)
     ]

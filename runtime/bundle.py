@@ -392,11 +392,11 @@ def _source_form(data: dict, version: int, where: str) -> SourceForm:
     value = data["source_form"]
     if version < 5:
         raise BundleError(f"{malformed} source_form needs format_version 5, got {version}")
-    if not isinstance(value, dict) or sorted(value) != ["lowercase", "wrap"] or not all(
-            isinstance(v, bool) for v in value.values()):
+    form = SourceForm.from_json(value)
+    if form is None:
         raise BundleError(f"{malformed} source_form must be {{\"lowercase\": BOOLEAN, \"wrap\": BOOLEAN}}, got "
                           f"{_show(value)}")
-    return SourceForm(value["lowercase"], value["wrap"])
+    return form
 
 
 def _family(data: dict, version: int, where: str) -> Family:

@@ -51,6 +51,14 @@ class SourceForm:
     def to_json(self) -> dict:
         return {"lowercase": self.lowercase, "wrap": self.wrap}
 
+    @classmethod
+    def from_json(cls, value: object) -> "SourceForm | None":
+        """The form `value` describes, or None unless it is exactly {"lowercase": BOOLEAN, "wrap": BOOLEAN}."""
+        if not isinstance(value, dict) or sorted(value) != ["lowercase", "wrap"] or not all(
+                isinstance(v, bool) for v in value.values()):
+            return None
+        return cls(value["lowercase"], value["wrap"])
+
 
 PLAIN = SourceForm()
 

@@ -112,10 +112,10 @@ class RunInfo:
 def _source_form(value: Any) -> SourceForm:
     if value is None:
         return PLAIN
-    if not isinstance(value, dict) or sorted(value) != ["lowercase", "wrap"] or not all(
-            isinstance(v, bool) for v in value.values()):
+    form = SourceForm.from_json(value)
+    if form is None:
         raise ValueError(f"source_form must be {{\"lowercase\": BOOLEAN, \"wrap\": BOOLEAN}}, got {value!r}")
-    return SourceForm(value["lowercase"], value["wrap"])
+    return form
 
 
 # A language code as BCP 47 writes one: a 2- or 3-letter language, then optional subtags (pt-BR, sr-Latn).

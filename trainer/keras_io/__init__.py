@@ -13,7 +13,12 @@ One reader per layout, over a shared core (`core`):
 - `savedmodel`: the tf.keras 2 version (keras.io, 2020-2023, and the Hub repo), a TensorFlow
   SavedModel directory (`s2s/`), read without tf.keras 2;
 - `h5`: Keras 2's HDF5 files (the 2017 example's `s2s.h5`, and tf.keras 2 runs saved as `.h5`), read
-  with h5py.
+  with h5py;
+- `pair`: the script's inference pair (`encoder_model`, `decoder_model`), as two HDF5 files or two
+  SavedModels, each half read by the readers above.
+
+Every import is proven before it is written (`proof`): on the user's training pairs, and against
+the file itself where its own Keras can load it.
 
 The weights go into the seed's own Keras model (`trainer.model.build_training_model`, whose LSTM
 and Dense weights have the script's shapes), so every command downstream (export, evaluate,

@@ -100,15 +100,13 @@ def import_keras_io(
         raise KerasIoError("the model's vocabularies are not saved with it: give the script's data file (--data), "
                            "the vocabulary files (--source-vocab, --target-vocab) or a directory holding "
                            f"{' and '.join(VOCAB_FILES)} (--vocab-dir)")
-    given = [(side, read_vocab_file(f)) for side, f in (("source", source_vocab_file), ("target", target_vocab_file))
-             if f is not None]
-    for side, vocab in given:
-        if side == "source":
-            source_vocab = vocab
-        else:
-            target_vocab = vocab
+    if source_vocab_file is not None:
+        source_vocab = read_vocab_file(source_vocab_file)
+    if target_vocab_file is not None:
+        target_vocab = read_vocab_file(target_vocab_file)
+    given = [side for side, f in (("source", source_vocab_file), ("target", target_vocab_file)) if f is not None]
     if given:
-        log(f"{' and '.join(side for side, _ in given)} vocabulary from --{'/--'.join(s for s, _ in given)}-vocab")
+        log(f"{' and '.join(given)} vocabulary from --{'/--'.join(given)}-vocab")
     hint = (f"the script read other lines, or read them otherwise: check the --num-samples it used (now "
             f"{num_samples}), its separator (--delimiter), a header (--header-lines), the column order "
             "(--swap-columns), lowercasing (--lowercase), a wrapped source (--wrap-source) and the release of the "
@@ -200,18 +198,18 @@ def _prove(model, found: KerasIoModel, model_path: str | Path, decoder_path: str
              "scores": {p: s.to_json() for p, s in scores.items()},
              "padding": padding, "padding_chosen_by": chosen_by,
              "rules": {"over_unigram": OVER_UNIGRAM, "early_characters": EARLY, "source_gain": SOURCE_GAIN}}
-    try:
-        run, loaded_by = load_original(Path(model_path), Path(decoder_path) if decoder_path else None, found.kind)
-    except KerasIoError as exc:
-        log(f"not compared with {model_path} itself: {exc}; the data score is the proof")
-        proof["original"] = {"compared": False, "reason": str(exc)}
-        return padding, proof
     source, target = vocabs[padding]
     try:
+        run, loaded_by = load_original(Path(model_path), Path(decoder_path) if decoder_path else None, found.kind)
         result = compare_with_original(one_hot(run, len(source), len(target)), imported, pairs, source, target,
                                        script.max_source_length, script.max_target_length, script.form)
+    except KerasIoError as exc:  # its Keras is missing or cannot load it
+        reason = str(exc)
     except Exception as exc:  # the original loaded but does not run on the script's inputs
         reason = f"{loaded_by} loads it but cannot run it: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    else:
+        reason = None
+    if reason is not None:
         log(f"not compared with {model_path} itself: {reason}; the data score is the proof")
         proof["original"] = {"compared": False, "reason": reason}
         return padding, proof
