@@ -91,14 +91,100 @@ def project_setup(pairs, latent, batch, epochs, pipeline, compute_dtype="float32
     return timer
 
 
+# The attention table's rows: (name, batch, compute dtype, XLA, LSTM layer: "keras" or "projected").
+ATTENTION_ROWS = (
+    ("today: Keras LSTM, batch 64", 64, "float32", False, "keras"),
+    ("projected LSTM, batch 64", 64, "float32", False, "projected"),
+    ("projected, batch 128", 128, "float32", False, "projected"),
+    ("projected, batch 256", 256, "float32", False, "projected"),
+    ("projected, batch 64, XLA, lengths to 16s", 64, "float32", True, "projected"),
+    ("projected, batch 64, bfloat16", 64, "bfloat16", False, "projected"),
+)
+
+
+def attention_row(data: str, row: int, pairs_per_pass: int, passes: int, latent: int) -> dict:
+    """One row of the attention table, in this process: `passes` + 1 epochs over one fixed draw of
+    training pairs in one `fit` (the first traces and compiles), their seconds and the peak RSS."""
+    import keras
+    import numpy as np
+    from keras import layers
+
+    import trainer.model as model_module
+    from runtime.vocab import Vocabulary, wrap_target
+    from trainer.data import read_pairs, split_pairs
+    from trainer.pipeline import PairData, dataset
+
+    name, batch, dtype, xla, lstm = ATTENTION_ROWS[row]
+    pairs, _ = read_pairs(data, num_samples=None, max_input_length=40)
+    train, _ = split_pairs(pairs, 0.1, 0, "hashed")
+    sv = Vocabulary.from_texts(en for en, _ in pairs)
+    tv = Vocabulary.from_texts(wrap_target(fr) for _, fr in pairs)
+    max_src = max(len(en) for en, _ in pairs)
+    # The same draw for every row: the real length distribution of the training pairs.
+    rng = np.random.default_rng(1)
+    sample = PairData([train[i] for i in rng.choice(len(train), pairs_per_pass, replace=False)], sv, tv, max_src)
+    model_module.LSTM_LAYER = layers.LSTM if lstm == "keras" else model_module.ProjectedLSTM
+    keras.utils.set_random_seed(0)
+    model = model_module.build_training_model(len(sv), len(tv), latent, compute_dtype=dtype,
+                                              architecture="attention", source_pad_id=sv.pad_id, bidirectional=True)
+    if xla:
+        model_module.compile_model(model, 1e-3, jit_compile=True)
+    timer = EpochTimer()
+    model.fit(dataset(sample, batch, seed=0, multiple=16 if xla else 1), epochs=passes + 1,
+              callbacks=[timer.callback], verbose=0, shuffle=False)
+    return {"row": row, "seconds": timer.seconds[1:], "first": timer.seconds[0], "epoch_pairs": len(train),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def attention_table(data: str, pairs_per_pass: int, passes: int, repeats: int, latent: int) -> None:
+    """The bidirectional attention family at the one-hour recipe's size: each row in its own process
+    (its own peak RSS), the rows in turn, the whole turn `repeats` times, so drift falls on all alike."""
+    import json
+    import subprocess
+
+    found: dict[int, list[dict]] = {i: [] for i in range(len(ATTENTION_ROWS))}
+    for turn in range(repeats):
+        for i, row in enumerate(ATTENTION_ROWS):
+            done = subprocess.run([sys.executable, __file__, "--data", data, "--family", "attention",
+                                   "--pairs-per-pass", str(pairs_per_pass), "--passes", str(passes),
+                                   "--latent-dim", str(latent), "--row", str(i)],
+                                  capture_output=True, text=True, check=True)
+            found[i].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"turn {turn + 1} of {repeats}: {row[0]}", file=sys.stderr, flush=True)
+    medians = {i: statistics.median(s for r in rows for s in r["seconds"]) for i, rows in found.items()}
+    epoch_pairs = found[0][0]["epoch_pairs"]
+    print(f"\nbidirectional attention, latent {latent}, fra.txt English <= 40 ({epoch_pairs} training pairs); "
+          f"{pairs_per_pass} of them per pass; median of {passes} passes x {repeats} turns")
+    print(f"{'setup':<42} {'pairs/s':>8} {'speed-up':>8} {'s/epoch (projected)':>19} {'peak RSS MiB':>12}")
+    for i, (name, *_) in enumerate(ATTENTION_ROWS):
+        median = medians[i]
+        rss = max(r["peak_rss_mib"] for r in found[i])
+        print(f"{name:<42} {pairs_per_pass / median:>8.1f} {medians[0] / median:>7.2f}x "
+              f"{epoch_pairs * median / pairs_per_pass:>19.0f} {rss:>12.0f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True)
+    p.add_argument("--family", choices=("seed", "attention"), default="seed",
+                   help="seed: the seed's settings table; attention: the one-hour recipe's family")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--num-samples", type=int, default=10_000)
     p.add_argument("--latent-dim", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--pairs-per-pass", type=int, default=2048, help="attention table: pairs timed per pass")
+    p.add_argument("--passes", type=int, default=3, help="attention table: timed passes per row and turn")
+    p.add_argument("--repeats", type=int, default=2, help="attention table: turns over all rows")
+    p.add_argument("--row", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.family == "attention":
+        if args.row is not None:
+            import json
+
+            print(json.dumps(attention_row(args.data, args.row, args.pairs_per_pass, args.passes, args.latent_dim)))
+        else:
+            attention_table(args.data, args.pairs_per_pass, args.passes, args.repeats, args.latent_dim)
+        return
     from trainer.data import read_pairs
 
     pairs, _ = read_pairs(args.data, num_samples=args.num_samples)

@@ -1,5 +1,6 @@
 """trainer.evaluate: metrics equal sacrebleu's, exact match and length-limit share are counted."""
 
+import pytest
 import sacrebleu
 
 from trainer.evaluate import evaluate
@@ -88,6 +89,18 @@ def test_baseline_is_scored_on_the_same_sentences_less_those_it_trained_on(tiny_
     assert (alone.chrf, alone.bleu) == (compared.chrf, compared.bleu) and v.baseline == baseline
     assert compared.chrf > v.baseline.chrf  # 20 epochs at latent 64 beat 2 at latent 16
     assert 0 < v.p_chrf <= 1 and 0 < v.p_bleu <= 1
+
+    # The baseline's decodes of its own held-out sentences stand for it: same sentences, same test.
+    decodes = tmp_path / "other.jsonl"
+    evaluate(other, decodes_out=decodes, log=quiet)
+    assert len(decodes.read_text(encoding="utf-8").splitlines()) == len(group_references(read_heldout(other))[0])
+    from_file = evaluate(tiny_run, baseline=decodes, log=quiet)
+    assert from_file.sentences == compared.sentences and from_file.chrf == compared.chrf
+    assert (from_file.versus.baseline.chrf, from_file.versus.baseline.bleu) == (v.baseline.chrf, v.baseline.bleu)
+    assert (from_file.versus.p_chrf, from_file.versus.p_bleu) == (v.p_chrf, v.p_bleu)
+    decodes.write_text('{"source": "x"}\n', encoding="utf-8")
+    with pytest.raises(Exception, match="not a file of decodes"):
+        evaluate(tiny_run, baseline=decodes, log=quiet)
 
 
 def test_paired_test_of_equal_systems_is_no_evidence():

@@ -128,7 +128,7 @@ def test_resume_continues_from_the_saved_epoch(tmp_path, monkeypatch, architectu
     assert info.settings.epochs == 4 and read_run(out).latent_dim == 16
     assert info.settings.architecture == architecture == open_run(out).spec.family
     assert info.settings.bidirectional == bidirectional == open_run(out).spec.bidirectional
-    assert not (out / LAST_CHECKPOINT).exists() and not (out / PROGRESS_JSON).exists()
+    assert (out / LAST_CHECKPOINT).is_file() and json.loads((out / PROGRESS_JSON).read_text())["epoch"] == 4
     assert not interrupted_runs(out)
     # Same seed, same per-epoch shuffles: the resumed run ends where the uninterrupted one did.
     whole_loss = [row["loss"] for row in json.loads((whole / HISTORY_JSON).read_text())]
@@ -136,8 +136,10 @@ def test_resume_continues_from_the_saved_epoch(tmp_path, monkeypatch, architectu
     for a, b in zip(open_run(out).model.get_weights(), open_run(whole).model.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-3)
 
-    with pytest.raises(Exception, match="nothing to resume"):
+    with pytest.raises(Exception, match="has trained 4 of its 4 epochs"):
         fit(out, None, resume=True, verbose=0, log=quiet)
+    with pytest.raises(Exception, match="nothing to resume"):
+        fit(tmp_path / "none", None, resume=True, verbose=0, log=quiet)
 
 
 def test_resume_refuses_changed_settings_on_the_command_line(tmp_path):
@@ -238,6 +240,41 @@ def test_sigterm_keeps_finished_epochs_for_resume(tmp_path):
     assert [row["epoch"] for row in json.loads((out / HISTORY_JSON).read_text())] == list(range(1, done + 1))
     assert info.settings.time_limit_minutes == 1e-4 and not interrupted_runs(out)
     assert any("already trained, no more epochs" in line for line in lines)
+
+
+def test_a_finished_run_continues_where_a_longer_run_would_be(tmp_path):
+    settings = dict(num_samples=400, latent_dim=16, batch_size=32, seed=5, verbose=0, log=quiet)
+    whole = tmp_path / "whole"
+    fit(whole, None, epochs=4, **settings)
+    out = tmp_path / "run"
+    fit(out, None, epochs=2, **settings)
+    first = (out / "model.keras").read_bytes()
+    with pytest.raises(Exception, match=r"has trained 2 of its 2 epochs.*--epochs above 2"):
+        fit(out, None, resume=True, verbose=0, log=quiet)
+    assert (out / "model.keras").read_bytes() == first and not interrupted_runs(out)
+
+    lines = []
+    info = fit(out, None, resume=True, epochs=4, verbose=0, log=lines.append)
+    assert any("continuing the finished run" in line and "after epoch 2 of 4" in line for line in lines)
+    history = json.loads((out / HISTORY_JSON).read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4] and info.settings.epochs == 4
+    assert json.loads((out / PROGRESS_JSON).read_text())["epoch"] == 4 and not interrupted_runs(out)
+    # Weights and optimizer state carried over, the same per-epoch shuffles: the uninterrupted run.
+    whole_loss = [row["loss"] for row in json.loads((whole / HISTORY_JSON).read_text())]
+    np.testing.assert_allclose([row["loss"] for row in history], whole_loss, rtol=1e-3)
+    for a, b in zip(open_run(out).model.get_weights(), open_run(whole).model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+
+    # A time limit (a total) that the run has already spent leaves nothing to continue.
+    with pytest.raises(Exception, match="--time-limit above"):
+        fit(out, None, resume=True, epochs=9, time_limit=1e-4, verbose=0, log=quiet)
+    # Runs finished before runs kept their last epoch: a clear refusal, from the CLI too.
+    (out / LAST_CHECKPOINT).unlink()
+    proc = subprocess.run([sys.executable, "-m", "trainer.fit", "--out", str(out), "--resume", "--epochs", "6"],
+                          cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "cannot be continued" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert [row["epoch"] for row in json.loads((out / HISTORY_JSON).read_text())] == [1, 2, 3, 4]
 
 
 def test_run_has_curves_and_history_with_memory(tiny_run):
@@ -447,3 +484,47 @@ def test_dropout_regularizes_training_only(tmp_path):
     assert reports[0].agreement == 1.0
     with pytest.raises(Exception, match="dropout must be in"):
         fit(tmp_path / "bad", None, dropout=1.0, verbose=0, log=quiet)
+
+
+def test_learning_rate_warms_up_then_decays_along_a_cosine():
+    from trainer.callbacks import DECAY_FLOOR, learning_rate_at
+
+    assert learning_rate_at(1e-3, 0, 0.5) == 1e-3  # no warm-up, no decay: the rate as given
+    assert learning_rate_at(1.0, 0, 0.0, warmup_steps=10) == pytest.approx(0.1)
+    assert learning_rate_at(1.0, 9, 0.0, warmup_steps=10) == pytest.approx(1.0)
+    rates = [learning_rate_at(1.0, 1000, p, decay="cosine") for p in np.linspace(0, 1, 11)]
+    assert rates[0] == pytest.approx(1.0) and rates[-1] == pytest.approx(DECAY_FLOOR)
+    assert rates[5] == pytest.approx((1 + DECAY_FLOOR) / 2) and all(np.diff(rates) < 0)
+    assert learning_rate_at(1.0, 1000, 3.0, decay="cosine") == pytest.approx(DECAY_FLOOR)  # past the end
+
+
+def test_preset_sets_the_recipe_and_flags_beside_it_win(tmp_path):
+    from trainer.fit import main
+    from trainer.presets import PRESETS
+
+    data = tmp_path / "pairs.txt"
+    data.write_text("".join(f"Go {i}.\tVa {i} !\n" for i in range(60)) + "A much longer sentence.\tNon.\n",
+                    encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["--preset", "hour", "--data", str(data), "--out", str(out), "--latent-dim", "8",
+                 "--batch-size", "16", "--epochs", "2", "--time-limit", "0", "--max-input-length", "10"]) == 0
+    s = read_run(out).settings
+    hour = PRESETS["hour"].settings
+    assert s.preset == "hour" and (s.latent_dim, s.batch_size, s.epochs, s.max_input_length) == (8, 16, 2, 10)
+    assert s.time_limit_minutes is None and s.num_samples is None  # the whole file, less the long pair
+    assert read_run(out).data["pairs"] == 60
+    for key in ("optimizer", "learning_rate", "warmup_steps", "lr_decay", "clip_norm", "architecture",
+                "bidirectional", "validation_split", "compute_dtype"):
+        assert getattr(s, key) == hour[key], key
+    history = json.loads((out / HISTORY_JSON).read_text())
+    # Decayed over the epochs (no time limit): the second epoch ends at a lower rate than the first.
+    assert hour["learning_rate"] > history[0]["learning_rate"] > history[1]["learning_rate"] > 0
+    # --no-bidirectional turns off what the preset turns on; --resume refuses a preset beside it.
+    assert main(["--preset", "hour", "--data", str(data), "--out", str(tmp_path / "one-way"), "--latent-dim", "8",
+                 "--epochs", "1", "--no-bidirectional", "--lr-decay", "none"]) == 0
+    s = read_run(tmp_path / "one-way").settings
+    assert not s.bidirectional and s.lr_decay == "none" and s.optimizer == "adam"
+    with pytest.raises(SystemExit):
+        main(["--preset", "hour", "--out", str(out), "--resume", "--epochs", "3"])
+    with pytest.raises(SystemExit):
+        main(["--preset", "hour", "--out", str(tmp_path / "no-data")])

@@ -3,6 +3,7 @@ grid (quantization-aware training). Stopping on signals is `trainer.signals`."""
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import time
@@ -123,6 +124,52 @@ class TimeLimit(keras.callbacks.Callback):
             self.model.stop_training = True
             self.log(f"time limit: stopping after epoch {epoch + 1}, "
                      f"{time_spent(self.history) / 60:.1f} of {self.minutes:g} minutes trained")
+
+
+LR_DECAYS = ("none", "cosine")
+DECAY_FLOOR = 0.05  # cosine decay ends at this share of the peak rate
+
+
+def learning_rate_at(peak: float, step: int, progress: float, warmup_steps: int = 0, decay: str = "none") -> float:
+    """The rate of optimizer step `step` (from 0) at `progress` (0 to 1) through the run: a linear
+    warm-up over the first `warmup_steps` steps, then the peak rate, or with `decay="cosine"` the
+    peak rate decayed along a half cosine to `DECAY_FLOOR` of it as progress goes to 1."""
+    rate = peak * min(1.0, (step + 1) / warmup_steps) if warmup_steps else peak
+    if decay == "cosine":
+        progress = min(max(progress, 0.0), 1.0)
+        rate *= DECAY_FLOOR + (1 - DECAY_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress))
+    return rate
+
+
+class LearningRateSchedule(keras.callbacks.Callback):
+    """Sets the optimizer's rate before every batch (`learning_rate_at`). Progress through the run is
+    the training time spent over the time limit when the run has one (resumed epochs count: a
+    run continued to a longer limit decays again from where that leaves it), else the share of its
+    epochs done. The epoch's last rate is logged as `learning_rate`."""
+
+    def __init__(self, peak: float, warmup_steps: int, decay: str, history: list[dict], epochs: int,
+                 steps_per_epoch: int, minutes: float | None = None) -> None:
+        super().__init__()
+        self.peak, self.warmup_steps, self.decay = peak, warmup_steps, decay
+        self.history, self.epochs, self.steps_per_epoch, self.minutes = history, epochs, steps_per_epoch, minutes
+        self.epoch, self.rate = 0, peak
+        self._started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self._started = epoch, time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.minutes:
+            progress = (time_spent(self.history) + time.perf_counter() - self._started) / (self.minutes * 60)
+        else:
+            progress = (self.epoch + batch / self.steps_per_epoch) / self.epochs
+        self.rate = learning_rate_at(self.peak, self.epoch * self.steps_per_epoch + batch, progress,
+                                     self.warmup_steps, self.decay)
+        self.model.optimizer.learning_rate = self.rate
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.rate
 
 
 class WeightGrid(keras.callbacks.Callback):

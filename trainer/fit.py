@@ -19,14 +19,18 @@ from typing import Sequence
 
 import keras
 
-from runtime.cli import ArgumentParser, add_verbose, non_negative_float, non_negative_int, positive_int, run_main
+from runtime.cli import (
+    ArgumentParser, add_verbose, non_negative_float, non_negative_int, positive_float, positive_int, run_main,
+)
 from runtime.vocab import wrap_target
 
 from .data import DataError, split_pairs, vocabularies
 from .distributed import strategy_for
 from .fileio import atomic_write_json, replaceable, staging_dir
 from .loop import train
-from .model import ARCHITECTURES, build_training_model, load_model
+from .callbacks import LR_DECAYS, time_is_up, time_spent
+from .model import ARCHITECTURES, OPTIMIZERS, build_training_model, load_model
+from .presets import PRESETS
 from .run import (
     HELDOUT_TSV, HISTORY_JSON, LAST_CHECKPOINT, PROGRESS_JSON, RUN_JSON, TRAIN_SAMPLE_TSV, RunError, RunInfo,
     read_run_json, same_training_split, write_pairs,
@@ -47,6 +51,10 @@ def fit(
     latent_dim: int | None = None,
     batch_size: int | None = None,
     learning_rate: float | None = None,
+    optimizer: str = "rmsprop",
+    warmup_steps: int = 0,
+    lr_decay: str = "none",
+    clip_norm: float | None = None,
     validation_split: float = 0.2,
     seed: int = 0,
     strict: bool = False,
@@ -62,6 +70,7 @@ def fit(
     time_limit: float | None = None,
     chrf_sample: int = 0,
     resume: bool = False,
+    preset: str | None = None,
     verbose: int = 2,
     log=print,
 ) -> RunInfo:
@@ -76,15 +85,29 @@ def fit(
     is still decoded and exported in float32). `dropout` regularizes training only.
     `time_limit` (minutes; 0 or None: none) stops after the epoch at which one more would pass it;
     the run is then finished with its best epoch.
+    `optimizer` (rmsprop, the seed's, or adam) trains at `learning_rate`, after a linear warm-up of
+    `warmup_steps` steps, decayed along a half cosine over the time limit (or the epochs) with
+    `lr_decay="cosine"`; `clip_norm` clips the gradients' global norm. `preset` only records the name
+    of the `trainer.presets` recipe the arguments came from.
     `chrf_sample` > 0 logs, after every epoch, the greedy chrF and BLEU of that many held-out
     sentences (`val_chrf`, `val_bleu`).
     `resume=True` continues the interrupted run aimed at `out` from its last finished epoch, with
-    that run's settings (`epochs` may raise the total, `time_limit` may change).
+    that run's settings (`epochs` may raise the total, `time_limit` may change); with no interrupted
+    run, it continues the finished run at `out` from its last epoch, given an `epochs` or
+    `time_limit` (totals) that leaves more to train.
     """
     check_choice("pipeline", pipeline, PIPELINES)
     check_choice("strategy", strategy, STRATEGIES)
     check_choice("compute dtype", compute_dtype, COMPUTE_DTYPES)
     check_choice("architecture", architecture, ARCHITECTURES)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
+    check_choice("learning-rate decay", lr_decay, LR_DECAYS)
+    if warmup_steps < 0:
+        raise DataError(f"--warmup-steps must be 0 (none) or positive, got {warmup_steps}")
+    if clip_norm is not None and not 0 < clip_norm < float("inf"):
+        raise DataError(f"--clip-norm must be a positive number, got {clip_norm}")
+    if preset is not None and preset not in PRESETS:
+        raise DataError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     if bidirectional and latent_dim is not None and latent_dim % 2:
         raise DataError(f"--bidirectional gives each direction half the latent size: give an even "
                         f"--latent-dim, not {latent_dim}")
@@ -130,7 +153,8 @@ def fit(
 
     settings = Settings(
         num_samples=num_samples, epochs=epochs, latent_dim=latent_dim, batch_size=batch_size,
-        validation_split=validation_split, seed=seed, learning_rate=learning_rate,
+        validation_split=validation_split, seed=seed, optimizer=optimizer, learning_rate=learning_rate,
+        warmup_steps=warmup_steps, lr_decay=lr_decay, clip_norm=clip_norm or None, preset=preset,
         loss_on_padding=pipeline == "seed", pipeline=pipeline, strategy=strategy,
         compute_dtype=compute_dtype, architecture=architecture, bidirectional=bidirectional, dropout=dropout,
         time_limit_minutes=time_limit or None,
@@ -153,7 +177,8 @@ def fit(
     with tf_strategy.scope():
         model = build_training_model(len(source_vocab), len(target_vocab), latent_dim, learning_rate,
                                      compute_dtype, dropout, architecture=architecture,
-                                     source_pad_id=source_vocab.pad_id, bidirectional=bidirectional)
+                                     source_pad_id=source_vocab.pad_id, bidirectional=bidirectional,
+                                     optimizer=optimizer, clip_norm=clip_norm)
 
     # A unique staging directory: concurrent runs aimed at one --out never mix their files.
     # Workers other than the chief of a multi-worker run train into a throwaway directory.
@@ -177,12 +202,11 @@ def interrupted_runs(out: str | Path) -> list[Path]:
 
 def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, verbose: int, log) -> RunInfo:
     candidates = interrupted_runs(out)
-    if not candidates:
-        raise RunError(
-            f"nothing to resume for --out {out}: no interrupted run beside it (a finished run is "
-            "complete; start a new one without --resume)"
-        )
-    staged = candidates[0]
+    finished = not candidates
+    if finished:
+        staged = _continuable(Path(out))
+    else:
+        staged = candidates[0]
     info = read_run_json(staged)
     progress = json.loads((staged / PROGRESS_JSON).read_text(encoding="utf-8"))
     done = int(progress["epoch"])
@@ -192,13 +216,29 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
         info.settings.epochs = epochs
     if time_limit is not None:
         info.settings.time_limit_minutes = time_limit or None
+    if finished:
+        s = info.settings
+        history = json.loads((staged / HISTORY_JSON).read_text(encoding="utf-8"))[:done]
+        if done >= s.epochs or (s.time_limit_minutes and time_is_up(s.time_limit_minutes, history)):
+            spent = time_spent(history) / 60
+            raise DataError(
+                f"the finished run {out} has trained {done} of its {s.epochs} epochs, {spent:.1f} minutes"
+                + (f" (its time limit: {s.time_limit_minutes:g})" if s.time_limit_minutes else "")
+                + f": to continue it give --epochs above {done} or a --time-limit above {spent:.1f} minutes "
+                "(totals, with the epochs and time already trained)"
+            )
     # run.json is written with model.keras, so its best always describes that file (even when a
     # kill came after a better epoch was saved but before its progress was).
     info.best = info.best or progress.get("best", {})
     s = info.settings
-    train_pairs, valid = same_training_split(info, "the interrupted run", "cannot resume", log)
-    log(f"resuming {staged.name} after epoch {done} of {s.epochs}")
+    train_pairs, valid = same_training_split(info, "the run", "cannot resume", log)
+    log(f"{f'continuing the finished run {out}' if finished else f'resuming {staged.name}'} "
+        f"after epoch {done} of {s.epochs}")
     tf_strategy, chief = strategy_for(strategy if strategy != "none" else s.strategy, log)
+    if finished and chief:
+        # Continued in a staging copy: the finished run stays whole until the longer one replaces it,
+        # and an interruption leaves a staging directory that --resume continues as usual.
+        staged = _staging_copy(Path(out))
     with tf_strategy.scope():
         model = load_model(staged / LAST_CHECKPOINT, compile=True)
     keras.utils.set_random_seed(s.seed + done)
@@ -214,13 +254,39 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
                  chief=chief, verbose=verbose, log=log)
 
 
+def _continuable(out: Path) -> Path:
+    """`out` if it is a finished run that kept its last epoch, else the error that says why not."""
+    if not (out / RUN_JSON).is_file():
+        raise RunError(f"nothing to resume for --out {out}: no run there and no interrupted run beside it "
+                       "(start a new one without --resume)")
+    if not (out / LAST_CHECKPOINT).is_file() or not (out / PROGRESS_JSON).is_file():
+        raise RunError(
+            f"the run {out} finished without keeping its last epoch ({LAST_CHECKPOINT}, {PROGRESS_JSON}): "
+            "runs finished before trainer.fit kept them cannot be continued; train a new one without --resume"
+        )
+    return out
+
+
+def _staging_copy(out: Path) -> Path:
+    staged = staging_dir(out)
+    # progress.json last: a copy cut short is no resumable run.
+    for item in sorted(out.iterdir(), key=lambda p: p.name == PROGRESS_JSON):
+        if item.is_file():
+            shutil.copy2(item, staged / item.name)
+    return staged
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(
         prog="python -m trainer.fit",
         description="Train the character-level LSTM seq2seq model (keras.io lstm_seq2seq).",
         epilog=f"Defaults without --data (built-in corpus): {BUILTIN_DEFAULTS}. "
-        f"With --data (the seed's settings): {SEED_DEFAULTS}.",
+        f"With --data (the seed's settings): {SEED_DEFAULTS}. Presets (--preset NAME; flags given beside "
+        "it override it): " + "; ".join(f"{name}: {p.summary}: {p.flags()}" for name, p in PRESETS.items())
+        + ".",
     )
+    p.add_argument("--preset", choices=tuple(PRESETS),
+                   help="start from a named recipe's settings (listed below); flags given beside it override them")
     p.add_argument("--data", help="Anki-format file: English<TAB>French[<TAB>attribution] per line "
                    "(default: the built-in generated corpus)")
     p.add_argument("--out", required=True, help="run directory to write")
@@ -228,7 +294,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--latent-dim", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--learning-rate", type=float, help="rmsprop's learning rate")
+    p.add_argument("--learning-rate", type=float,
+                   help="the optimizer's learning rate (the peak, with a warm-up or decay; default 1e-3)")
+    p.add_argument("--optimizer", default="rmsprop", choices=OPTIMIZERS, help="default: %(default)s (the seed's)")
+    p.add_argument("--warmup-steps", type=non_negative_int, default=0,
+                   help="raise the learning rate linearly over the first N steps (default 0: none)")
+    p.add_argument("--lr-decay", default="none", choices=LR_DECAYS,
+                   help="cosine: decay the learning rate along a half cosine to 5%% of its peak over "
+                   "--time-limit (or over --epochs without one); default: %(default)s")
+    p.add_argument("--clip-norm", type=positive_float,
+                   help="clip the gradients to this global norm (default: no clipping)")
     p.add_argument("--validation-split", type=float, default=0.2, help="default: %(default)s")
     p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     p.add_argument("--max-input-length", type=int,
@@ -242,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed: the keras.io model, the decoder starts from the encoder's final state "
                    "(default); attention: the decoder also attends to the encoder's output at every "
                    "source character (Luong attention), better on longer sentences, a costlier step")
-    p.add_argument("--bidirectional", action="store_true",
+    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=False,
                    help="an encoder that reads the source both ways, each way with half of "
                    "--latent-dim; their states joined start the decoder")
     p.add_argument("--pipeline", default="bucketed", choices=PIPELINES,
@@ -269,21 +344,30 @@ def build_parser() -> argparse.ArgumentParser:
                    "a few seconds an epoch for a few hundred (default 0: off)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted run aimed at --out from its last finished epoch, "
-                   "with its settings (--epochs may raise the total, --time-limit may change)")
+                   "with its settings (--epochs may raise the total, --time-limit may change); with "
+                   "none, continue the finished run at --out from its last epoch (weights and "
+                   "optimizer state) to a higher --epochs or --time-limit (totals)")
     add_verbose(p)
     return p
 
 
-RESUME_FIXED = ("data", "num_samples", "latent_dim", "batch_size", "learning_rate", "max_input_length",
+RESUME_FIXED = ("preset", "data", "num_samples", "latent_dim", "batch_size", "learning_rate", "optimizer",
+                "warmup_steps", "lr_decay", "clip_norm", "max_input_length",
                 "max_output_length", "vocabulary_words", "pipeline", "seed", "validation_split", "strict",
                 "compute_dtype", "architecture", "bidirectional", "dropout", "chrf_sample")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    chosen, _ = parser.parse_known_args(argv)
+    if chosen.preset:  # the preset's settings become the defaults: flags given beside it win
+        parser.set_defaults(**PRESETS[chosen.preset].settings)
     args = parser.parse_args(argv)
+    if args.preset and args.data is None:
+        parser.error(f"--preset {args.preset} is a recipe for a pair file: give --data FILE")
     if args.resume:
-        given = [n for n in RESUME_FIXED if getattr(args, n) != parser.get_default(n)]
+        given = ["preset"] if args.preset else []
+        given += [n for n in RESUME_FIXED[1:] if getattr(args, n) != parser.get_default(n)]
         if given:
             parser.error(f"--resume continues with the interrupted run's settings; drop "
                          f"{', '.join('--' + n.replace('_', '-') for n in given)} "
@@ -291,13 +375,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit(
         args.out, args.data, num_samples=args.num_samples, epochs=args.epochs,
         latent_dim=args.latent_dim, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        optimizer=args.optimizer, warmup_steps=args.warmup_steps, lr_decay=args.lr_decay, clip_norm=args.clip_norm,
         validation_split=args.validation_split, seed=args.seed, strict=args.strict,
         max_input_length=args.max_input_length, max_output_length=args.max_output_length,
         vocabulary_words=args.vocabulary_words, pipeline=args.pipeline, strategy=args.strategy,
         compute_dtype=args.compute_dtype, architecture=args.architecture, bidirectional=args.bidirectional,
         dropout=args.dropout, time_limit=args.time_limit,
         chrf_sample=args.chrf_sample,
-        resume=args.resume, verbose=1 if sys.stdout.isatty() else 2,
+        resume=args.resume, preset=args.preset, verbose=1 if sys.stdout.isatty() else 2,
     )
     return 0
 

@@ -14,13 +14,15 @@ from typing import Sequence
 
 import keras
 
-from .callbacks import BestCheckpoint, HeldoutChrF, TimeLimit, WeightGrid, peak_rss_mib, time_is_up
+from .callbacks import (
+    BestCheckpoint, HeldoutChrF, LearningRateSchedule, TimeLimit, WeightGrid, peak_rss_mib, time_is_up,
+)
 from .curves import write_curves
 from .data import DataError, Pair
 from .distributed import any_worker, is_multi_worker
 from .fileio import replace_dir
 from .pipeline import EpochClock, PairData, dataset
-from .run import CURVES_PNG, LAST_CHECKPOINT, MODEL_FILE, PROGRESS_JSON, RunInfo
+from .run import CURVES_PNG, MODEL_FILE, PROGRESS_JSON, RunInfo
 from .signals import StopAtBatchEnd
 
 # A worker's stop agreement is an all-reduce: every 16 batches it costs little (measured on 2 workers
@@ -59,6 +61,9 @@ def train(
     steps = [stopper, clock.callback()]
     if s.quantization_aware:  # trainer.qat's runs, resumed ones too
         steps.append(WeightGrid())
+    if s.warmup_steps or s.lr_decay != "none":
+        steps.append(LearningRateSchedule(s.learning_rate, s.warmup_steps, s.lr_decay, checkpoint.history,
+                                          s.epochs, len(train_ds), s.time_limit_minutes))
     steps += list(callbacks)
     # Before the checkpoint, so the epoch's row gets the scores and its duration the decoding. A
     # stop signal that comes during the decoding is acted on at the next batch (or the epoch end).
@@ -81,8 +86,7 @@ def train(
                 "--learning-rate): no model to keep, the previous run is left as it was"
             )
         write_curves(staged / CURVES_PNG, checkpoint.history)
-        (staged / LAST_CHECKPOINT).unlink(missing_ok=True)
-        (staged / PROGRESS_JSON).unlink(missing_ok=True)
+        # last.keras and progress.json stay: `trainer.fit --resume` continues a finished run too.
         if chief:
             replace_dir(staged, out)
         if stopper.received is not None:

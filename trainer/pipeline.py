@@ -83,9 +83,12 @@ class PairData:
     def nbytes(self) -> int:
         return self.source.nbytes + self.flat.nbytes + self.offsets.nbytes + self.lengths.nbytes
 
-    def batch(self, rows: np.ndarray, pad_to: int | None = None, weighted: bool = True) -> Batch:
-        """The batch of `rows`, padded to `pad_to` or to its longest target."""
+    def batch(self, rows: np.ndarray, pad_to: int | None = None, weighted: bool = True,
+              multiple: int = 1) -> Batch:
+        """The batch of `rows`, padded to `pad_to` or to its longest target rounded up to a
+        `multiple` (a few distinct shapes, for compilers that specialise on them)."""
         width = int(self.lengths[rows].max()) if pad_to is None else pad_to
+        width = -(-width // multiple) * multiple
         dec = np.full((len(rows), width), self.pad_id, dtype=np.int32)
         weights = np.zeros((len(rows), width), dtype=np.float32)
         for k, r in enumerate(rows):
@@ -120,13 +123,13 @@ class PairData:
 
     def batches(
         self, batch_size: int, *, seed: int | None, epoch: int = 0, bucket: bool = True,
-        pad_to: int | None = None, weighted: bool = True,
+        pad_to: int | None = None, weighted: bool = True, multiple: int = 1,
     ) -> Iterator[Batch]:
         """One epoch of batches; the shuffle depends only on (seed, epoch), so a resumed run
         sees the batches the uninterrupted run would have seen."""
         rng = None if seed is None else np.random.default_rng([seed, epoch])
         for rows in self.plan(batch_size, rng, bucket):
-            yield self.batch(rows, pad_to, weighted)
+            yield self.batch(rows, pad_to, weighted, multiple)
 
 
 class EpochClock:
@@ -148,7 +151,7 @@ class EpochClock:
 
 def dataset(
     data: PairData, batch_size: int, *, seed: int | None, bucket: bool = True,
-    pad_to: int | None = None, weighted: bool = True, clock: EpochClock | None = None,
+    pad_to: int | None = None, weighted: bool = True, clock: EpochClock | None = None, multiple: int = 1,
 ):
     """A tf.data.Dataset of ((encoder_ids, decoder_ids), target_ids, weights); each pass over it
     is the shuffle of `clock`'s epoch."""
@@ -157,7 +160,7 @@ def dataset(
     def generate():
         epoch = clock.epoch
         for b in data.batches(batch_size, seed=seed, epoch=epoch, bucket=bucket, pad_to=pad_to,
-                              weighted=weighted):
+                              weighted=weighted, multiple=multiple):
             yield (b.encoder_ids, b.decoder_ids), b.target_ids, b.weights
 
     ids = tf.TensorSpec([None, None], tf.int32)

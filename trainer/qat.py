@@ -69,8 +69,8 @@ def fine_tune(
     model = open_run(run, info).model
     compile_model(model, learning_rate)
     info.settings = info.settings.replace(
-        epochs=epochs, learning_rate=learning_rate, strategy="none", compute_dtype="float32",
-        time_limit_minutes=None,
+        epochs=epochs, optimizer="rmsprop", learning_rate=learning_rate, warmup_steps=0, lr_decay="none",
+        clip_norm=None, strategy="none", compute_dtype="float32", time_limit_minutes=None, preset=None,
         quantization_aware={**GRID, "from_run": str(run.resolve()), "from_best": info.best},
     )
     info.best = {}

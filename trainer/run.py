@@ -7,10 +7,14 @@
     heldout.tsv    the validation pairs (English<TAB>French), for export checks and evaluation
     train_sample.tsv  up to 1,000 training pairs, to calibrate quantized exports
 
+    last.keras     the model and optimizer state after the latest epoch
+    progress.json  that epoch's number and the best so far
+
 Training writes into a hidden staging directory beside the run and renames it into place when
-done, so an interrupted run never leaves a directory that looks complete. While it trains, the
-staging directory also holds `last.keras` (the model and optimizer after the latest epoch) and
-`progress.json`: `trainer.fit --resume` continues from there.
+done, so an interrupted run never leaves a directory that looks complete. The staging directory
+holds `last.keras` and `progress.json` from the first finished epoch on: `trainer.fit --resume`
+continues an interrupted run from there, and a finished run (in a new staging directory) the same
+way.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ RUN_READ_VERSIONS = (1, 2, 3)
 RUN_JSON, MODEL_FILE, HISTORY_JSON = "run.json", "model.keras", "history.json"
 HELDOUT_TSV, TRAIN_SAMPLE_TSV = "heldout.tsv", "train_sample.tsv"
 CURVES_PNG = "curves.png"
-LAST_CHECKPOINT, PROGRESS_JSON = "last.keras", "progress.json"  # staging only: for --resume
+LAST_CHECKPOINT, PROGRESS_JSON = "last.keras", "progress.json"  # for --resume
 
 
 class RunError(S2SError, ValueError):

@@ -53,8 +53,11 @@ class Settings:
     validation_split: float = 0.0
     split: str = DEFAULT_SPLIT
     seed: int = 0
-    optimizer: str = "rmsprop"
-    learning_rate: float = 1e-3
+    optimizer: str = "rmsprop"  # trainer.model.OPTIMIZERS
+    learning_rate: float = 1e-3  # the peak rate when there is a warm-up or decay
+    warmup_steps: int = 0
+    lr_decay: str = "none"  # trainer.callbacks.LR_DECAYS
+    clip_norm: float | None = None  # global gradient norm
     loss: str = "sparse_categorical_crossentropy"
     loss_on_padding: bool = False
     pipeline: str = "bucketed"
@@ -69,6 +72,7 @@ class Settings:
     max_output_length: int | None = None
     vocabulary_words: int | None = None  # built-in corpus only
     strict: bool = False
+    preset: str | None = None  # trainer.presets: the preset the run started from
     # trainer.qat's runs: the grid and the run they were fine-tuned from.
     quantization_aware: dict[str, Any] | None = None
     # Keys this version does not know, kept as they were.
@@ -76,8 +80,9 @@ class Settings:
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        if out["quantization_aware"] is None:
-            del out["quantization_aware"]
+        for key in ("quantization_aware", "preset"):
+            if out[key] is None:
+                del out[key]
         return {**out, **self.extra}
 
     @classmethod
