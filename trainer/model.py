@@ -111,55 +111,6 @@ class LuongAttention(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="s2s_edge")
-class ProjectedLSTM(layers.LSTM):
-    """Keras's LSTM, computed with the input projection out of the time loop: the inputs of every step
-    times the kernel, plus the bias, in one matrix product before the loop, so that each step multiplies
-    only the previous state by the recurrent kernel. The same weights and the same mathematics (sums
-    in another order); on a CPU's one-hot inputs about a third of the LSTM's work per step leaves the
-    loop. Where the backend has a fused kernel (cuDNN), that kernel runs as it would for an LSTM."""
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if _fused_lstm_available():
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        cell = self.cell
-        if training and 0.0 < cell.dropout < 1.0:
-            # One mask for every step, as the cell draws it.
-            sequences = sequences * keras.ops.expand_dims(cell.get_dropout_mask(sequences[:, 0, :]), axis=1)
-        projected = keras.ops.matmul(sequences, cell.kernel)
-        if cell.use_bias:
-            projected = projected + cell.bias
-
-        def step(z, states):
-            h, c = states
-            z = keras.ops.split(z + keras.ops.matmul(h, cell.recurrent_kernel), 4, axis=-1)
-            c, o = cell._compute_carry_and_output_fused(z, c)
-            h = o * cell.activation(c)
-            return h, [h, c]
-
-        return _rnn(
-            step, projected, list(initial_state), go_backwards=self.go_backwards, mask=mask, unroll=self.unroll,
-            input_length=sequences.shape[1], zero_output_for_mask=self.zero_output_for_mask,
-            return_all_outputs=self.return_sequences)
-
-
-def _rnn(*args, **kwargs):
-    from keras.src import backend
-
-    return backend.rnn(*args, **kwargs)
-
-
-def _fused_lstm_available() -> bool:
-    """Whether Keras's LSTM runs a fused kernel here (TensorFlow with a GPU: cuDNN)."""
-    import tensorflow as tf
-
-    return bool(tf.config.list_logical_devices("GPU"))
-
-
-# The LSTM layer of new models (benchmarks/bench_training.py sets layers.LSTM to compare).
-LSTM_LAYER = ProjectedLSTM
-
-
-@keras.saving.register_keras_serializable(package="s2s_edge")
 def hard_sigmoid_keras2(x):
     """Keras 2's hard_sigmoid, clip(0.2 x + 0.5, 0, 1) (Keras 3's is clip(x / 6 + 0.5, 0, 1)): the
     recurrent activation of models imported from Keras < 2.3 (`trainer.spec.HARD_SIGMOIDS`)."""
@@ -186,9 +137,9 @@ def build_training_model(
     architecture: str = "seed", source_pad_id: int | None = None, bidirectional: bool = False,
     optimizer: str = "rmsprop", clip_norm: float | None = None,
 ) -> keras.Model:
-    """A model of `architecture` (`ARCHITECTURES`), compiled with `optimizer` (the seed's: rmsprop at
-    its default rate, 1e-3; `compile_model`). "attention" needs the source vocabulary's padding id (`Vocabulary.pad_id`), whose
-    trailing positions attention masks.
+    """A model of `architecture` (`ARCHITECTURES`), compiled with `optimizer` (`compile_model`; the
+    seed's is rmsprop at its default rate, 1e-3). "attention" needs the source vocabulary's padding id
+    (`Vocabulary.pad_id`), whose trailing positions attention masks.
 
     `compute_dtype` bfloat16 or float16 trains the LSTMs in mixed precision (bfloat16: CPUs with
     AVX512_BF16 and recent GPUs; float16: GPUs, with loss scaling). Inference and export always
@@ -220,20 +171,20 @@ def build_training_model(
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="encoder_ids")
     x = OneHot(num_source_tokens, name="encoder_onehot")(encoder_ids)
     if bidirectional:
-        lstm = LSTM_LAYER(latent_dim // 2, return_sequences=attention, return_state=True, dropout=dropout,
+        lstm = layers.LSTM(latent_dim // 2, return_sequences=attention, return_state=True, dropout=dropout,
                            name="encoder_lstm", recurrent_activation=gates, dtype=policy)
         memory, forward_h, forward_c, backward_h, backward_c = layers.Bidirectional(
             lstm, name="encoder_bidirectional", dtype=policy)(x)
         state_h = layers.Concatenate(name="encoder_state_h", dtype=policy)([forward_h, backward_h])
         state_c = layers.Concatenate(name="encoder_state_c", dtype=policy)([forward_c, backward_c])
     else:
-        memory, state_h, state_c = LSTM_LAYER(latent_dim, return_sequences=attention, return_state=True,
+        memory, state_h, state_c = layers.LSTM(latent_dim, return_sequences=attention, return_state=True,
                                                dropout=dropout, name="encoder_lstm", recurrent_activation=gates,
                                                dtype=policy)(x)
 
     decoder_ids = keras.Input(shape=(None,), dtype="int32", name="decoder_ids")
     y = OneHot(num_target_tokens, name="decoder_onehot")(decoder_ids)
-    y = LSTM_LAYER(latent_dim, return_sequences=True, return_state=True, dropout=dropout, name="decoder_lstm",
+    y = layers.LSTM(latent_dim, return_sequences=True, return_state=True, dropout=dropout, name="decoder_lstm",
                     recurrent_activation=gates, dtype=policy)(y, initial_state=[state_h, state_c])[0]
     if dropout:
         y = layers.Dropout(dropout, name="decoder_dropout")(y)
@@ -409,8 +360,7 @@ def keras_reference(model: keras.Model, encoder_ids: np.ndarray, decoder_ids: np
 def load_model(path: str | Path, compile: bool = False) -> keras.Model:
     """A saved model file, loaded in safe mode (no arbitrary code from the file)."""
     return keras.saving.load_model(path, custom_objects={"OneHot": OneHot, "SourceMask": SourceMask,
-                                                         "LuongAttention": LuongAttention,
-                                                         "ProjectedLSTM": ProjectedLSTM},
+                                                         "LuongAttention": LuongAttention},
                                    safe_mode=True, compile=compile)
 
 

@@ -35,7 +35,7 @@ PRESETS = {
         settings=dict(
             num_samples=0, max_input_length=40, validation_split=0.1,
             architecture="attention", bidirectional=True, latent_dim=256,
-            batch_size=64, optimizer="adam", learning_rate=2e-3, warmup_steps=100, lr_decay="cosine",
+            batch_size=64, optimizer="adam", learning_rate=3e-3, warmup_steps=100, lr_decay="cosine",
             clip_norm=1.0, compute_dtype="float32", epochs=100, time_limit=60.0,
         ),
     ),
