@@ -211,7 +211,7 @@ def main() -> None:
     p.add_argument("--num-samples", type=int, default=10_000)
     p.add_argument("--latent-dim", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--pairs-per-pass", type=int, default=2048, help="attention table: pairs timed per pass")
+    p.add_argument("--pairs-per-pass", type=int, default=1024, help="attention table: pairs timed per pass")
     p.add_argument("--passes", type=int, default=3, help="attention table: timed passes per row and turn")
     p.add_argument("--repeats", type=int, default=2, help="attention table: turns over all rows")
     p.add_argument("--row", type=int, help=argparse.SUPPRESS)

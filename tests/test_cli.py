@@ -75,7 +75,8 @@ def test_train_decode_export_translate(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Epoch 2/2" in done.stdout and f"run written to {run}" in done.stdout
     assert sorted(p.name for p in run.iterdir()) == [
-        "curves.png", "heldout.tsv", "history.json", "model.keras", "run.json", "train_sample.tsv"]
+        "curves.png", "heldout.tsv", "history.json", "last.keras", "model.keras", "progress.json", "run.json",
+        "train_sample.tsv"]
 
     texts = [en for en, _ in read_heldout(run)][:3]
     keras_out = cli("trainer.decode", "--run", str(run), *texts)
