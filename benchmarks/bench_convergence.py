@@ -70,7 +70,7 @@ def trial(data: str, recipe: dict, minutes: float, pairs_per_s: float) -> dict:
     model = build_training_model(len(sv), len(tv), 256, recipe["learning_rate"], architecture="attention",
                                  source_pad_id=sv.pad_id, bidirectional=True, optimizer=recipe["optimizer"],
                                  clip_norm=recipe.get("clip_norm"))
-    tds = dataset(PairData(train, sv, tv, max_src), batch, seed=0).take(steps)
+    tds = dataset(PairData(train, sv, tv, max_src), batch, seed=0).repeat().take(steps)
     vds = dataset(PairData(dev, sv, tv, max_src), 256, seed=None)
     callbacks = []
     if recipe.get("warmup_steps") or recipe.get("lr_decay", "none") != "none":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -249,7 +250,7 @@ def test_a_finished_run_continues_where_a_longer_run_would_be(tmp_path):
     out = tmp_path / "run"
     fit(out, None, epochs=2, **settings)
     first = (out / "model.keras").read_bytes()
-    with pytest.raises(Exception, match=r"has trained 2 of its 2 epochs.*--epochs above 2"):
+    with pytest.raises(Exception, match=r"has trained 2 of its 2 epochs.*give --epochs above 2 \("):
         fit(out, None, resume=True, verbose=0, log=quiet)
     assert (out / "model.keras").read_bytes() == first and not interrupted_runs(out)
 
@@ -265,9 +266,20 @@ def test_a_finished_run_continues_where_a_longer_run_would_be(tmp_path):
     for a, b in zip(open_run(out).model.get_weights(), open_run(whole).model.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-3)
 
-    # A time limit (a total) that the run has already spent leaves nothing to continue.
-    with pytest.raises(Exception, match="--time-limit above"):
+    # A time limit (a total) that the run has already spent leaves nothing to continue; the error
+    # names the limit that binds and what one more epoch needs.
+    history = json.loads((out / HISTORY_JSON).read_text())
+    needed = (sum(row["seconds"] for row in history) + history[-1]["seconds"]) / 60
+    with pytest.raises(Exception, match=rf"give --time-limit above {needed:.1f} minutes \("):
         fit(out, None, resume=True, epochs=9, time_limit=1e-4, verbose=0, log=quiet)
+    # An older interrupted run beside a newer finished one: --resume says which is which.
+    stale = tmp_path / ".run.old.partial"
+    stale.mkdir()
+    (stale / PROGRESS_JSON).write_text('{"epoch": 1, "best": {}}')
+    os.utime(stale / PROGRESS_JSON, (0, 0))
+    with pytest.raises(Exception, match="ambiguous"):
+        fit(out, None, resume=True, epochs=6, verbose=0, log=quiet)
+    shutil.rmtree(stale)
     # Runs finished before runs kept their last epoch: a clear refusal, from the CLI too.
     (out / LAST_CHECKPOINT).unlink()
     proc = subprocess.run([sys.executable, "-m", "trainer.fit", "--out", str(out), "--resume", "--epochs", "6"],
@@ -498,7 +510,7 @@ def test_learning_rate_warms_up_then_decays_along_a_cosine():
     assert learning_rate_at(1.0, 1000, 3.0, decay="cosine") == pytest.approx(DECAY_FLOOR)  # past the end
 
 
-def test_preset_sets_the_recipe_and_flags_beside_it_win(tmp_path):
+def test_preset_sets_the_recipe_and_flags_beside_it_win(tmp_path, capsys):
     from trainer.fit import main
     from trainer.presets import PRESETS
 
@@ -526,5 +538,7 @@ def test_preset_sets_the_recipe_and_flags_beside_it_win(tmp_path):
     assert not s.bidirectional and s.lr_decay == "none" and s.optimizer == "adam"
     with pytest.raises(SystemExit):
         main(["--preset", "hour", "--out", str(out), "--resume", "--epochs", "3"])
+    assert "drop --preset" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--preset", "hour", "--out", str(tmp_path / "no-data")])
+    assert "give --data FILE" in capsys.readouterr().err

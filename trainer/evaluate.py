@@ -102,7 +102,8 @@ def read_decodes(path: str | Path) -> dict[str, str]:
     """A `write_decodes` file: source sentence -> decode."""
     out: dict[str, str] = {}
     try:
-        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        # split("\n"), not splitlines(): a decode may hold U+2028 and kin, which JSON leaves unescaped.
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").split("\n"), 1):
             if not line.strip():
                 continue
             row = json.loads(line)

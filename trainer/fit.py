@@ -207,9 +207,21 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
         staged = _continuable(Path(out))
     else:
         staged = candidates[0]
+        newer = Path(out) / PROGRESS_JSON
+        if newer.is_file() and newer.stat().st_mtime > (staged / PROGRESS_JSON).stat().st_mtime:
+            raise RunError(
+                f"--resume is ambiguous for --out {out}: the interrupted run {staged} is older than the finished "
+                f"run {out}; delete the interrupted one to continue the finished run, or move the finished one "
+                "away to resume the interrupted one"
+            )
     info = read_run_json(staged)
     progress = json.loads((staged / PROGRESS_JSON).read_text(encoding="utf-8"))
     done = int(progress["epoch"])
+    for name, value, known in (("optimizer", info.settings.optimizer, OPTIMIZERS),
+                               ("learning-rate decay", info.settings.lr_decay, LR_DECAYS)):
+        if value not in known:
+            raise RunError(f"{staged}'s {name} {value!r} is not one this trainer knows ({', '.join(known)}): "
+                           "a newer version wrote the run; continue it with that version")
     if epochs is not None:
         if epochs < done:
             raise DataError(f"--epochs {epochs} is below the {done} epochs already trained")
@@ -219,13 +231,17 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
     if finished:
         s = info.settings
         history = json.loads((staged / HISTORY_JSON).read_text(encoding="utf-8"))[:done]
-        if done >= s.epochs or (s.time_limit_minutes and time_is_up(s.time_limit_minutes, history)):
+        out_of_time = bool(s.time_limit_minutes) and time_is_up(s.time_limit_minutes, history)
+        if done >= s.epochs or out_of_time:
             spent = time_spent(history) / 60
+            # One more epoch must fit in the limit, as the time limit counts it.
+            needed = (time_spent(history) + history[-1]["seconds"]) / 60 if history else spent
+            give = ([f"--epochs above {done}"] if done >= s.epochs else []) + (
+                [f"--time-limit above {needed:.1f} minutes"] if out_of_time else [])
             raise DataError(
-                f"the finished run {out} has trained {done} of its {s.epochs} epochs, {spent:.1f} minutes"
-                + (f" (its time limit: {s.time_limit_minutes:g})" if s.time_limit_minutes else "")
-                + f": to continue it give --epochs above {done} or a --time-limit above {spent:.1f} minutes "
-                "(totals, with the epochs and time already trained)"
+                f"the finished run {out} has trained {done} of its {s.epochs} epochs in {spent:.1f} minutes"
+                + (f" (time limit {s.time_limit_minutes:g})" if s.time_limit_minutes else "")
+                + f": to continue it give {' and '.join(give)} (totals, counting what it has trained)"
             )
     # run.json is written with model.keras, so its best always describes that file (even when a
     # kill came after a better epoch was saved but before its progress was).
@@ -235,12 +251,18 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
     log(f"{f'continuing the finished run {out}' if finished else f'resuming {staged.name}'} "
         f"after epoch {done} of {s.epochs}")
     tf_strategy, chief = strategy_for(strategy if strategy != "none" else s.strategy, log)
-    if finished and chief:
+    copied = finished and chief
+    if copied:
         # Continued in a staging copy: the finished run stays whole until the longer one replaces it,
         # and an interruption leaves a staging directory that --resume continues as usual.
         staged = _staging_copy(Path(out))
-    with tf_strategy.scope():
-        model = load_model(staged / LAST_CHECKPOINT, compile=True)
+    try:
+        with tf_strategy.scope():
+            model = load_model(staged / LAST_CHECKPOINT, compile=True)
+    except BaseException:
+        if copied:  # not a run to resume later
+            shutil.rmtree(staged, ignore_errors=True)
+        raise
     keras.utils.set_random_seed(s.seed + done)
     history = json.loads((staged / HISTORY_JSON).read_text(encoding="utf-8"))[:done]
     if not chief:  # other workers read the chief's checkpoint and train into a throwaway copy
@@ -271,8 +293,8 @@ def _staging_copy(out: Path) -> Path:
     staged = staging_dir(out)
     # progress.json last: a copy cut short is no resumable run.
     for item in sorted(out.iterdir(), key=lambda p: p.name == PROGRESS_JSON):
-        if item.is_file():
-            shutil.copy2(item, staged / item.name)
+        if item.is_file():  # copied now (not copy2): the copy is the newest interrupted run
+            shutil.copyfile(item, staged / item.name)
     return staged
 
 
@@ -360,18 +382,17 @@ RESUME_FIXED = ("preset", "data", "num_samples", "latent_dim", "batch_size", "le
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     chosen, _ = parser.parse_known_args(argv)
-    if chosen.preset:  # the preset's settings become the defaults: flags given beside it win
+    if chosen.preset and not chosen.resume:  # the preset's settings become the defaults: flags beside it win
         parser.set_defaults(**PRESETS[chosen.preset].settings)
     args = parser.parse_args(argv)
-    if args.preset and args.data is None:
-        parser.error(f"--preset {args.preset} is a recipe for a pair file: give --data FILE")
     if args.resume:
-        given = ["preset"] if args.preset else []
-        given += [n for n in RESUME_FIXED[1:] if getattr(args, n) != parser.get_default(n)]
+        given = [n for n in RESUME_FIXED if getattr(args, n) != parser.get_default(n)]
         if given:
-            parser.error(f"--resume continues with the interrupted run's settings; drop "
+            parser.error(f"--resume continues with the run's own settings; drop "
                          f"{', '.join('--' + n.replace('_', '-') for n in given)} "
                          "(only --epochs, --time-limit and --strategy may change)")
+    elif args.preset and args.data is None:
+        parser.error(f"--preset {args.preset} is a recipe for a pair file: give --data FILE")
     fit(
         args.out, args.data, num_samples=args.num_samples, epochs=args.epochs,
         latent_dim=args.latent_dim, batch_size=args.batch_size, learning_rate=args.learning_rate,

@@ -62,8 +62,10 @@ def train(
     if s.quantization_aware:  # trainer.qat's runs, resumed ones too
         steps.append(WeightGrid())
     if s.warmup_steps or s.lr_decay != "none":
+        # Over the time limit, as each worker's clock measures it; the workers of a multi-worker run
+        # would set different rates, so theirs decays over the epochs.
         steps.append(LearningRateSchedule(s.learning_rate, s.warmup_steps, s.lr_decay, checkpoint.history,
-                                          s.epochs, len(train_ds), s.time_limit_minutes))
+                                          s.epochs, len(train_ds), None if multi_worker else s.time_limit_minutes))
     steps += list(callbacks)
     # Before the checkpoint, so the epoch's row gets the scores and its duration the decoding. A
     # stop signal that comes during the decoding is acted on at the next batch (or the epoch end).
