@@ -120,6 +120,7 @@ def projected_lstm():
     from keras import layers
     from keras.src import backend
 
+    @keras.saving.register_keras_serializable(package="bench")  # Bidirectional rebuilds its backward copy
     class ProjectedLSTM(layers.LSTM):
         def inner_loop(self, sequences, initial_state, mask, training=False):
             cell = self.cell
