@@ -228,9 +228,9 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
         info.settings.epochs = epochs
     if time_limit is not None:
         info.settings.time_limit_minutes = time_limit or None
+    history = json.loads((staged / HISTORY_JSON).read_text(encoding="utf-8"))[:done]
     if finished:
         s = info.settings
-        history = json.loads((staged / HISTORY_JSON).read_text(encoding="utf-8"))[:done]
         out_of_time = bool(s.time_limit_minutes) and time_is_up(s.time_limit_minutes, history)
         if done >= s.epochs or out_of_time:
             spent = time_spent(history) / 60
@@ -264,7 +264,6 @@ def _resume(out, epochs: int | None, time_limit: float | None, strategy: str, ve
             shutil.rmtree(staged, ignore_errors=True)
         raise
     keras.utils.set_random_seed(s.seed + done)
-    history = json.loads((staged / HISTORY_JSON).read_text(encoding="utf-8"))[:done]
     if not chief:  # other workers read the chief's checkpoint and train into a throwaway copy
         work = Path(tempfile.mkdtemp(prefix="s2s-worker-"))
         for name in (RUN_JSON, HISTORY_JSON):
